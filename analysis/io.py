@@ -1,0 +1,246 @@
+"""Readers: CSV, Excel (.xlsx) and Parquet, from bytes or a path, into a raw DataFrame.
+
+The reader trusts the *content*, not the file name: the format is recognised by its first bytes
+(``PK`` zip container for .xlsx, ``PAR1`` for Parquet, ``D0 CF 11 E0`` for the old binary .xls,
+otherwise text). A file whose content does not match its extension is read by its content when
+that is one we understand, and rejected with a sentence naming the problem otherwise.
+
+CSV specifics: encoding UTF-8 (with or without BOM), else Windows-1252, else Latin-1; delimiter
+detected among ``, ; TAB |``; quoted fields may contain newlines. Every CSV column is read as text
+(validation parses it and reports what it could not parse). Empty cells and the usual missing
+markers (``NA``, ``N/A``, ``NULL``, ``NaN``, ``None``) become missing values.
+
+Uploaded bytes are only ever held in memory; nothing here writes to disk.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+__all__ = ["DataFileError", "MAX_BYTES", "MISSING_MARKERS", "read_table", "read_bytes", "detect_format",
+           "content_hash"]
+
+MAX_BYTES: int = 200 * 1024 * 1024
+MISSING_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "None", "#N/A")
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+class DataFileError(ValueError):
+    """The file cannot be read as an episode table; the message is one sentence for a person."""
+
+
+def content_hash(data: bytes) -> str:
+    """First 12 hex digits of the SHA-256 of the file's bytes (provenance, cache keys)."""
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def read_bytes(source: bytes | bytearray | str | Path | BinaryIO, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """Return the bytes of ``source`` (bytes, a path or a binary file object), enforcing the size limit."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise DataFileError(f"There is no file at {path}.")
+        if path.is_dir():
+            raise DataFileError(f"{path} is a folder, not a data file.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DataFileError(_too_big(size, max_bytes))
+        data = path.read_bytes()
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    else:
+        raise DataFileError(f"Cannot read data from a {type(source).__name__}.")
+    if len(data) > max_bytes:
+        raise DataFileError(_too_big(len(data), max_bytes))
+    return data
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return (f"The file is {size / 1024**2:,.0f} MB; the limit is {max_bytes / 1024**2:,.0f} MB. "
+            "Save it as Parquet, which is several times smaller, or split it.")
+
+
+def detect_format(data: bytes) -> str:
+    """Recognise the format from the content: ``"xlsx"``, ``"parquet"``, ``"xls"`` or ``"csv"``.
+
+    Raises :class:`DataFileError` for empty or binary content that is none of these.
+    """
+    if not data or not data.strip():
+        raise DataFileError("The file is empty.")
+    if data[:4] == b"PAR1":
+        return "parquet"
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "xls"
+    head = data[:65536]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataFileError("The file is UTF-16 text; save it as UTF-8 CSV and upload it again.")
+    if b"\x00" in head:
+        raise DataFileError("The file is not a CSV, Excel (.xlsx) or Parquet file: it holds binary data.")
+    return "csv"
+
+
+_EXPECTED = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+             ".parquet": "parquet", ".pq": "parquet", ".xls": "xls"}
+
+
+def read_table(source: bytes | str | Path | BinaryIO, *, name: str | None = None,
+               max_bytes: int = MAX_BYTES) -> pd.DataFrame:
+    """Read a CSV, Excel or Parquet episode file into a DataFrame.
+
+    Parameters
+    ----------
+    source : bytes, path or binary file object
+        The file. Bytes stay in memory.
+    name : str, optional
+        The file's name, used only to check that the content matches the extension and in messages.
+    max_bytes : int
+        Size limit; larger files are rejected with a message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        CSV: every column as text (``object``) with missing values as ``None``/NaN. Excel: text
+        columns, dates as written by Excel (``YYYY-MM-DD HH:MM:SS``). Parquet: the stored types.
+        ``attrs["format"]`` names the format that was read.
+
+    Raises
+    ------
+    DataFileError
+        For anything that is not a readable table, with a sentence naming the problem.
+    """
+    if name is None and isinstance(source, (str, Path)):
+        name = Path(source).name
+    data = read_bytes(source, max_bytes=max_bytes)
+    fmt = detect_format(data)
+    suffix = Path(name).suffix.lower() if name else ""
+    expected = _EXPECTED.get(suffix)
+    label = f"'{name}'" if name else "The file"
+    if fmt == "xls":
+        raise DataFileError(f"{label} is an old Excel 97-2003 (.xls) workbook; "
+                            "save it as .xlsx or CSV and upload it again.")
+    if expected == "xlsx" and fmt == "csv":
+        raise DataFileError(f"{label} is named like an Excel workbook but is not one (it holds plain text); "
+                            "rename it to .csv or export it again from Excel.")
+    if expected == "parquet" and fmt != "parquet":
+        raise DataFileError(f"{label} is named like a Parquet file but is not one.")
+    if fmt == "parquet":
+        frame = _read_parquet(data, label)
+    elif fmt == "xlsx":
+        frame = _read_xlsx(data, label)
+    else:
+        frame = _read_csv(data, label)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_columns(frame, label)
+    frame.attrs["format"] = fmt
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, label: str) -> None:
+    if frame.shape[1] == 0:
+        raise DataFileError(f"{label} has no columns.")
+    blank = [i + 1 for i, c in enumerate(frame.columns) if c == "" or c.lower().startswith("unnamed:")]
+    if len(blank) == frame.shape[1]:
+        raise DataFileError(f"{label} has no header row with column names.")
+    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dupes:
+        raise DataFileError(f"{label} has more than one column named {', '.join(repr(d) for d in dupes)}; "
+                            "column names must be unique.")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Decode text: UTF-8 (BOM stripped), else Windows-1252, else Latin-1 (which never fails)."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:65536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        pass
+    header = sample.splitlines()[0] if sample else ""
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _header(text: str, delimiter: str) -> list[str]:
+    reader = csv.reader(io.StringIO(text[:1_000_000]), delimiter=delimiter)
+    try:
+        return next(reader)
+    except StopIteration:
+        return []
+
+
+def _read_csv(data: bytes, label: str) -> pd.DataFrame:
+    text, encoding = _decode(data)
+    delimiter = _sniff_delimiter(text)
+    header = _header(text, delimiter)
+    if not header:
+        raise DataFileError(f"{label} is empty.")
+    names = [h.strip() for h in header]
+    _check_columns(pd.DataFrame(columns=names), label)
+    utf8 = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if encoding != "utf-8-sig":
+        utf8 = text.encode("utf-8")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                              invalid_row_handler=None),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, null_values=list(MISSING_MARKERS),
+                strings_can_be_null=True, quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as exc:
+        detail = str(exc).split("\n")[0]
+        raise DataFileError(f"{label} could not be read as a table ({detail}). "
+                            "Check that every row has the same number of fields as the header.") from None
+    frame = table.to_pandas()
+    for col in frame.columns:
+        frame[col] = frame[col].str.strip()
+        frame.loc[frame[col].isin(MISSING_MARKERS), col] = None
+    frame.attrs["encoding"] = "utf-8" if encoding == "utf-8-sig" else encoding
+    frame.attrs["delimiter"] = delimiter
+    return frame
+
+
+def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl")
+    except Exception as exc:  # zip but not a workbook, corrupt, encrypted
+        raise DataFileError(f"{label} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
+    frame = frame.dropna(how="all")
+    frame.columns = ["" if str(c).startswith("Unnamed:") else str(c) for c in frame.columns]
+    for col in frame.columns:
+        values = frame[col]
+        if values.map(lambda v: isinstance(v, str)).any():
+            frame[col] = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+            frame.loc[frame[col].isin(MISSING_MARKERS), col] = None
+    return frame.reset_index(drop=True)
+
+
+def _read_parquet(data: bytes, label: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:
+        raise DataFileError(f"{label} could not be read as Parquet ({type(exc).__name__}).") from None
