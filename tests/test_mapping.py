@@ -4,8 +4,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.mapping import (apply_mapping, guess_mapping, mapping_from_json, mapping_to_json, parse_map_args,
-                              resolve_mapping)
+from analysis.mapping import (
+    apply_mapping,
+    guess_mapping,
+    mapping_from_json,
+    mapping_to_json,
+    parse_map_args,
+    resolve_mapping,
+)
 
 
 def test_guess_common_names():
