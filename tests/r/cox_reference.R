@@ -66,15 +66,10 @@ for (nm in names(fits)) {
   ci <- summary(f)$conf.int
   # term names as analysis.cox writes them: var[level] for factors, the name for numerics
   asg <- attr(model.matrix(f), "assign")
-  term <- character(length(asg))
-  for (k in seq_along(asg)) {
-    v <- vars[[nm]][asg[k]]
-    lev <- names(f$xlevels)[asg[k]]
-    if (!is.null(f$xlevels) && any(sapply(names(f$xlevels), function(x) x == attr(terms(f), "term.labels")[asg[k]]))) {
-      lab <- attr(terms(f), "term.labels")[asg[k]]
-      term[k] <- paste0(v, "[", substring(rownames(s)[k], nchar(lab) + 1), "]")
-    } else term[k] <- v
-  }
+  labels <- attr(terms(f), "term.labels")
+  term <- ifelse(labels[asg] %in% names(f$xlevels),
+                 paste0(vars[[nm]][asg], "[", substring(rownames(s), nchar(labels[asg]) + 1), "]"),
+                 vars[[nm]][asg])
   coef_rows[[nm]] <- data.frame(dataset = nm, term = term, coef = s[, "coef"], se = s[, "se(coef)"],
                                 hr = ci[, "exp(coef)"], lower = ci[, "lower .95"], upper = ci[, "upper .95"],
                                 z = s[, "z"], p = s[, "Pr(>|z|)"])
