@@ -1,0 +1,277 @@
+"""Retention and engagement per group: completion, discharge reasons, length of stay, retention
+in treatment, hours per week against ASAM thresholds, and step-downs to a lower level of care.
+
+All functions take the cohort table of :func:`analysis.cohort.derive_cohort` and a grouping
+column ``by`` (default ``level_of_care``; any categorical column works) and return tidy frames
+with one row per group (``group`` first). Counts are raw; suppression of small cells is applied
+by :mod:`analysis.suppression` at display/export time.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.proportions import wilson_interval
+from analysis.schema import DISCHARGE_REASONS, LEVELS_OF_CARE
+from analysis.survival import km_by_group, survival_at
+
+__all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "completion_rates",
+           "discharge_reason_mix", "length_of_stay", "retention_at", "retention_curve", "engagement",
+           "step_down_flows", "step_down_rates"]
+
+#: Minimum scheduled hours per week by level (ASAM Criteria, 3rd ed.; adults).
+ASAM_MIN_HOURS_PER_WEEK: dict[str, float] = {"iop": 9.0, "php": 20.0}
+#: Levels whose discharges can "step down" to a less intensive level.
+STEP_DOWN_FROM: tuple[str, ...] = ("detox", "inpatient", "residential", "php", "iop")
+
+
+def group_values(cohort: pd.DataFrame, by: str, groups: Sequence | None = None) -> pd.Series:
+    """The grouping column as an ordered Categorical of observed (or requested) groups.
+
+    Level of care keeps its intensity order; other columns keep categorical order or sort.
+    Rows outside ``groups`` (or with a missing group) become NaN.
+    """
+    if by not in cohort.columns:
+        raise ValueError(f"There is no column '{by}' to group by.")
+    col = cohort[by]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        observed = [c for c in col.cat.categories if (col == c).any()]
+    else:
+        col = col.astype(object).where(col.notna())
+        observed = sorted(col.dropna().unique().tolist(), key=str)
+    if groups is not None:
+        missing = [g for g in groups if g not in observed]
+        if missing:
+            raise ValueError(f"No episodes in group(s) {', '.join(map(str, missing))} of '{by}'.")
+        observed = list(groups)
+    return pd.Series(pd.Categorical(col.astype(object), categories=observed, ordered=True), index=cohort.index,
+                     name="group")
+
+
+def _grouped(cohort: pd.DataFrame, by: str, groups: Sequence | None):
+    g = group_values(cohort, by, groups)
+    return g, g.notna()
+
+
+def completion_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
+                     conf_level: float = 0.95) -> pd.DataFrame:
+    """Completion per group with Wilson score intervals.
+
+    ``completion_rate`` = completed / (discharged - transferred): a transfer continues care
+    elsewhere and is neither a completion nor a failure, so it is reported apart
+    (``transfer_share`` = transferred / discharged). ``completion_rate_all`` = completed /
+    discharged, the TEDS convention (all discharges in the denominator). Episodes still in
+    treatment are counted (``n_in_treatment``) and left out of the rates.
+
+    Returns
+    -------
+    pd.DataFrame
+        group, n_episodes, n_in_treatment, n_discharged, n_transferred, n_completed,
+        completion_rate, ci_lower, ci_upper, completion_rate_all, all_ci_lower, all_ci_upper,
+        transfer_share.
+    """
+    g, ok = _grouped(cohort, by, groups)
+    c = cohort[ok]
+    frame = pd.DataFrame({"group": g[ok], "episode": 1, "in_treatment": c["in_treatment"].astype(int),
+                          "discharged": (~c["in_treatment"]).astype(int),
+                          "transferred": (c["transferred"] & ~c["in_treatment"]).astype(int),
+                          "completed": (c["completed"] & ~c["in_treatment"]).astype(int)})
+    s = frame.groupby("group", observed=False).sum()
+    basis = s["discharged"] - s["transferred"]
+    lo, hi = wilson_interval(s["completed"].to_numpy(), basis.to_numpy(), conf_level)
+    lo_all, hi_all = wilson_interval(s["completed"].to_numpy(), s["discharged"].to_numpy(), conf_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = pd.DataFrame({
+            "group": s.index, "n_episodes": s["episode"].to_numpy(), "n_in_treatment": s["in_treatment"].to_numpy(),
+            "n_discharged": s["discharged"].to_numpy(), "n_transferred": s["transferred"].to_numpy(),
+            "n_completed": s["completed"].to_numpy(),
+            "completion_rate": (s["completed"] / basis.where(basis > 0)).to_numpy(),
+            "ci_lower": lo, "ci_upper": hi,
+            "completion_rate_all": (s["completed"] / s["discharged"].where(s["discharged"] > 0)).to_numpy(),
+            "all_ci_lower": lo_all, "all_ci_upper": hi_all,
+            "transfer_share": (s["transferred"] / s["discharged"].where(s["discharged"] > 0)).to_numpy(),
+        })
+    return out.reset_index(drop=True)
+
+
+def discharge_reason_mix(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
+                         conf_level: float = 0.95) -> pd.DataFrame:
+    """Discharge reasons per group: count and share of discharged episodes (Wilson intervals).
+
+    Returns
+    -------
+    pd.DataFrame
+        group, reason (in :data:`analysis.schema.DISCHARGE_REASONS` order), n, n_discharged,
+        share, ci_lower, ci_upper. Every reason appears for every group (n may be 0).
+    """
+    g, ok = _grouped(cohort, by, groups)
+    c = cohort[ok & ~cohort["in_treatment"]]
+    if "discharge_reason" in c.columns:
+        reason = c["discharge_reason"].astype(object).fillna("other")
+    else:
+        reason = pd.Series("other", index=c.index)
+    table = pd.crosstab(g[c.index], pd.Categorical(reason, categories=list(DISCHARGE_REASONS)), dropna=False)
+    table = table.reindex(index=g.cat.categories, columns=list(DISCHARGE_REASONS), fill_value=0)
+    long = table.stack().rename("n").reset_index()
+    long.columns = ["group", "reason", "n"]
+    long["n_discharged"] = long.groupby("group", observed=False)["n"].transform("sum")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        long["share"] = long["n"] / long["n_discharged"].where(long["n_discharged"] > 0)
+    long["ci_lower"], long["ci_upper"] = wilson_interval(long["n"].to_numpy(), long["n_discharged"].to_numpy(),
+                                                         conf_level)
+    long["group"] = pd.Categorical(long["group"], categories=g.cat.categories, ordered=True)
+    return long
+
+
+def length_of_stay(cohort: pd.DataFrame, *, by: str = "level_of_care",
+                   groups: Sequence | None = None) -> pd.DataFrame:
+    """Length of stay (days) of discharged episodes per group: median, quartiles, mean, share > 30/90 days.
+
+    Episodes still in treatment have no completed stay and are counted apart (``n_in_treatment``);
+    their time enters :func:`retention_curve` as censored.
+    """
+    g, ok = _grouped(cohort, by, groups)
+    c = cohort[ok]
+    los = c["los_days"].where(~c["in_treatment"])
+    frame = pd.DataFrame({"group": g[ok], "los": los, "in_treatment": c["in_treatment"].astype(int)})
+    grouped = frame.groupby("group", observed=False)
+    out = pd.DataFrame({
+        "n_discharged": grouped["los"].count(), "n_in_treatment": grouped["in_treatment"].sum(),
+        "median_days": grouped["los"].median(), "q1_days": grouped["los"].quantile(0.25),
+        "q3_days": grouped["los"].quantile(0.75), "mean_days": grouped["los"].mean(),
+        "share_over_30_days": grouped["los"].agg(lambda s: (s > 30).mean() if len(s) else np.nan),
+        "share_over_90_days": grouped["los"].agg(lambda s: (s > 90).mean() if len(s) else np.nan),
+    })
+    return out.rename_axis("group").reset_index()
+
+
+def retention_curve(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
+                    conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier share still in treatment by day since admission (log-log intervals).
+
+    The event is discharge (any reason); episodes still enrolled at the data's date are
+    censored at their current length of stay. Output as :func:`analysis.survival.km_by_group`
+    (``survival`` = share still in treatment).
+    """
+    g, ok = _grouped(cohort, by, groups)
+    data = pd.DataFrame({"group": g[ok], "time": cohort.loc[ok, "los_days"],
+                         "event": (~cohort.loc[ok, "in_treatment"]).astype("int8")})
+    return km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+
+
+def retention_at(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
+                 days: Sequence[float] = (30, 60, 90), conf_level: float = 0.95) -> pd.DataFrame:
+    """Share retained in treatment at stated days (Kaplan-Meier, still-enrolled censored).
+
+    Returns
+    -------
+    pd.DataFrame
+        group, day, retained, ci_lower, ci_upper, n_at_risk.
+    """
+    at = survival_at(retention_curve(cohort, by=by, groups=groups, conf_level=conf_level), days)
+    return at.rename(columns={"survival": "retained"})[["group", "day", "retained", "ci_lower", "ci_upper",
+                                                        "n_at_risk"]]
+
+
+def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None) -> pd.DataFrame:
+    """Attended and scheduled hours per week, attendance, and the share meeting the ASAM minimum.
+
+    Hours per week = hours / (length of stay in days / 7), with stays under 7 days counted as one
+    week. The ASAM minimum (:data:`ASAM_MIN_HOURS_PER_WEEK`) applies to scheduled hours of the
+    level of care of each episode (IOP >= 9, PHP >= 20); other levels have no minimum (NaN).
+
+    Returns
+    -------
+    pd.DataFrame
+        group, n_with_hours, scheduled_per_week_median, attended_per_week_median, attendance_rate
+        (sum attended / sum scheduled), n_meeting_minimum, share_meeting_minimum.
+    """
+    g, ok = _grouped(cohort, by, groups)
+    cols = ("hours_attended", "hours_scheduled")
+    if not all(c in cohort.columns for c in cols):
+        return pd.DataFrame({"group": g.cat.categories, "n_with_hours": 0})
+    c = cohort[ok]
+    weeks = np.maximum(c["los_days"].to_numpy(dtype="float64"), 7.0) / 7.0
+    sched = c["hours_scheduled"].to_numpy(dtype="float64")
+    att = c["hours_attended"].to_numpy(dtype="float64")
+    has = ~np.isnan(sched) & ~np.isnan(att)
+    level = c["level_of_care"].astype(object) if "level_of_care" in c.columns else pd.Series(None, index=c.index)
+    minimum = level.map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
+    sched_pw = sched / weeks
+    meets = np.where(has & ~np.isnan(minimum), (sched_pw >= minimum).astype(float), np.nan)
+    frame = pd.DataFrame({"group": g[ok].to_numpy(), "has": has.astype(int),
+                          "sched_pw": np.where(has, sched_pw, np.nan), "att_pw": np.where(has, att / weeks, np.nan),
+                          "sched": np.where(has, sched, 0.0), "att": np.where(has, att, 0.0), "meets": meets})
+    grouped = frame.groupby("group", observed=False)
+    out = pd.DataFrame({
+        "n_with_hours": grouped["has"].sum(),
+        "scheduled_per_week_median": grouped["sched_pw"].median(),
+        "attended_per_week_median": grouped["att_pw"].median(),
+        "attendance_rate": grouped["att"].sum() / grouped["sched"].sum().where(grouped["sched"].sum() > 0),
+        "n_meeting_minimum": grouped["meets"].sum(min_count=1),
+        "share_meeting_minimum": grouped["meets"].mean(),
+    })
+    return out.rename_axis("group").reset_index()
+
+
+def _next_episodes(cohort: pd.DataFrame, window_days: float) -> pd.DataFrame:
+    """Each discharged episode with the same client's next admission, if within the window."""
+    need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
+    if not need <= set(cohort.columns):
+        raise ValueError("Step-downs need client_id, admission and discharge dates and level_of_care.")
+    c = cohort[cohort["client_id"].notna()].sort_values(["client_id", "admission_date"], kind="stable")
+    same = c["client_id"].to_numpy()[1:] == c["client_id"].to_numpy()[:-1]
+    nxt_level = np.append(np.where(same, c["level_of_care"].astype(object).to_numpy()[1:], None), None)
+    nxt_adm = np.append(np.where(same, c["admission_date"].to_numpy()[1:], np.datetime64("NaT")),
+                        np.datetime64("NaT")).astype("datetime64[ns]")
+    gap = (nxt_adm - c["discharge_date"].to_numpy()) / np.timedelta64(1, "D")
+    within = ~c["in_treatment"].to_numpy() & (gap >= 0) & (gap <= window_days)
+    return pd.DataFrame({"from_level": c["level_of_care"].astype(object).to_numpy(),
+                         "to_level": np.where(within, nxt_level, None), "gap_days": np.where(within, gap, np.nan),
+                         "discharged": ~c["in_treatment"].to_numpy()}, index=c.index)
+
+
+def step_down_rates(cohort: pd.DataFrame, *, window_days: float = 30, conf_level: float = 0.95) -> pd.DataFrame:
+    """Share of discharges from detox/inpatient/residential/PHP/IOP followed by a lower level within the window.
+
+    A step-down is the same client's next admission, 0 to ``window_days`` days after discharge,
+    at a less intensive level (order of :data:`analysis.schema.LEVELS_OF_CARE`). Needs ``client_id``.
+
+    Returns
+    -------
+    pd.DataFrame
+        group (the level stepped down from), n_discharged, n_step_down, step_down_rate, ci_lower,
+        ci_upper.
+    """
+    nxt = _next_episodes(cohort, window_days)
+    rank = {lvl: i for i, lvl in enumerate(LEVELS_OF_CARE)}
+    frm = nxt["from_level"].map(rank)
+    to = nxt["to_level"].map(rank)
+    nxt = nxt.assign(step=(to > frm).astype(int))
+    nxt = nxt[nxt["discharged"] & nxt["from_level"].isin(STEP_DOWN_FROM)]
+    s = nxt.groupby(pd.Categorical(nxt["from_level"], categories=list(STEP_DOWN_FROM)), observed=False)["step"]
+    n, x = s.count(), s.sum()
+    lo, hi = wilson_interval(x.to_numpy(), n.to_numpy(), conf_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = x.to_numpy() / np.where(n.to_numpy() > 0, n.to_numpy(), np.nan)
+    return pd.DataFrame({"group": list(STEP_DOWN_FROM), "n_discharged": n.to_numpy(), "n_step_down": x.to_numpy(),
+                         "step_down_rate": rate, "ci_lower": lo, "ci_upper": hi})
+
+
+def step_down_flows(cohort: pd.DataFrame, *, window_days: float = 30) -> pd.DataFrame:
+    """Transitions between levels: discharges followed by the same client's next admission in the window.
+
+    Returns
+    -------
+    pd.DataFrame
+        from_level, to_level ("no further episode" when none in the window), n.
+    """
+    nxt = _next_episodes(cohort, window_days)
+    nxt = nxt[nxt["discharged"]]
+    to = nxt["to_level"].fillna("no further episode")
+    flows = pd.DataFrame({"from_level": nxt["from_level"], "to_level": to}).value_counts().rename("n").reset_index()
+    order = {lvl: i for i, lvl in enumerate((*LEVELS_OF_CARE, "no further episode"))}
+    return flows.sort_values(["from_level", "to_level"], key=lambda s: s.map(order),
+                             kind="stable").reset_index(drop=True)

@@ -1,0 +1,173 @@
+"""Retention and relapse on hand-worked cohorts (every expected number worked out by hand)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cohort import derive_cohort
+from analysis.loading import load_frame
+from analysis.relapse import relapse_comparison, relapse_rates
+from analysis.retention import (
+    completion_rates,
+    discharge_reason_mix,
+    engagement,
+    length_of_stay,
+    retention_at,
+    step_down_flows,
+    step_down_rates,
+)
+
+
+def _cohort(rows, as_of):
+    frame = pd.DataFrame(rows, columns=["episode_id", "client_id", "level_of_care", "admission_date",
+                                        "discharge_date", "discharge_reason", "relapse_date",
+                                        "last_contact_date", "death_date", "hours_attended", "hours_scheduled"])
+    result = load_frame(frame, as_of=as_of, today="2026-11-25")
+    assert result.report.exit_code == 0, result.report.summary_text()
+    return derive_cohort(result.episodes)
+
+
+# Six IOP episodes admitted 1 Jan 2024, discharged 31 Jan 2024 (30 days); data as of 31 Dec 2024.
+# Days from discharge: #1 relapse +10, #2 relapse +60, #3 followed to +200, #4 lost at +20,
+# #5 died at +50 without relapse, #6 relapsed during treatment (day 0). #7 still in treatment.
+RELAPSE_ROWS = [
+    ("E1", "C1", "IOP", "2024-01-01", "2024-01-31", "completed", "2024-02-10", "2024-02-10", None, None, None),
+    ("E2", "C2", "IOP", "2024-01-01", "2024-01-31", "AMA", "2024-03-31", "2024-03-31", None, None, None),
+    ("E3", "C3", "IOP", "2024-01-01", "2024-01-31", "completed", None, "2024-08-18", None, None, None),
+    ("E4", "C4", "IOP", "2024-01-01", "2024-01-31", "transferred", None, "2024-02-20", None, None, None),
+    ("E5", "C5", "IOP", "2024-01-01", "2024-01-31", "completed", None, "2024-03-21", "2024-03-21", None, None),
+    ("E6", "C6", "IOP", "2024-01-01", "2024-01-31", "dropped out", "2024-01-15", "2024-01-31", None, None, None),
+    ("E7", "C7", "IOP", "2024-12-01", None, None, None, None, None, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def relapse_cohort():
+    return _cohort(RELAPSE_ROWS, "2024-12-31")
+
+
+def test_relapse_rates_hand_worked(relapse_cohort):
+    r = relapse_rates(relapse_cohort, origin="discharge").set_index("horizon_days")
+    assert r["n"].tolist() == [6, 6, 6, 6]  # E7 has no discharge
+    # KM from discharge: day 0 relapse (6 at risk) S=5/6; day 10 (5) S=4/6; day 20 censored;
+    # day 50 death = censored; day 60 (2 at risk) S=1/3; day 200 censored.
+    assert r["km_relapse"].to_numpy() == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3])
+    # by 30: relapsed E1,E6; free E2,E3,E5; E4 lost -> reached 5 of 6
+    # by 90: relapsed E1,E2,E6; free E3; died E5; E4 lost -> reached 5 of 6
+    # by 365: discharge + 365 = 30 Jan 2025 is after the data's date: eligible are only those
+    #         whose outcome is known (relapsed E1,E2,E6; died E5) -> 4 eligible, all reached
+    assert r.loc[[30, 90, 365], "n_eligible"].tolist() == [6, 6, 4]
+    assert r.loc[[30, 90, 365], "n_relapsed"].tolist() == [2, 3, 3]
+    assert r.loc[[30, 90, 365], "n_reached"].tolist() == [5, 5, 4]
+    assert r.loc[[30, 90, 365], "naive_rate"].to_numpy() == pytest.approx([2 / 5, 3 / 5, 3 / 4])
+    assert r.loc[[30, 90], "bound_none_relapsed"].to_numpy() == pytest.approx([2 / 6, 3 / 6])
+    assert r.loc[[30, 90], "bound_all_relapsed"].to_numpy() == pytest.approx([3 / 6, 4 / 6])
+    assert r.loc[30, "reach"] == pytest.approx(5 / 6)
+    # log-log interval turned over: km_lower = 1 - upper(S)
+    assert (r["km_lower"] <= r["km_relapse"]).all() and (r["km_upper"] >= r["km_relapse"]).all()
+    assert r["estimate"].equals(r["km_relapse"])
+
+
+def test_lost_as_relapse_convention(relapse_cohort):
+    r = relapse_rates(relapse_cohort, origin="discharge", convention="lost_as_relapse").set_index("horizon_days")
+    assert r.loc[90, "estimate"] == pytest.approx(4 / 6)
+    lo, hi = r.loc[90, ["lower", "upper"]]
+    # Wilson 95% for 4/6 (statsmodels proportion_confint(4, 6, method="wilson")): 0.3000, 0.9032
+    assert (lo, hi) == pytest.approx((0.29999, 0.90324), abs=1e-4)
+
+
+def test_relapse_from_admission_uses_admission_time(relapse_cohort):
+    r = relapse_rates(relapse_cohort, origin="admission", horizons=[30]).iloc[0]
+    # from admission: E6 relapse day 14, others later; E7 admitted 1 Dec, censored at day 30 (as_of)
+    assert r["n"] == 7 and r["n_relapsed"] == 1
+    assert r["km_relapse"] == pytest.approx(1 / 7)
+
+
+def test_relapse_comparison_against_reference():
+    rows = []
+    for i in range(40):  # residential: 10 of 40 relapse by day 20; iop: 20 of 40
+        rows.append((f"R{i}", f"R{i}", "residential", "2024-01-01", "2024-01-31", "completed",
+                     "2024-02-20" if i < 10 else None, "2024-12-31", None, None, None))
+        rows.append((f"I{i}", f"I{i}", "iop", "2024-01-01", "2024-01-31", "completed",
+                     "2024-02-20" if i < 20 else None, "2024-12-31", None, None, None))
+    cohort = _cohort(rows, "2024-12-31")
+    rates = relapse_rates(cohort, origin="discharge", horizons=[90])
+    cmp = relapse_comparison(rates, "residential", horizon_days=90).iloc[0]
+    assert cmp["group"] == "iop" and cmp["difference"] == pytest.approx(0.25)
+    assert cmp["ratio"] == pytest.approx(2.0)
+    assert cmp["km_difference"] == pytest.approx(0.25)
+    # no censoring before day 90: Greenwood se = sqrt(p(1-p)/n)
+    se = np.sqrt(0.5 * 0.5 / 40 + 0.25 * 0.75 / 40)
+    assert cmp["km_difference_lower"] == pytest.approx(0.25 - 1.959964 * se, abs=1e-6)
+    # chi-square 2x2 [[20,20],[10,30]]: expected 15/25 -> sum (O-E)^2/E = 5.3333
+    assert cmp["test"] == "chi-square" and cmp["statistic"] == pytest.approx(16 / 3)
+
+
+# Retention example: three clients with step-downs (see the test for the worked numbers).
+RETENTION_ROWS = [
+    ("A1", "C1", "Residential", "2024-01-01", "2024-01-31", "completed", None, "2024-09-01", None, 1000, 1100),
+    ("A2", "C1", "IOP", "2024-02-05", "2024-05-01", "completed", None, "2024-09-01", None, 120, 129),
+    ("A3", "C1", "OP", "2024-05-20", "2024-08-01", "completed", None, "2024-09-01", None, None, None),
+    ("B1", "C2", "Residential", "2024-01-01", "2024-02-15", "AMA", None, "2024-09-01", None, None, None),
+    ("B2", "C2", "Residential", "2024-03-01", "2024-04-01", "transferred", None, "2024-09-01", None, None, None),
+    ("D1", "C3", "IOP", "2024-01-10", "2024-03-10", "completed", None, "2024-09-01", None, 50, 60),
+    ("D2", "C3", "OP", "2024-06-01", "2024-09-01", "terminated", None, "2024-09-01", None, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def retention_cohort():
+    return _cohort(RETENTION_ROWS, "2024-09-01")
+
+
+def test_completion_rates(retention_cohort):
+    c = completion_rates(retention_cohort).set_index("group")
+    assert c.loc["residential", ["n_discharged", "n_transferred", "n_completed"]].tolist() == [3, 1, 1]
+    assert c.loc["residential", "completion_rate"] == pytest.approx(1 / 2)  # transfers left out
+    assert c.loc["residential", "completion_rate_all"] == pytest.approx(1 / 3)
+    assert c.loc["iop", "completion_rate"] == 1.0
+    assert list(c.index) == ["residential", "iop", "op"]  # intensity order, observed only
+
+
+def test_discharge_reason_mix(retention_cohort):
+    m = discharge_reason_mix(retention_cohort)
+    res = m[m["group"] == "residential"].set_index("reason")["n"]
+    assert res[["completed", "dropped_out", "transferred", "terminated"]].tolist() == [1, 1, 1, 0]
+    assert m.groupby("group", observed=True)["share"].sum().to_numpy() == pytest.approx([1, 1, 1])
+
+
+def test_length_of_stay(retention_cohort):
+    los = length_of_stay(retention_cohort).set_index("group")
+    assert los.loc["residential", "median_days"] == 31  # 30, 45, 31
+    assert los.loc["residential", ["q1_days", "q3_days"]].tolist() == [30.5, 38.0]
+    assert los.loc["iop", "median_days"] == 73  # 86 and 60
+
+
+def test_retention_at(retention_cohort):
+    r = retention_at(retention_cohort, days=[30, 60]).set_index(["group", "day"])
+    # residential stays 30, 31, 45: at day 30 one of three left -> 2/3; by day 60 none
+    assert r.loc[("residential", 30), "retained"] == pytest.approx(2 / 3)
+    assert r.loc[("residential", 60), "retained"] == 0
+
+
+def test_step_downs(retention_cohort):
+    s = step_down_rates(retention_cohort).set_index("group")
+    assert s.loc["residential", ["n_discharged", "n_step_down"]].tolist() == [3, 1]
+    assert s.loc["iop", ["n_discharged", "n_step_down"]].tolist() == [2, 1]  # C3's OP came 83 days later
+    assert s.loc["php", "n_discharged"] == 0 and np.isnan(s.loc["php", "step_down_rate"])
+    flows = step_down_flows(retention_cohort)
+    got = {(a, b): n for a, b, n in flows.itertuples(index=False)}
+    assert got == {("residential", "residential"): 1, ("residential", "iop"): 1,
+                   ("residential", "no further episode"): 1, ("iop", "op"): 1,
+                   ("iop", "no further episode"): 1, ("op", "no further episode"): 2}
+
+
+def test_engagement(retention_cohort):
+    e = engagement(retention_cohort).set_index("group")
+    # IOP: A2 129 h over 86 days = 10.50 h/week (meets 9); D1 60 h over 60 days = 7.0 h/week (does not)
+    assert e.loc["iop", "n_with_hours"] == 2
+    assert e.loc["iop", "share_meeting_minimum"] == 0.5
+    assert e.loc["iop", "scheduled_per_week_median"] == pytest.approx((129 / (86 / 7) + 7.0) / 2)
+    assert e.loc["iop", "attendance_rate"] == pytest.approx(170 / 189)
+    assert np.isnan(e.loc["residential", "share_meeting_minimum"])  # no ASAM minimum for residential
