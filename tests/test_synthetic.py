@@ -9,6 +9,7 @@ large sample (n=200,000) where the band is the target itself. Targets: shared/do
 import argparse
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -406,3 +407,20 @@ def test_cli_parser_registration():
 def test_cli_rejects_bad_n(tmp_path):
     with pytest.raises(ValueError, match="--n"):
         synthetic_cli.run(_args(tmp_path, "x.csv", n=0))
+
+
+# ----------------------------------------------------------------- committed sample
+
+def test_committed_sample_matches_a_fresh_run(tmp_path):
+    committed = Path(__file__).resolve().parents[1] / "sample_data" / "episodes.csv"
+    args = argparse.Namespace(out=tmp_path / "episodes.csv", n=5000, seed=DEFAULT_SEED, format=None)
+    assert synthetic_cli.run(args) == 0
+    assert (tmp_path / "episodes.csv").read_bytes() == committed.read_bytes()
+
+
+def test_committed_sample_readme_figures(sample, cohorts):
+    # the headline numbers quoted in sample_data/README.md
+    risk, early = one_year_relapse(cohorts["sample"])
+    assert round(risk * 100, 1) == 50.7 and round(early * 100, 1) == 64.3
+    assert int(cohorts["sample"]["in_treatment"].sum()) == 154
+    assert sample["client_id"].nunique() == 3157 and int(sample["death_date"].notna().sum()) == 90
