@@ -1,0 +1,269 @@
+"""The outcomes report: one object that the command line, the JSON export and a notebook share.
+
+:func:`outcomes_report` runs every headline analysis for one grouping column and time origin
+(Kaplan-Meier with log-log intervals at the horizons, medians, RMST, log-rank global and pairwise,
+completion, relapse by horizon with reach and bounds, Cox model) and returns an
+:class:`OutcomesReport`. :meth:`OutcomesReport.to_dict` applies small-cell suppression and gives
+the JSON shape documented in the README; :meth:`OutcomesReport.to_text` a readable summary.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analysis import __version__
+from analysis.cox import CoxResult, fit_cox
+from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
+from analysis.retention import completion_rates
+from analysis.suppression import DEFAULT_MIN_CELL
+from analysis.survival import (
+    LogRankResult,
+    km_by_group,
+    logrank,
+    median_survival,
+    pairwise_logrank,
+    rmst_by_group,
+    survival_at,
+)
+
+__all__ = ["OutcomesReport", "outcomes_report", "default_reference"]
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomesReport:
+    """Every headline outcome for one grouping and time origin (raw counts; suppression on output)."""
+
+    by: str
+    origin: str
+    horizons: tuple[int, ...]
+    tau: float
+    n_episodes: int
+    n_used: int
+    km: pd.DataFrame
+    survival: pd.DataFrame
+    medians: pd.DataFrame
+    rmst: pd.DataFrame
+    logrank: LogRankResult | None
+    pairwise: pd.DataFrame
+    completion: pd.DataFrame
+    relapse: pd.DataFrame
+    cox: CoxResult | None
+    cox_error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def groups(self) -> list:
+        """Groups in display order."""
+        return list(self.km["group"].cat.categories)
+
+    def to_dict(self, min_cell: int = DEFAULT_MIN_CELL) -> dict:
+        """JSON-ready dict; counts below ``min_cell`` and estimates resting on them become ``None``."""
+        ev = self.km.groupby("group", observed=False)
+        n_by = ev["n_at_risk"].first()
+        events_by = ev["n_event"].sum()
+        out_groups = []
+        for g in self.groups():
+            n = int(n_by.get(g, 0))
+            small = n < min_cell
+            med = self.medians.set_index("group").loc[g] if g in set(self.medians["group"]) else None
+            surv = self.survival[self.survival["group"] == g]
+            rm = self.rmst.set_index("group").loc[g]
+            comp = self.completion.set_index("group").loc[g] if g in set(self.completion["group"]) else None
+            rel = self.relapse[self.relapse["group"] == g]
+            entry = {
+                "group": str(g), "n": _count(n, min_cell), "events": _count(int(events_by.get(g, 0)), min_cell),
+                "suppressed": bool(small),
+                "median_days": None if small or med is None else _num(med["median_days"]),
+                "median_ci": None if small or med is None else [_num(med["ci_lower"]), _num(med["ci_upper"])],
+                "survival": [
+                    {"day": int(r.day),
+                     "estimate": None if r.n_at_risk < min_cell or small else _num(r.survival),
+                     "lower": None if r.n_at_risk < min_cell or small else _num(r.ci_lower),
+                     "upper": None if r.n_at_risk < min_cell or small else _num(r.ci_upper),
+                     "at_risk": _count(int(r.n_at_risk), min_cell),
+                     "events": _count(int(r.n_event_cum), min_cell),
+                     "censored": _count(int(r.n_censor_cum), min_cell)}
+                    for r in surv.itertuples()],
+                "rmst": {"tau": _num(self.tau), "estimate": None if small else _num(rm["rmst_days"]),
+                         "se": None if small else _num(rm["se"]),
+                         "lower": None if small else _num(rm["ci_lower"]),
+                         "upper": None if small else _num(rm["ci_upper"])},
+                "completion_rate": _rate(comp, "n_completed", "completion_rate", "ci_lower", "ci_upper",
+                                         basis=None if comp is None else comp["n_discharged"] - comp["n_transferred"],
+                                         min_cell=min_cell),
+                "relapse": [
+                    {"horizon_days": int(r.horizon_days),
+                     "km_relapse": None if small or r.n_at_risk < min_cell else _num(r.km_relapse),
+                     "km_lower": None if small or r.n_at_risk < min_cell else _num(r.km_lower),
+                     "km_upper": None if small or r.n_at_risk < min_cell else _num(r.km_upper),
+                     "n_eligible": _count(int(r.n_eligible), min_cell),
+                     "n_reached": _count(int(r.n_reached), min_cell),
+                     "n_relapsed": _count(int(r.n_relapsed), min_cell),
+                     "reach": None if r.n_eligible < min_cell else _num(r.reach),
+                     "naive_rate": None if r.n_reached < min_cell or r.n_relapsed < min_cell else _num(r.naive_rate),
+                     "lost_as_relapse": None if r.n_eligible < min_cell else _num(r.bound_all_relapsed),
+                     "bound_none_relapsed": None if r.n_eligible < min_cell or r.n_relapsed < min_cell
+                     else _num(r.bound_none_relapsed)}
+                    for r in rel.itertuples()],
+            }
+            out_groups.append(entry)
+        result: dict = {
+            "by": self.by, "origin": self.origin, "n_episodes": self.n_episodes, "n_used": self.n_used,
+            "horizons": list(self.horizons), "min_cell": min_cell, "analysis_version": __version__,
+            "groups": out_groups,
+            "logrank": None if self.logrank is None else {
+                "statistic": _num(self.logrank.statistic), "df": int(self.logrank.df), "p": _num(self.logrank.p)},
+            "pairwise_logrank": [
+                {"group_a": str(r.group_a), "group_b": str(r.group_b), "statistic": _num(r.statistic),
+                 "p": _num(r.p), "p_holm": _num(r.p_adjusted)} for r in self.pairwise.itertuples()],
+            "cox": None if self.cox is None else {
+                "reference": {k: str(v) for k, v in self.cox.reference.items()},
+                "n": self.cox.n, "events": self.cox.n_events, "concordance": _num(self.cox.concordance),
+                "terms": [{"term": r.term, "hr": _num(r.hr), "lower": _num(r.lower), "upper": _num(r.upper),
+                           "p": _num(r.p)} for r in self.cox.terms.itertuples()],
+                "ph_test": [{"term": r.term, "chisq": _num(r.chisq), "df": _num(r.df), "p": _num(r.p)}
+                            for r in self.cox.ph_test.itertuples()],
+                "ph_note": self.cox.summary_sentence(),
+            },
+            "notes": list(self.notes) + ([self.cox_error] if self.cox_error else []),
+        }
+        return result
+
+    def to_text(self, min_cell: int = DEFAULT_MIN_CELL) -> str:
+        """A readable plain-text summary (the same suppressed numbers as :meth:`to_dict`)."""
+        d = self.to_dict(min_cell)
+        lines = [f"Outcomes by {d['by']}, time to relapse from {d['origin']} "
+                 f"({d['n_used']:,} of {d['n_episodes']:,} episodes used; cells < {min_cell} suppressed)", ""]
+        head = f"{'group':<14}{'n':>8}{'events':>8}{'median (95% CI), days':>28}{'RMST ' + str(int(self.tau)) + ' d':>12}"
+        head += f"{'completion (95% CI)':>26}"
+        lines.append(head)
+        for g in d["groups"]:
+            med = "not reached" if g["median_days"] is None and not g["suppressed"] else _fmt_ci(
+                g["median_days"], g["median_ci"], "{:.0f}")
+            comp = g["completion_rate"]
+            lines.append(f"{g['group']:<14}{_c(g['n']):>8}{_c(g['events']):>8}{med:>28}"
+                         f"{_fmt(g['rmst']['estimate'], '{:.1f}'):>12}"
+                         f"{_fmt_ci(comp['estimate'], [comp['lower'], comp['upper']], '{:.1%}'):>26}")
+        lines += ["", "Cumulative relapse (1 - Kaplan-Meier, 95% log-log CI) and reach:"]
+        for g in d["groups"]:
+            cells = []
+            for r in g["relapse"]:
+                cells.append(f"{r['horizon_days']} d: {_fmt_ci(r['km_relapse'], [r['km_lower'], r['km_upper']], '{:.0%}')}"
+                             f" reached {_fmt(r['reach'], '{:.0%}')}")
+            lines.append(f"  {g['group']:<12} " + "; ".join(cells))
+        if d["logrank"]:
+            lr = d["logrank"]
+            lines += ["", f"Log-rank test: chi-square {lr['statistic']:.2f} on {lr['df']} df, p = {lr['p']:.3g}"]
+        if d["cox"]:
+            ref = ", ".join(f"{k} = {v}" for k, v in d["cox"]["reference"].items())
+            lines += ["", f"Cox model (Efron ties), reference {ref}; concordance {d['cox']['concordance']:.3f}:"]
+            for t in d["cox"]["terms"]:
+                lines.append(f"  {t['term']:<36} HR {_fmt_ci(t['hr'], [t['lower'], t['upper']], '{:.2f}')}"
+                             f"  p = {_fmt(t['p'], '{:.3g}')}")
+            lines.append(f"  {d['cox']['ph_note']}")
+        for note in d["notes"]:
+            lines += ["", f"Note: {note}"]
+        return "\n".join(lines)
+
+
+def _num(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _count(n: int, min_cell: int) -> int | None:
+    return None if 0 < n < min_cell else int(n)
+
+
+def _rate(row, count_col, rate_col, lo_col, hi_col, *, basis, min_cell) -> dict:
+    if row is None:
+        return {"estimate": None, "lower": None, "upper": None}
+    hidden = basis is None or basis < min_cell or 0 < row[count_col] < min_cell
+    return {"estimate": None if hidden else _num(row[rate_col]), "lower": None if hidden else _num(row[lo_col]),
+            "upper": None if hidden else _num(row[hi_col])}
+
+
+def _c(n) -> str:
+    return f"<{DEFAULT_MIN_CELL}" if n is None else f"{n:,}"
+
+
+def _fmt(x, spec: str) -> str:
+    return "-" if x is None else spec.format(x)
+
+
+def _fmt_ci(x, ci, spec: str) -> str:
+    if x is None:
+        return "-"
+    lo, hi = ci if ci else (None, None)
+    return f"{spec.format(x)} ({_fmt(lo, spec)}-{'NR' if hi is None else spec.format(hi)})"
+
+
+def default_reference(by: str, groups: Sequence) -> object:
+    """Reference group for comparisons: residential for level of care when present, else the first group."""
+    if by == "level_of_care" and "residential" in list(groups):
+        return "residential"
+    return list(groups)[0]
+
+
+def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str = "discharge",
+                    horizons: Sequence[int] = DEFAULT_HORIZONS, tau: float = 365.0,
+                    adjust: Sequence[str] = (), reference: object = None, groups: Sequence | None = None,
+                    conf_level: float = 0.95) -> OutcomesReport:
+    """Run the headline analyses on a cohort (see the module docstring)."""
+    horizons = tuple(int(h) for h in horizons)
+    data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
+    if data.empty:
+        raise ValueError(f"No episodes with follow-up from {origin} match the selection.")
+    km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+    present = [g for g in km["group"].cat.categories]
+    notes = []
+    lr = pw = None
+    if len(present) > 1:
+        lr = logrank(data, time_col="time", event_col="event", group_col="group")
+        pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+    else:
+        notes.append("Only one group: no log-rank test or hazard ratios.")
+    comp = completion_rates(cohort, by=by, groups=present)
+    rel = relapse_rates(cohort, by=by, origin=origin, horizons=horizons, groups=present, conf_level=conf_level)
+    cox = None
+    cox_error = None
+    if len(present) > 1:
+        ref = reference if reference is not None else default_reference(by, present)
+        missing = [c for c in adjust if c not in cohort.columns]
+        if missing:
+            raise ValueError(f"Cannot adjust for {', '.join(missing)}: no such column.")
+        frame = data.join(cohort.loc[data.index, list(adjust)]) if adjust else data
+        try:
+            cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
+                          covariates=list(adjust), conf_level=conf_level)
+            cox = _rename_group_terms(cox, by)
+        except ValueError as exc:
+            cox_error = f"Cox model not fitted: {exc}"
+    n_used = len(data)
+    return OutcomesReport(
+        by=by, origin=origin, horizons=horizons, tau=float(tau), n_episodes=len(cohort), n_used=n_used, km=km,
+        survival=survival_at(km, horizons), medians=median_survival(km), rmst=rmst_by_group(km, tau=tau),
+        logrank=lr, pairwise=pw if pw is not None else pd.DataFrame(
+            columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]),
+        completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes))
+
+
+def _rename_group_terms(cox: CoxResult, by: str) -> CoxResult:
+    """Terms fitted on the internal 'group' column are named after the real grouping column."""
+    import dataclasses
+
+    terms = cox.terms.copy()
+    terms["term"] = terms["term"].str.replace(r"^group\[", f"{by}[", regex=True)
+    ph = cox.ph_test.copy()
+    ph["term"] = ph["term"].replace({"group": by})
+    reference = {(by if k == "group" else k): v for k, v in cox.reference.items()}
+    changes = {"terms": terms, "ph_test": ph, "reference": reference}
+    if hasattr(cox, "group_col"):
+        changes["group_col"] = by
+    return dataclasses.replace(cox, **changes)
+
