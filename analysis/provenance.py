@@ -1,0 +1,82 @@
+"""Provenance: where a figure, table or download came from, so a number can be traced and reproduced.
+
+A :class:`Provenance` names the data source (file name and a short content hash), the filters, the
+time origin, the grouping, the rows used and excluded, the small-cell threshold and the analysis
+version. :meth:`Provenance.text` gives the one-line caption drawn under charts;
+:meth:`Provenance.lines` the lines written at the top of every CSV download.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from analysis import __version__
+
+__all__ = ["Provenance"]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The facts needed to reproduce one output.
+
+    Attributes
+    ----------
+    source : str
+        Data source (``"sample cohort (episodes.csv)"`` or the uploaded file's name).
+    content_hash : str
+        SHA-256 hex digest of the file's bytes (shown shortened to 12 characters).
+    filters : str
+        :meth:`analysis.filters.FilterSpec.describe` text.
+    origin : str or None
+        Time origin ("admission" / "discharge") or None where no time-to-event measure is shown.
+    by : str
+        Grouping column.
+    rows_used, rows_excluded : int
+        Episodes in the analysis after filters, and rows the validation excluded from the file.
+    min_cell : int
+        Small-cell threshold (counts below it are suppressed).
+    version : str
+        ``analysis.__version__``.
+    created : str
+        When the output was made (UTC, minute resolution).
+    """
+
+    source: str
+    content_hash: str
+    filters: str
+    origin: str | None
+    by: str
+    rows_used: int
+    rows_excluded: int
+    min_cell: int
+    version: str = __version__
+    created: str = field(default_factory=_now)
+
+    @property
+    def short_hash(self) -> str:
+        """First 12 hex characters of the content hash."""
+        return self.content_hash[:12]
+
+    def _items(self) -> list[tuple[str, str]]:
+        items = [("source", f"{self.source} (sha256 {self.short_hash})" if self.short_hash else self.source),
+                 ("filters", self.filters)]
+        if self.origin:
+            items.append(("time origin", self.origin))
+        items += [("grouped by", self.by.replace("_", " ")),
+                  ("rows", f"{self.rows_used:,} used, {self.rows_excluded:,} excluded by validation"),
+                  ("small cells", f"counts below {self.min_cell} suppressed"),
+                  ("analysis version", f"Continuum {self.version}"),
+                  ("created", self.created)]
+        return items
+
+    def text(self) -> str:
+        """One line: ``"Source: x.csv (sha256 1a2b...) | Filters: ... | ... | Continuum 0.1.0"``."""
+        return " | ".join(f"{k.capitalize()}: {v}" for k, v in self._items() if k != "created")
+
+    def lines(self) -> list[str]:
+        """``"key: value"`` lines (for the comment header of a CSV download)."""
+        return [f"{k}: {v}" for k, v in self._items()]
