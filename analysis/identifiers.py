@@ -72,9 +72,10 @@ def find_identifier_columns(raw: pd.DataFrame) -> list[IdentifierFinding]:
         values = raw[col]
         if values.dtype != object and not pd.api.types.is_string_dtype(values):
             continue
-        sample = values.dropna()
+        # an evenly spaced sample of the column (cheap on millions of rows), then its non-empty values
+        sample = values.iloc[:: max(1, len(values) // (4 * _SAMPLE))].dropna()
         if len(sample) > _SAMPLE:
-            sample = sample.sample(_SAMPLE, random_state=0)
+            sample = sample.iloc[:: max(1, len(sample) // _SAMPLE)]
         sample = sample[sample.map(lambda v: isinstance(v, str))]
         if len(sample) == 0:
             continue

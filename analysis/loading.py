@@ -58,7 +58,8 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
                as_of: object = None, today: object = None, source_name: str = "data frame",
                digest: str = "") -> LoadResult:
     """Identifier guard, mapping and validation of an already-read table (e.g. from a notebook)."""
-    raw = raw.reset_index(drop=True)
+    if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1):
+        raw = raw.reset_index(drop=True)
     findings = tuple(find_identifier_columns(raw))
     if findings:
         report = _empty_report(len(raw), identifier_message(list(findings)))

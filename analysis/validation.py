@@ -189,15 +189,15 @@ class _Problems:
         return out.sort_values(["index", "severity"], kind="stable").reset_index(drop=True)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped strings (missing stays missing)."""
+def _text(values: pd.Series, clean: bool = False) -> pd.Series:
+    """Values as stripped strings (missing stays missing); ``clean``: already stripped by the reader."""
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return values.str.strip()
+        return values if clean else values.str.strip()
     out = values.astype(object).where(values.notna(), None)
     return out.map(lambda v: None if v is None else str(v).strip())
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
     """Parse a column of dates written in one or several formats.
 
     Formats of :data:`DATE_FORMATS` are ranked by how many of a sample they read, then tried in
@@ -222,11 +222,12 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.infer_dtype(objects, skipna=True) == "string":
         is_date_obj = pd.Series(False, index=objects.index)
     else:
+        clean = False
         is_date_obj = objects.map(lambda v: isinstance(v, (_dt.date, pd.Timestamp, np.datetime64)))
     if is_date_obj.any():
         parsed[is_date_obj[is_date_obj].index] = pd.to_datetime(objects[is_date_obj], errors="coerce")
         objects = objects[~is_date_obj]
-    text = objects.astype(str).str.strip()
+    text = objects if clean else objects.astype(str).str.strip()
     remaining = text
     if len(text):
         sample = text.iloc[:: max(1, len(text) // 2000)]
@@ -254,14 +255,17 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return parsed, bad
 
 
-def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def _numbers(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         out = values.astype("float64")
         return out, np.zeros(len(values), dtype=bool)
-    text = _text(values)
-    out = pd.to_numeric(text.str.replace(",", "", regex=False) if text.notna().any() else text,
-                        errors="coerce").astype("float64")
+    text = _text(values, clean)
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = (text.notna() & out.isna()).to_numpy()
+    if bad.any():  # thousands separators: "1,234"
+        retry = pd.to_numeric(text[bad].str.replace(",", "", regex=False), errors="coerce")
+        out[retry.index] = retry.astype("float64")
+        bad = (text.notna() & out.isna()).to_numpy()
     return out, bad
 
 
@@ -330,6 +334,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         return None, _empty_report(n, f"The grouping column '{by}' is not in the file.")
 
     today = pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize()
+    clean = bool(frame.attrs.get("text_clean"))
     problems = _Problems()
     out = pd.DataFrame(index=frame.index)
     notes: list[str] = []
@@ -339,7 +344,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for col in _DATE_COLUMNS:
         if col not in cols:
             continue
-        parsed, bad = parse_dates(frame[col])
+        parsed, bad = parse_dates(frame[col], clean)
         problems.add("unparseable_date", col, bad, frame[col])
         early = (parsed < _EARLIEST).to_numpy()
         problems.add("implausible_date", col, early, frame[col])
@@ -367,7 +372,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for col in ("los_days", "days_to_relapse"):
         if col not in cols:
             continue
-        values, bad = _numbers(frame[col])
+        values, bad = _numbers(frame[col], clean)
         problems.add("non_numeric_duration", col, bad, frame[col])
         negative = (values < 0).to_numpy()
         problems.add("negative_duration", col, negative, frame[col])
@@ -383,7 +388,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     # level of care and grouping
     if "level_of_care" in cols:
         raw = frame["level_of_care"]
-        codes = _map_unique(_text(raw), normalize_level_of_care)
+        codes = _map_unique(_text(raw, clean), normalize_level_of_care)
         unknown = (raw.notna() & codes.isna()).to_numpy()
         required = by == "level_of_care"
         problems.add("unknown_level_of_care" if required else "unknown_level_of_care_ignored", "level_of_care",
@@ -397,7 +402,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         out["level_of_care"] = pd.Categorical(codes, categories=list(LEVELS_OF_CARE), ordered=True)
     if "discharge_reason" in cols:
         raw = frame["discharge_reason"]
-        codes = _map_unique(_text(raw), normalize_discharge_reason)
+        codes = _map_unique(_text(raw, clean), normalize_discharge_reason)
         unknown = (raw.notna() & codes.isna()).to_numpy()
         problems.add("unknown_discharge_reason", "discharge_reason", unknown, raw)
         if unknown.any():
@@ -417,7 +422,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     # ids
     for col in _ID_COLUMNS:
         if col in cols:
-            out[col] = _text(frame[col])
+            out[col] = _text(frame[col], clean)
     if "episode_id" in out:
         ids = out["episode_id"]
         dup = (ids.notna() & ids.duplicated(keep="first")).to_numpy()
@@ -432,7 +437,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for name in ("age", "prior_treatments", "hours_attended", "hours_scheduled"):
         if name not in cols:
             continue
-        values, bad = _numbers(frame[name])
+        values, bad = _numbers(frame[name], clean)
         problems.add("non_numeric_value", name, bad, frame[name])
         if name == "age":
             odd = ((values < 10) | (values > 110)).to_numpy()
@@ -451,7 +456,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         out["co_occurring"] = flags
     for name in ("sex", "race_ethnicity", "primary_substance", "payer", "site"):
         if name in cols:
-            out[name] = _text(frame[name])
+            out[name] = _text(frame[name], clean)
     for col in frame.columns:  # extra columns kept as they are
         if col not in out.columns:
             out[col] = frame[col]
