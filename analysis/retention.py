@@ -135,14 +135,15 @@ def length_of_stay(cohort: pd.DataFrame, *, by: str = "level_of_care",
     g, ok = _grouped(cohort, by, groups)
     c = cohort[ok]
     los = c["los_days"].where(~c["in_treatment"])
-    frame = pd.DataFrame({"group": g[ok], "los": los, "in_treatment": c["in_treatment"].astype(int)})
+    frame = pd.DataFrame({"group": g[ok], "los": los, "in_treatment": c["in_treatment"].astype(int),
+                          "over30": (los > 30).astype(float).where(los.notna()),
+                          "over90": (los > 90).astype(float).where(los.notna())})
     grouped = frame.groupby("group", observed=False)
     out = pd.DataFrame({
         "n_discharged": grouped["los"].count(), "n_in_treatment": grouped["in_treatment"].sum(),
         "median_days": grouped["los"].median(), "q1_days": grouped["los"].quantile(0.25),
         "q3_days": grouped["los"].quantile(0.75), "mean_days": grouped["los"].mean(),
-        "share_over_30_days": grouped["los"].agg(lambda s: (s > 30).mean() if len(s) else np.nan),
-        "share_over_90_days": grouped["los"].agg(lambda s: (s > 90).mean() if len(s) else np.nan),
+        "share_over_30_days": grouped["over30"].mean(), "share_over_90_days": grouped["over90"].mean(),
     })
     return out.rename_axis("group").reset_index()
 
@@ -221,8 +222,11 @@ def _next_episodes(cohort: pd.DataFrame, window_days: float) -> pd.DataFrame:
     need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
     if not need <= set(cohort.columns):
         raise ValueError("Step-downs need client_id, admission and discharge dates and level_of_care.")
-    c = cohort[cohort["client_id"].notna()].sort_values(["client_id", "admission_date"], kind="stable")
-    same = c["client_id"].to_numpy()[1:] == c["client_id"].to_numpy()[:-1]
+    c = cohort[cohort["client_id"].notna()]
+    codes, _ = pd.factorize(c["client_id"])
+    order = np.lexsort((c["admission_date"].to_numpy(), codes))
+    c, client_codes = c.iloc[order], codes[order]
+    same = client_codes[1:] == client_codes[:-1]
     nxt_level = np.append(np.where(same, c["level_of_care"].astype(object).to_numpy()[1:], None), None)
     nxt_adm = np.append(np.where(same, c["admission_date"].to_numpy()[1:], np.datetime64("NaT")),
                         np.datetime64("NaT")).astype("datetime64[ns]")
