@@ -1,0 +1,27 @@
+"""Continuum: outcomes of addiction treatment by level of care.
+
+Run with ``streamlit run app.py``. This file is the frame: page config, the session's dataset
+(the bundled sample by default), the shared sidebar and the navigation; each page under
+``pages/`` reads the context and lays out what ``analysis`` computes.
+"""
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+from ui.state import current_dataset, set_context
+
+st.set_page_config(page_title="Continuum: treatment outcomes", page_icon=":material/timeline:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("pages/retention.py", title="Retention", icon=":material/event_available:"),
+    st.Page("pages/relapse.py", title="Relapse", icon=":material/trending_up:"),
+    st.Page("pages/time_to_relapse.py", title="Time to relapse", icon=":material/timeline:"),
+    st.Page("pages/iop_vs_residential.py", title="IOP vs residential", icon=":material/compare_arrows:"),
+    st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/flag:"),
+    st.Page("pages/methods.py", title="Methods", icon=":material/menu_book:"),
+]
+
+pg = st.navigation(PAGES)
+set_context(render_sidebar(current_dataset()))
+pg.run()

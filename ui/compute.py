@@ -1,0 +1,157 @@
+"""Cached calls into ``analysis``: every heavy computation of the pages goes through here.
+
+Each wrapper takes ``key`` (content hash + mapping + filter spec, see :attr:`ui.state.Context.key`)
+and the settings that change the result; the cohort itself is passed as ``_cohort`` (not hashed).
+``scope="session"`` keeps one user's upload out of every other session's cache.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import benchmarks as bm
+from analysis import casemix, relapse, retention, survival
+from analysis.cohort import survival_columns
+from analysis.cox import CoxResult, fit_cox
+
+__all__ = ["ALL_LABEL", "overall", "completion", "reason_mix", "los", "retention_km", "retention_points",
+           "engagement", "step_flows", "step_rates", "relapse_rates", "relapse_vs", "km", "at_risk", "medians",
+           "logrank_tests", "rmst", "cif", "cox", "balance", "benchmarks_table", "placements", "HORIZONS"]
+
+ALL_LABEL = "All episodes"
+HORIZONS = (30, 90, 180, 365)
+_cache = st.cache_data(show_spinner=False, max_entries=128, scope="session")
+_OVERALL_COLS = ("admission_date", "discharge_date", "in_treatment", "transferred", "completed", "los_days",
+                 "time_admission_days", "event_admission", "time_discharge_days", "event_discharge")
+
+
+def overall(cohort: pd.DataFrame) -> pd.DataFrame:
+    """A narrow copy of the cohort with one constant group column ``program`` (for whole-program figures)."""
+    cols = [c for c in _OVERALL_COLS if c in cohort.columns]
+    out = cohort[cols].copy()
+    out["program"] = pd.Categorical(np.full(len(out), ALL_LABEL), categories=[ALL_LABEL])
+    out.attrs = dict(cohort.attrs)
+    return out
+
+
+@_cache
+def completion(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return retention.completion_rates(_cohort, by=by)
+
+
+@_cache
+def reason_mix(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return retention.discharge_reason_mix(_cohort, by=by)
+
+
+@_cache
+def los(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return retention.length_of_stay(_cohort, by=by)
+
+
+@_cache
+def retention_km(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return retention.retention_curve(_cohort, by=by)
+
+
+@_cache
+def retention_points(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return survival.survival_at(retention.retention_curve(_cohort, by=by), (30, 60, 90)).rename(
+        columns={"survival": "retained"})
+
+
+@_cache
+def engagement(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return retention.engagement(_cohort, by=by)
+
+
+@_cache
+def step_flows(key: str, _cohort: pd.DataFrame) -> pd.DataFrame:
+    return retention.step_down_flows(_cohort)
+
+
+@_cache
+def step_rates(key: str, _cohort: pd.DataFrame) -> pd.DataFrame:
+    return retention.step_down_rates(_cohort)
+
+
+@_cache
+def relapse_rates(key: str, _cohort: pd.DataFrame, by: str, origin: str,
+                  horizons: Sequence[int] = HORIZONS) -> pd.DataFrame:
+    return relapse.relapse_rates(_cohort, by=by, origin=origin, horizons=horizons)
+
+
+@_cache
+def relapse_vs(key: str, _cohort: pd.DataFrame, by: str, origin: str, reference: str,
+               horizon: int) -> pd.DataFrame:
+    rates = relapse.relapse_rates(_cohort, by=by, origin=origin, horizons=HORIZONS)
+    return relapse.relapse_comparison(rates, reference, horizon_days=horizon)
+
+
+def _surv_data(cohort: pd.DataFrame, by: str, origin: str, groups: Sequence | None = None) -> pd.DataFrame:
+    return relapse.relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
+
+
+@_cache
+def km(key: str, _cohort: pd.DataFrame, by: str, origin: str) -> pd.DataFrame:
+    data = _surv_data(_cohort, by, origin)
+    if data.empty:
+        raise ValueError(f"No episodes with follow-up from {origin} match these filters.")
+    return survival.km_by_group(data, time_col="time", event_col="event", group_col="group")
+
+
+@_cache
+def at_risk(key: str, _cohort: pd.DataFrame, by: str, origin: str, days: tuple[int, ...]) -> pd.DataFrame:
+    return survival.at_risk_table(km(key, _cohort, by, origin), list(days))
+
+
+@_cache
+def medians(key: str, _cohort: pd.DataFrame, by: str, origin: str) -> pd.DataFrame:
+    return survival.median_survival(km(key, _cohort, by, origin))
+
+
+@_cache
+def logrank_tests(key: str, _cohort: pd.DataFrame, by: str, origin: str):
+    data = _surv_data(_cohort, by, origin)
+    if data["group"].nunique() < 2:
+        return None, pd.DataFrame()
+    glob = survival.logrank(data, time_col="time", event_col="event", group_col="group")
+    pairs = survival.pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+    return glob, pairs
+
+
+@_cache
+def rmst(key: str, _cohort: pd.DataFrame, by: str, origin: str, tau: float) -> pd.DataFrame:
+    return survival.rmst_by_group(km(key, _cohort, by, origin), tau=tau)
+
+
+@_cache
+def cif(key: str, _cohort: pd.DataFrame, by: str, origin: str) -> pd.DataFrame:
+    data = _surv_data(_cohort, by, origin)
+    return survival.cumulative_incidence(data, time_col="time", event_col="event", group_col="group")
+
+
+@_cache
+def cox(key: str, _cohort: pd.DataFrame, by: str, origin: str, groups: tuple, covariates: tuple) -> CoxResult:
+    time_col, event_col = survival_columns(origin)
+    rows = _cohort[_cohort[time_col].notna()]
+    return fit_cox(rows, time_col=time_col, event_col=event_col, group_col=by, reference=groups[0],
+                   covariates=list(covariates), groups=list(groups))
+
+
+@_cache
+def balance(key: str, _cohort: pd.DataFrame, by: str, groups: tuple, covariates: tuple) -> pd.DataFrame:
+    return casemix.standardized_differences(_cohort, by=by, groups=list(groups), covariates=list(covariates))
+
+
+@st.cache_data(show_spinner=False)
+def benchmarks_table() -> pd.DataFrame:
+    return bm.load_benchmarks()
+
+
+def placements(estimates: pd.DataFrame) -> pd.DataFrame:
+    """Estimates placed against the packaged benchmark bands (cheap; not cached)."""
+    return bm.place_against_benchmarks(estimates, benchmarks_table())

@@ -1,0 +1,166 @@
+"""The shared sidebar: filters, grouping column, time origin and small-cell threshold.
+
+Widget values live in ``st.session_state`` (the sidebar is drawn by ``app.py`` on every run, so
+they survive page changes) and are mirrored to the URL's query parameters, so a link reproduces
+the view. On a session's first run the URL is read back into the widgets (unknown values dropped).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from analysis.cohort import ORIGINS
+from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_options
+from analysis.schema import LEVEL_LABELS
+from analysis.suppression import DEFAULT_MIN_CELL
+from ui.state import Context, Dataset, filtered_cohort
+from ui.widgets import BY_LABELS
+
+__all__ = ["render_sidebar", "grouping_options", "MULTI_KEYS"]
+
+#: FilterSpec field -> (widget key, label)
+MULTI_KEYS: dict[str, tuple[str, str]] = {
+    "levels": ("f_levels", "Level of care"), "substances": ("f_substances", "Primary substance"),
+    "age_bands": ("f_age_bands", "Age band"), "sexes": ("f_sexes", "Sex"), "sites": ("f_sites", "Site"),
+    "payers": ("f_payers", "Payer"),
+}
+_COOC = {"All": None, "With a co-occurring disorder": True, "Without a co-occurring disorder": False}
+_FILTER_KEYS = ("f_from", "f_to", "f_cooc", *(k for k, _ in MULTI_KEYS.values()))
+_MAX_GROUPS = 12
+
+
+def grouping_options(cohort: pd.DataFrame, extra: tuple[str, ...] = ()) -> list[str]:
+    """Columns one can group by: known categorical columns present, plus extra columns with 2-12 values."""
+    known = [c for c in BY_LABELS if c in cohort.columns and cohort[c].notna().any()]
+    more = [c for c in extra if c in cohort.columns and c not in known
+            and 2 <= cohort[c].nunique(dropna=True) <= _MAX_GROUPS]
+    return known + more
+
+
+def _date_bounds(cohort: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
+    if "admission_date" not in cohort.columns or cohort["admission_date"].notna().sum() == 0:
+        return None
+    return cohort["admission_date"].min().date(), cohort["admission_date"].max().date()
+
+
+def _from_url(ss, options: dict[str, list[str]], bounds, by_options: list[str]) -> None:
+    qp = st.query_params
+    query = {k: qp.get_all(k) for k in qp.keys()}
+    try:
+        spec = FilterSpec.from_query(query)
+    except ValueError:
+        spec = FilterSpec()
+    for name, (key, _) in MULTI_KEYS.items():
+        ss[key] = [v for v in getattr(spec, name) if v in options.get(name, [])]
+    if bounds:
+        ss["f_from"] = spec.admission_from if spec.admission_from and bounds[0] <= spec.admission_from <= bounds[1] \
+            else None
+        ss["f_to"] = spec.admission_to if spec.admission_to and bounds[0] <= spec.admission_to <= bounds[1] else None
+    ss["f_cooc"] = next(k for k, v in _COOC.items() if v == spec.co_occurring)
+    if qp.get("by") in by_options:
+        ss["by"] = qp.get("by")
+    if qp.get("origin") in ORIGINS:
+        ss["origin"] = qp.get("origin")
+    try:
+        ss["min_cell"] = max(DEFAULT_MIN_CELL, int(qp.get("min_cell", DEFAULT_MIN_CELL)))
+    except ValueError:
+        ss["min_cell"] = DEFAULT_MIN_CELL
+
+
+def _sanitize(ss, options, bounds, by_options) -> None:
+    for name, (key, _) in MULTI_KEYS.items():
+        ss[key] = [v for v in ss.get(key, []) if v in options.get(name, [])]
+    for key in ("f_from", "f_to"):
+        value = ss.get(key)
+        if value is not None and (bounds is None or not bounds[0] <= value <= bounds[1]):
+            ss[key] = None
+        ss.setdefault(key, None)
+    if ss.get("f_cooc") not in _COOC:
+        ss["f_cooc"] = "All"
+    if ss.get("by") not in by_options:
+        ss["by"] = "level_of_care" if "level_of_care" in by_options else by_options[0]
+    if ss.get("origin") not in ORIGINS:
+        ss["origin"] = "discharge"
+    if not isinstance(ss.get("min_cell"), int) or ss["min_cell"] < DEFAULT_MIN_CELL:
+        ss["min_cell"] = DEFAULT_MIN_CELL
+
+
+def _fmt_value(name: str):
+    if name == "levels":
+        return lambda v: LEVEL_LABELS.get(v, v)
+    return str
+
+
+def _sync_url(spec: FilterSpec, by: str, origin: str, min_cell: int) -> None:
+    wanted: dict[str, list[str]] = {k: (v if isinstance(v, list) else [v]) for k, v in spec.to_query().items()}
+    if by != "level_of_care":
+        wanted["by"] = [by]
+    if origin != "discharge":
+        wanted["origin"] = [origin]
+    if min_cell != DEFAULT_MIN_CELL:
+        wanted["min_cell"] = [str(min_cell)]
+    current = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def render_sidebar(ds: Dataset) -> Context:
+    """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
+    ss = st.session_state
+    with st.sidebar:
+        st.caption(f"Data: {ds.label}" + (f" ({ds.result.report.n_rows_accepted:,} episodes)" if ds.cohort is not None
+                                          else ""))
+        if ds.cohort is None:
+            st.error("The loaded file cannot be analysed; see the Data page.")
+            return Context(ds, FilterSpec(), "level_of_care", "discharge", DEFAULT_MIN_CELL, None)
+        cohort = ds.cohort
+        options = filter_options(cohort)
+        bounds = _date_bounds(cohort)
+        by_options = grouping_options(cohort, ds.result.extra_columns)
+        if ss.pop("_reset_filters", False):
+            for key in _FILTER_KEYS:
+                ss.pop(key, None)
+        if not ss.get("_url_read"):
+            _from_url(ss, options, bounds, by_options)
+            ss["_url_read"] = True
+        _sanitize(ss, options, bounds, by_options)
+
+        st.header("Filters", divider="gray")
+        if bounds:
+            c1, c2 = st.columns(2)
+            c1.date_input("Admitted from", min_value=bounds[0], max_value=bounds[1], key="f_from",
+                          format="YYYY-MM-DD", help="Leave empty for no lower bound.")
+            c2.date_input("Admitted to", min_value=bounds[0], max_value=bounds[1], key="f_to",
+                          format="YYYY-MM-DD", help="Leave empty for no upper bound.")
+        for name, (key, title) in MULTI_KEYS.items():
+            if name in options and FILTER_COLUMNS[name] in cohort.columns:
+                st.multiselect(title, options[name], key=key, format_func=_fmt_value(name),
+                               placeholder="All")
+        if "co_occurring" in cohort.columns:
+            st.selectbox("Co-occurring disorder", list(_COOC), key="f_cooc")
+
+        st.header("Analysis", divider="gray")
+        st.selectbox("Group by", by_options, key="by", format_func=lambda c: BY_LABELS.get(c, c),
+                     help="The groups compared on every page.")
+        st.radio("Time origin", list(ORIGINS), key="origin", horizontal=True,
+                 format_func=lambda o: f"From {o}",
+                 help="Relapse clock starts at admission (intention to treat) or at discharge "
+                      "(durability after treatment).")
+        st.number_input("Small-cell threshold", min_value=DEFAULT_MIN_CELL, max_value=1000, step=1, key="min_cell",
+                        help="Counts from 1 to this number minus one are shown as '<N' and curves stop "
+                             "where fewer remain at risk. The minimum is 11 (CMS cell-size rule).")
+    spec_kwargs = {name: tuple(ss.get(key, [])) for name, (key, _) in MULTI_KEYS.items()}
+    error = None
+    try:
+        spec = FilterSpec(admission_from=ss.get("f_from"), admission_to=ss.get("f_to"),
+                          co_occurring=_COOC[ss.get("f_cooc", "All")], **spec_kwargs)
+        filtered = filtered_cohort(ds, spec)
+    except ValueError as err:
+        spec, filtered, error = FilterSpec(), ds.cohort, f"The filters cannot be applied: {err}"
+    by, origin, min_cell = ss["by"], ss["origin"], int(ss["min_cell"])
+    _sync_url(spec, by, origin, min_cell)
+    with st.sidebar:
+        st.caption(f"{len(filtered):,} episodes match. {spec.describe()}.")
+    return Context(ds, spec, by, origin, min_cell, filtered, error)

@@ -1,0 +1,138 @@
+"""Session state: the loaded dataset, the filter/grouping/origin/threshold settings and the URL.
+
+The dataset lives in ``st.session_state`` (an upload is never written to disk). The bundled sample
+(or the file named by the ``CONTINUUM_SAMPLE_PATH`` environment variable) is read once per process
+and shared read-only.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analysis.cohort import derive_cohort
+from analysis.filters import FilterSpec, apply_filters
+from analysis.loading import LoadResult, load_episodes
+from analysis.mapping import mapping_to_json
+from analysis.provenance import Provenance
+from analysis.suppression import DEFAULT_MIN_CELL
+
+__all__ = ["Dataset", "Context", "sample_path", "load_dataset", "sample_dataset", "current_dataset",
+           "set_dataset", "context", "set_context", "ROOT"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample_path() -> Path:
+    """The default dataset: ``$CONTINUUM_SAMPLE_PATH`` if set, else ``sample_data/episodes.csv``."""
+    env = os.environ.get("CONTINUUM_SAMPLE_PATH")
+    return Path(env) if env else ROOT / "sample_data" / "episodes.csv"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded file: the load result, its cohort table (None when rejected) and where it came from."""
+
+    key: str
+    label: str
+    is_sample: bool
+    result: LoadResult
+    cohort: pd.DataFrame | None
+    mapping_json: str
+
+    @property
+    def content_hash(self) -> str:
+        return self.result.content_hash
+
+    @property
+    def rows_excluded(self) -> int:
+        return int(self.result.report.n_rows_excluded)
+
+
+def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool) -> Dataset:
+    """Load bytes (identifier guard, mapping, validation) and derive the cohort table."""
+    result = load_episodes(data, name=name, mapping=mapping)
+    cohort = derive_cohort(result.episodes) if result.ok else None
+    mapping_json = mapping_to_json(result.mapping) if result.mapping else "{}"
+    label = f"sample cohort ({name})" if is_sample else name
+    key = f"{result.content_hash}|{mapping_json}"
+    return Dataset(key, label, is_sample, result, cohort, mapping_json)
+
+
+@st.cache_resource(show_spinner="Loading the sample cohort ...", max_entries=4)
+def _sample(path: str, mtime: float) -> Dataset:
+    p = Path(path)
+    return load_dataset(p.read_bytes(), p.name, None, is_sample=True)
+
+
+def sample_dataset() -> Dataset:
+    """The default dataset, read once per process (shared read-only)."""
+    p = sample_path()
+    return _sample(str(p), p.stat().st_mtime)
+
+
+def current_dataset() -> Dataset:
+    """The session's dataset: an upload if one was loaded, else the sample."""
+    ds = st.session_state.get("dataset")
+    return ds if ds is not None else sample_dataset()
+
+
+def set_dataset(ds: Dataset | None) -> None:
+    """Make ``ds`` the session's dataset (None goes back to the sample); resets the filters."""
+    st.session_state["dataset"] = ds
+    st.session_state["_reset_filters"] = True
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """Everything a page needs from the shared settings, computed once per run by ``app.py``."""
+
+    dataset: Dataset
+    spec: FilterSpec
+    by: str
+    origin: str
+    min_cell: int
+    cohort: pd.DataFrame | None  # filtered cohort
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Cache key: content hash + mapping + filters (grouping and origin are passed separately)."""
+        return f"{self.dataset.key}|{self.spec.key()}"
+
+    @property
+    def n(self) -> int:
+        return 0 if self.cohort is None else len(self.cohort)
+
+    def provenance(self, origin: str | None = None, by: str | None = None) -> Provenance:
+        """Provenance of an output of this view (``origin`` only for time-to-event outputs)."""
+        return Provenance(source=self.dataset.label, content_hash=self.dataset.content_hash,
+                          filters=self.spec.describe(), origin=origin, by=by or self.by, rows_used=self.n,
+                          rows_excluded=self.dataset.rows_excluded, min_cell=self.min_cell)
+
+
+def filtered_cohort(ds: Dataset, spec: FilterSpec) -> pd.DataFrame:
+    """The dataset's cohort after filters, memoised in the session for the current (dataset, spec)."""
+    memo_key = f"{ds.key}|{spec.key()}"
+    memo = st.session_state.get("_filtered")
+    if memo is not None and memo[0] == memo_key:
+        return memo[1]
+    out = apply_filters(ds.cohort, spec)
+    st.session_state["_filtered"] = (memo_key, out)
+    return out
+
+
+def set_context(ctx: Context) -> None:
+    st.session_state["_ctx"] = ctx
+
+
+def context() -> Context:
+    """The context ``app.py`` computed for this run."""
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:  # page run without app.py (should not happen with st.navigation)
+        ds = current_dataset()
+        ctx = Context(ds, FilterSpec(), "level_of_care", "discharge", DEFAULT_MIN_CELL, ds.cohort)
+    return ctx
