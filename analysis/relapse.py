@@ -5,8 +5,8 @@ For each group and horizon h (days from the chosen origin), :func:`relapse_rates
 * ``km_relapse``: cumulative relapse ``1 - S(h)`` from Kaplan-Meier, censoring at last contact
   (deaths censored: cause-specific view), with the log-log interval turned over
   (``1 - upper``, ``1 - lower``); this is the default estimate;
-* the **reach**: of the people *eligible* at h (whose horizon lies before the data's date, or who
-  relapsed before it), how many were *reached*: relapse seen by h, known free of relapse at h
+* the **reach**: of the people *eligible* at h (whose origin + h lies on or before the data's
+  date; with duration-shaped files, everyone), how many were *reached*: relapse seen by h, known free of relapse at h
   (followed to h or beyond), or died before h without relapse;
 * the **naive** share ``relapsed / reached`` ("success among responders", which the field
   distrusts), with a Wilson interval;
@@ -100,8 +100,9 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
         died = (e == 2) & (t < h)
         reached = relapsed | free | died
         if start is not None and as_of is not None:
-            horizon_passed = (start + pd.Timedelta(days=h) <= as_of).to_numpy()
-            eligible = horizon_passed | reached
+            # only people whose horizon has passed by the data's date could have been followed to it;
+            # admitting those not yet due because they relapsed early would condition on the outcome
+            eligible = (start + pd.Timedelta(days=h) <= as_of).to_numpy()
         else:
             eligible = np.ones(len(t), dtype=bool)
         frame = pd.DataFrame({"group": data["group"], "eligible": eligible, "relapsed": relapsed & eligible,
