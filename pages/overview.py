@@ -83,8 +83,12 @@ if require_data(ctx):
             rows = spec_pl[spec_pl["group"] == g]
             if rows.empty:
                 return ""
-            return "; ".join(f"{r.benchmark_low:.0%} {_bench_name(r.benchmark_id)}: {r.placement}"
-                             for r in rows.itertuples())
+            parts = []
+            for r in rows.itertuples():
+                name = _bench_name(r.benchmark_id)
+                parts.append(f"{r.benchmark_low:.0%} {name}: {r.placement}" if name
+                             else f"{r.benchmark_low:.0%}: {r.placement}")
+            return "; ".join(parts)
 
         kf["completion_benchmark"] = [band_text(g) for g in kf["group"]]
         placed365 = compute.placements(pd.DataFrame({

@@ -14,6 +14,7 @@ import streamlit as st
 
 from analysis import benchmarks as bm
 from analysis import casemix, relapse, retention, survival
+from analysis import suppression as suppress
 from analysis.cohort import survival_columns
 from analysis.cox import CoxResult, fit_cox
 
@@ -155,3 +156,36 @@ def benchmarks_table() -> pd.DataFrame:
 def placements(estimates: pd.DataFrame) -> pd.DataFrame:
     """Estimates placed against the packaged benchmark bands (cheap; not cached)."""
     return bm.place_against_benchmarks(estimates, benchmarks_table())
+
+
+# ---------------------------------------------------------------------------------------------
+# small-cell suppression of the tables above (display and export; analysis.suppression rules)
+# ---------------------------------------------------------------------------------------------
+def sup_completion(comp: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Completion table with counts 1..min_cell-1 hidden and the rates built on them."""
+    comp = comp.assign(n_basis=comp["n_discharged"] - comp["n_transferred"])
+    rates = {"completion_rate": "n_completed", "ci_lower": "n_completed", "ci_upper": "n_completed",
+             "completion_rate_all": "n_completed", "all_ci_lower": "n_completed", "all_ci_upper": "n_completed",
+             "transfer_share": "n_transferred"}
+    out = suppress.suppress_counts(comp, ["n_episodes", "n_in_treatment", "n_discharged", "n_transferred",
+                                          "n_completed", "n_basis"], min_cell=min_cell, rate_cols=rates,
+                                   basis_col="n_basis")
+    return out
+
+
+def sup_relapse(rates: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Relapse-by-horizon table: people, reached and relapsed counts hidden when small, with their rates."""
+    rate_cols = {c: "n_relapsed" for c in ("km_relapse", "km_lower", "km_upper", "naive_rate", "naive_lower",
+                                           "naive_upper", "bound_none_relapsed", "bound_all_relapsed",
+                                           "lost_as_relapse_lower", "lost_as_relapse_upper", "estimate", "lower",
+                                           "upper")}
+    rate_cols["reach"] = "n_reached"
+    return suppress.suppress_counts(rates, ["n", "n_at_risk", "n_eligible", "n_relapsed", "n_reached"],
+                                    min_cell=min_cell, rate_cols=rate_cols, basis_col="n")
+
+
+def sup_mix(mix: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Discharge-reason mix with complementary suppression within each group (counts add to the total)."""
+    return suppress.suppress_complementary(mix, ["n"], total_col="n_discharged", group_cols=["group"],
+                                           min_cell=min_cell,
+                                           rate_cols={"share": "n", "ci_lower": "n", "ci_upper": "n"})
