@@ -217,3 +217,198 @@ def test_to_image_config_and_provenance():
     fig = F.add_provenance(go.Figure(), "file.csv <2026>")
     ann = fig.layout.annotations[-1]
     assert ann.text == "file.csv &lt;2026&gt;" and ann.xref == "paper" and ann.font.color == "#777777"
+
+
+# ---------------------------------------------------------------------------------------------
+# the other builders, on a small synthetic cohort run through the real analysis functions
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cohort():
+    from analysis.cohort import derive_cohort
+    from analysis.synthetic import generate_episodes
+    return derive_cohort(generate_episodes(3000, seed=11))
+
+
+def _check_common(fig: go.Figure, *units: str) -> None:
+    assert fig.layout.title.text
+    titles = " | ".join(_axis_titles(fig))
+    for u in units:
+        assert u in titles
+
+
+def test_cumulative_incidence_figure(cohort):
+    from analysis.relapse import relapse_survival_data
+    from analysis.survival import cumulative_incidence
+    d = relapse_survival_data(cohort)
+    cif = cumulative_incidence(d, time_col="time", event_col="event", group_col="group")
+    fig = F.cumulative_incidence_figure(cif, origin="discharge")
+    _check_common(fig, "Days since discharge", "(%)")
+    solid = [t for t in fig.data if t.mode == "lines" and t.showlegend is not False and t.legendgroup in F.LEVEL_COLORS]
+    assert {t.legendgroup for t in solid} == set(cif["group"].astype(str))
+    assert all(t.line.color == F.LEVEL_COLORS[t.legendgroup] for t in solid)
+    dashed = [t for t in fig.data if t.line.dash == "dash" and t.legendgroup in F.LEVEL_COLORS]
+    assert len(dashed) == len(solid)
+    # each curve stops before n at risk drops under 11
+    for t in solid:
+        k = cif[(cif["group"] == t.legendgroup)]
+        first_low = k.loc[k["n_at_risk"] < 11, "time"].min()
+        assert np.asarray(t.x).max() < first_low
+
+
+def test_retention_figure_marks(cohort):
+    from analysis.retention import retention_curve
+    fig = F.retention_figure(retention_curve(cohort), marks=(30, 60, 90))
+    _check_common(fig, "Days since admission", "Still in treatment (%)")
+    vlines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sorted(s.x0 for s in vlines) == [30, 60, 90]
+
+
+def test_completion_figure_hides_suppressed_and_draws_benchmarks(cohort):
+    from analysis.retention import completion_rates
+    comp = completion_rates(cohort)
+    comp.loc[comp["group"] == "inpatient", ["completion_rate", "ci_lower", "ci_upper", "n_completed"]] = np.nan
+    pl = pd.DataFrame({"group": ["iop", "op"], "benchmark_low": [0.38, 0.36], "benchmark_high": [0.38, 0.36],
+                       "benchmark_label": ["TEDS 2004 IOP", "TEDS 2004 OP"]})
+    fig = F.completion_figure(comp, placements=pl)
+    _check_common(fig, "(% of discharges")
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert "Inpatient" not in [t.name for t in bars]
+    assert len(bars) == len(comp) - 1
+    iop = next(t for t in bars if t.name == "IOP")
+    r = comp[comp["group"] == "iop"].iloc[0]
+    assert iop.x[0] == pytest.approx(r["completion_rate"])
+    assert iop.error_x.array[0] == pytest.approx(r["ci_upper"] - r["completion_rate"])
+    assert iop.marker.color == F.LEVEL_COLORS["iop"]
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 2
+    assert "<11: not shown" in _annotations(fig)
+
+
+def test_reason_mix_figure_fixed_colours_and_suppression(cohort):
+    from analysis.retention import discharge_reason_mix
+    from analysis.suppression import suppress_counts
+    mix = suppress_counts(discharge_reason_mix(cohort), ["n"], rate_cols={"share": "n"})
+    fig = F.reason_mix_figure(mix)
+    _check_common(fig, "Share of discharges (%)")
+    assert fig.layout.barmode == "stack"
+    for t in fig.data:
+        assert t.marker.color == F.REASON_COLORS[t.legendgroup]
+        shown = mix[(mix["reason"] == t.legendgroup) & mix["share"].notna()]
+        assert len(t.x) == len(shown)
+        np.testing.assert_allclose(np.asarray(t.x), shown["share"].to_numpy())
+    n_hidden = int(mix["share"].isna().sum())
+    assert n_hidden > 0 and f"{n_hidden} small" in _annotations(fig)
+
+
+def test_los_figure_box_stats_match_pandas(cohort):
+    fig = F.los_figure(cohort)
+    _check_common(fig, "Length of stay (days)")
+    done = cohort[~cohort["in_treatment"]]
+    for t in fig.data:
+        s = done.loc[done["level_of_care"] == t.legendgroup, "los_days"]
+        assert t.median[0] == pytest.approx(s.median())
+        assert t.q1[0] == pytest.approx(s.quantile(0.25)) and t.q3[0] == pytest.approx(s.quantile(0.75))
+        iqr = s.quantile(0.75) - s.quantile(0.25)
+        assert t.upperfence[0] == pytest.approx(s[s <= s.quantile(0.75) + 1.5 * iqr].max())
+        assert t.line.color == F.LEVEL_COLORS[t.legendgroup]
+    small = cohort.copy()
+    keep = small.index[(small["level_of_care"] == "inpatient") & ~small["in_treatment"]][:5]
+    small = small[(small["level_of_care"] != "inpatient") | small.index.isin(keep)]
+    fig2 = F.los_figure(small)
+    assert "inpatient" not in {t.legendgroup for t in fig2.data}
+    assert "<11: not shown: Inpatient" in _annotations(fig2)
+    assert F.los_figure(cohort, log_y=True).layout.yaxis.type == "log"
+
+
+def test_hours_figure_asam_lines(cohort):
+    fig = F.hours_figure(cohort)
+    _check_common(fig, "Hours per week")
+    hl = sorted(s.y0 for s in fig.layout.shapes if s.type == "line")
+    assert hl == [9.0, 20.0]
+    assert "ASAM minimum IOP 9 h/week" in _annotations(fig)
+    # by hand for IOP: scheduled hours / (max(los, 7) / 7)
+    c = cohort[(cohort["level_of_care"] == "iop") & cohort["hours_scheduled"].notna() & cohort["hours_attended"].notna()]
+    per_week = c["hours_scheduled"] / (np.maximum(c["los_days"], 7) / 7)
+    sched = next(t for t in fig.data if t.legendgroup == "iop" and t.offsetgroup == "Scheduled")
+    assert sched.median[0] == pytest.approx(per_week.median())
+    with pytest.raises(ValueError, match="hours"):
+        F.hours_figure(cohort.drop(columns=["hours_scheduled"]))
+
+
+def test_sankey_hides_small_links():
+    flows = pd.DataFrame({"from_level": ["residential", "residential", "residential", "iop", "iop"],
+                          "to_level": ["iop", "op", "no further episode", "op", "no further episode"],
+                          "n": [40, 7, 100, 3, 80]})
+    fig = F.sankey_figure(flows)
+    sk = fig.data[0]
+    assert list(sk.link.value) == [40, 100, 80]
+    labels = list(sk.node.label)
+    assert labels[:2] == ["Residential (discharged)", "IOP (discharged)"]
+    assert "No further episode" in labels and "OP" not in labels
+    assert sk.node.color[0] == F.LEVEL_COLORS["residential"]
+    assert "2 links with fewer than 11 episodes not shown" in _annotations(fig)
+    assert fig.layout.title.text
+
+
+def test_relapse_horizons_figure(cohort):
+    from analysis.relapse import relapse_rates
+    rates = relapse_rates(cohort)
+    rates.loc[(rates["group"] == "inpatient") & (rates["horizon_days"] == 365), "naive_rate"] = np.nan
+    fig = F.relapse_horizons_figure(rates, benchmark_band=(0.4, 0.6, "40-60% (McLellan 2000)"))
+    _check_common(fig, "Days since discharge", "Cumulative relapse (%)")
+    assert list(fig.layout.xaxis.ticktext) == ["30 d", "90 d", "180 d", "365 d"]
+    km = next(t for t in fig.data if t.name == "IOP")
+    r = rates[rates["group"] == "iop"]
+    np.testing.assert_allclose(np.asarray(km.y), r["km_relapse"].to_numpy())
+    np.testing.assert_allclose(np.asarray(km.error_y.array), (r["km_upper"] - r["km_relapse"]).to_numpy())
+    assert km.marker.color == F.LEVEL_COLORS["iop"]
+    naive = next(t for t in fig.data if t.name == "Inpatient naive")
+    assert len(naive.x) == 3 and naive.marker.symbol == "circle-open"
+    lost = next(t for t in fig.data if t.name == "IOP lost as relapse")
+    np.testing.assert_allclose(np.asarray(lost.y), r["bound_all_relapsed"].to_numpy())
+    assert any(s.type == "rect" for s in fig.layout.shapes)
+    assert "1 suppressed value left out" in _annotations(fig)
+
+
+def test_forest_figure_log_axis_and_clipping():
+    terms = pd.DataFrame({"term": ["level_of_care[iop]", "age", "level_of_care[op]", "sex[<b>x</b>]"],
+                          "hr": [0.8, 1.01, 2.0, 1.2], "lower": [0.7, 1.0, 0.5, 1.0],
+                          "upper": [0.9, 1.02, np.inf, 1.4], "p": [0.0001, 0.04, 0.3, 0.05]})
+    fig = F.forest_figure(terms)
+    _check_common(fig, "Hazard ratio (log scale)")
+    assert fig.layout.xaxis.type == "log"
+    pts = fig.data[0]
+    assert list(pts.y) == ["Level of care: IOP", "age", "Level of care: OP", "Sex: &lt;b&gt;x&lt;/b&gt;"]
+    assert pts.marker.color[0] == F.LEVEL_COLORS["iop"]
+    assert np.isfinite(np.asarray(pts.error_x.array)).all()
+    assert "∞" in _annotations(fig)
+    assert any(s.x0 == 1 for s in fig.layout.shapes)
+    assert list(pts.customdata[:, 2]) == ["p < 0.001", "p = 0.040", "p = 0.300", "p = 0.050"]
+
+
+def test_balance_figure_sorted_with_reference_line(cohort):
+    from analysis.casemix import standardized_differences
+    bal = standardized_differences(cohort, groups=["iop", "residential"])
+    fig = F.balance_figure(bal)
+    _check_common(fig, "SD units")
+    order = list(fig.layout.yaxis.categoryarray)
+    top = bal.loc[bal["smd"].abs().idxmax()]
+    assert order[0].startswith(top["variable"])
+    np.testing.assert_allclose(np.sort(np.asarray(fig.data[0].x)), np.sort(bal["smd"].abs().to_numpy()))
+    assert any(s.x0 == 0.1 for s in fig.layout.shapes)
+
+
+def test_benchmark_figure():
+    from analysis.benchmarks import place_against_benchmarks
+    est = pd.DataFrame({"metric": ["relapse", "discharge_reason_completed"], "estimate": [0.52, 0.40],
+                        "lower": [0.49, 0.36], "upper": [0.55, 0.44], "horizon_days": [365, None],
+                        "origin": ["discharge", None], "level_of_care": ["", "iop"]})
+    pl = place_against_benchmarks(est)
+    fig = F.benchmark_figure(pl)
+    _check_common(fig, "(%)")
+    band = fig.data[0]
+    assert band.type == "bar" and len(band.y) == len(pl)
+    inside = next(t for t in fig.data if t.name == "Estimate: inside")
+    assert inside.x[0] == pytest.approx(0.52) and inside.marker.color == F.PLACEMENT_STYLES["inside"][0]
+    mcl = pl[pl["benchmark_id"] == "mclellan2000_relapse_365"].iloc[0]
+    i = list(pl["benchmark_id"]).index("mclellan2000_relapse_365")
+    assert band.base[i] == pytest.approx(mcl["benchmark_low"]) and band.x[i] == pytest.approx(0.2)
