@@ -458,7 +458,7 @@ def retention_figure(km: pd.DataFrame, *, marks: Sequence[float] = (30, 60, 90),
                                      "%{customdata[1]:.1%}), n %{customdata[2]:,.0f}"))
     for m in marks:
         fig.add_vline(x=float(m), line_dash="dot", line_color="#444444", line_width=1,
-                      annotation_text=f"{m:g} days", annotation_position="top right",
+                      annotation_text=f"{m:g} d", annotation_position="top right",
                       annotation_font={"size": 11, "color": _NOTE_COLOR})
     fig.update_xaxes(title_text="Days since admission", rangemode="tozero")
     fig.update_yaxes(title_text="Still in treatment (%)", tickformat=".0%", range=[0, 1.02])
@@ -663,6 +663,9 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     fig.update_xaxes(title_text=_esc(_by_label(by)), type="category")
     fig.update_yaxes(title_text="Length of stay (days)" + (", log scale" if log_y else ""),
                      type="log" if log_y else "linear", rangemode="tozero")
+    if log_y:
+        ticks = [1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 730, 1825]
+        fig.update_yaxes(tickvals=ticks, ticktext=[str(v) for v in ticks], minor={"showgrid": False})
     _layout(fig, title)
     notes = ["Box: quartiles and median (dashed: mean); whiskers: furthest stay within 1.5 IQR; "
              "outlying stays not drawn"]
