@@ -25,7 +25,7 @@ __all__ = ["ALL_LABEL", "overall", "completion", "reason_mix", "los", "retention
 ALL_LABEL = "All episodes"
 HORIZONS = (30, 90, 180, 365)
 _cache = st.cache_data(show_spinner=False, max_entries=128, scope="session")
-_OVERALL_COLS = ("admission_date", "discharge_date", "in_treatment", "transferred", "completed", "los_days",
+_OVERALL_COLS = ("admission_date", "discharge_date", "discharge_reason", "in_treatment", "transferred", "completed", "los_days",
                  "time_admission_days", "event_admission", "time_discharge_days", "event_discharge")
 
 
