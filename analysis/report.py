@@ -17,7 +17,7 @@ import pandas as pd
 from analysis import __version__
 from analysis.cox import CoxResult, fit_cox
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
-from analysis.retention import completion_rates
+from analysis.retention import completion_rates, group_values
 from analysis.suppression import DEFAULT_MIN_CELL
 from analysis.survival import (
     LogRankResult,
@@ -29,7 +29,8 @@ from analysis.survival import (
     survival_at,
 )
 
-__all__ = ["OutcomesReport", "outcomes_report", "default_reference"]
+__all__ = ["OutcomesReport", "outcomes_report", "default_reference", "benchmark_estimates",
+           "program_benchmarks"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +54,7 @@ class OutcomesReport:
     cox: CoxResult | None
     cox_error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    benchmarks: pd.DataFrame | None = None
 
     def groups(self) -> list:
         """Groups in display order."""
@@ -127,6 +129,16 @@ class OutcomesReport:
                             for r in self.cox.ph_test.itertuples()],
                 "ph_note": self.cox.summary_sentence(),
             },
+            "benchmarks": [] if self.benchmarks is None else [
+                {"group": r.group, "metric": r.metric, "benchmark_id": r.benchmark_id,
+                 "estimate": None if r.n < min_cell else _num(r.estimate),
+                 "lower": None if r.n < min_cell else _num(r.lower),
+                 "upper": None if r.n < min_cell else _num(r.upper),
+                 "band": [_num(r.benchmark_low), _num(r.benchmark_high)],
+                 "placement": "suppressed" if r.n < min_cell else r.placement,
+                 "source": r.benchmark_source,
+                 "year": None if _num(r.benchmark_year) is None else int(r.benchmark_year)}
+                for r in self.benchmarks.itertuples()],
             "notes": list(self.notes) + ([self.cox_error] if self.cox_error else []),
         }
         return result
@@ -163,6 +175,11 @@ class OutcomesReport:
                 lines.append(f"  {t['term']:<36} HR {_fmt_ci(t['hr'], [t['lower'], t['upper']], '{:.2f}')}"
                              f"  p = {_fmt(t['p'], '{:.3g}')}")
             lines.append(f"  {d['cox']['ph_note']}")
+        relapse_bench = [b for b in d["benchmarks"] if b["metric"] == "relapse"]
+        if relapse_bench:
+            lines += ["", "One-year relapse after discharge against 40-60% (McLellan et al., JAMA 2000):"]
+            lines += [f"  {b['group']:<12} {_fmt_ci(b['estimate'], [b['lower'], b['upper']], '{:.0%}'):<18} "
+                      f"{b['placement']}" for b in relapse_bench]
         for note in d["notes"]:
             lines += ["", f"Note: {note}"]
         return "\n".join(lines)
@@ -250,7 +267,16 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         survival=survival_at(km, horizons), medians=median_survival(km), rmst=rmst_by_group(km, tau=tau),
         logrank=lr, pairwise=pw if pw is not None else pd.DataFrame(
             columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]),
-        completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes))
+        completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes),
+        benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level))
+
+
+def _benchmarks_or_none(cohort, by, groups, conf_level):
+    """Benchmark placements (discharge-origin figures), or None when the data cannot give them."""
+    if "discharge_reason" not in cohort.columns:
+        return None
+    subset = cohort if groups is None else cohort[group_values(cohort, by, groups).notna()]
+    return program_benchmarks(subset, by=by, conf_level=conf_level)
 
 
 def _rename_group_terms(cox: CoxResult, by: str) -> CoxResult:
@@ -267,3 +293,87 @@ def _rename_group_terms(cox: CoxResult, by: str) -> CoxResult:
         changes["group_col"] = by
     return dataclasses.replace(cox, **changes)
 
+
+
+def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf_level: float = 0.95) -> pd.DataFrame:
+    """The program's own figures in the units of the benchmark registry, per group and for all episodes.
+
+    Rows (``group`` = a group of ``by`` or ``"all"``): one-year relapse from discharge (1 - KM, log-log
+    CI; McLellan band), share of one-year relapses that happened by day 90 (Hunt 1971; point estimate
+    ``(1 - S(90)) / (1 - S(365))``, no interval), discharge-reason shares (Wilson; TEDS-D 2019 and TEDS
+    2004 completion by service), shares of discharged stays over 30/90/180/365 days (Wilson; TEDS-D
+    2019). Pass the result to :func:`analysis.benchmarks.place_against_benchmarks`. ``level_of_care`` is
+    filled only when grouping by level of care, so level-specific benchmarks match only then.
+
+    Returns
+    -------
+    pd.DataFrame
+        group, level_of_care, metric, horizon_days, origin, unit, estimate, lower, upper, n.
+    """
+    from analysis.proportions import wilson_interval
+    from analysis.retention import discharge_reason_mix
+
+    rows: list[dict] = []
+    everyone = cohort.assign(_all="all")
+    for col, frame in ((by, cohort), ("_all", everyone)):
+        data = relapse_survival_data(frame, by=col, origin="discharge")
+        if not data.empty:
+            km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+            at = survival_at(km, [90, 365])
+            for g, part in at.groupby("group", observed=True):
+                s90, s365 = part["survival"].to_numpy()
+                lo, hi = part["ci_lower"].to_numpy()[1], part["ci_upper"].to_numpy()[1]
+                n = int((data["group"] == g).sum())
+                rows.append(dict(group=g, metric="relapse", horizon_days=365, origin="discharge", unit="person",
+                                 estimate=1 - s365, lower=1 - hi, upper=1 - lo, n=n))
+                share = (1 - s90) / (1 - s365) if s365 < 1 else float("nan")
+                rows.append(dict(group=g, metric="share_of_year_relapses_by_day_90", horizon_days=90,
+                                 origin="discharge", unit="person", estimate=share, lower=float("nan"),
+                                 upper=float("nan"), n=n))
+        mix = discharge_reason_mix(frame, by=col, conf_level=conf_level)
+        if col != "_all":  # per group only completion (TEDS 2004 by service); the pooled mix is for "all"
+            mix = mix[mix["reason"] == "completed"]
+        for r in mix.itertuples():
+            rows.append(dict(group=r.group, metric=f"discharge_reason_{r.reason}", horizon_days=None, origin=None,
+                             unit="discharge", estimate=r.share, lower=r.ci_lower, upper=r.ci_upper,
+                             n=int(r.n_discharged)))
+        if col != "_all":  # TEDS-D lengths of stay pool all services: compare the whole program only
+            continue
+        discharged = frame[~frame["in_treatment"]]
+        groups = group_values(discharged, col)
+        for days in (30, 90, 180, 365):
+            over = (discharged["los_days"] > days).groupby(groups, observed=True).agg(["sum", "count"])
+            lo, hi = wilson_interval(over["sum"].to_numpy(), over["count"].to_numpy(), conf_level)
+            for (g, r), lo_, hi_ in zip(over.iterrows(), lo, hi, strict=True):
+                rows.append(dict(group=g, metric=f"los_over_{days}_days", horizon_days=None, origin=None,
+                                 unit="discharge", estimate=r["sum"] / r["count"], lower=lo_, upper=hi_,
+                                 n=int(r["count"])))
+    out = pd.DataFrame(rows)
+    out["group"] = out["group"].astype(str)
+    is_level = by == "level_of_care"
+    out["level_of_care"] = out["group"].where((out["group"] != "all") & is_level, None)
+    return out[["group", "level_of_care", "metric", "horizon_days", "origin", "unit", "estimate", "lower",
+                "upper", "n"]]
+
+
+#: Metrics whose benchmark, stated for all services pooled, is also a fair yardstick for one level.
+_ANY_LEVEL_METRICS = ("relapse", "share_of_year_relapses_by_day_90")
+
+
+def program_benchmarks(cohort: pd.DataFrame, *, by: str = "level_of_care", extra_benchmarks=None,
+                       conf_level: float = 0.95) -> pd.DataFrame:
+    """The program's figures placed against the benchmark registry (below / inside / overlapping / above).
+
+    Uses :func:`benchmark_estimates` and :func:`analysis.benchmarks.place_against_benchmarks`. A
+    benchmark pooled over all services (TEDS-D discharge reasons and lengths of stay) is compared
+    with the whole program only, not with each level (a detox stay is not expected to last 30
+    days); level-specific benchmarks (TEDS 2004 completion by service) with their level; the
+    one-year relapse band and the relapse-timing band with every group and the whole program.
+    """
+    from analysis.benchmarks import load_benchmarks, place_against_benchmarks
+
+    bench = load_benchmarks(extra_benchmarks)
+    placed = place_against_benchmarks(benchmark_estimates(cohort, by=by, conf_level=conf_level), bench)
+    pooled = placed["benchmark_level_of_care"].isna() | (placed["benchmark_level_of_care"].astype(str) == "")
+    keep = (placed["group"] == "all") | ~pooled | placed["metric"].isin(_ANY_LEVEL_METRICS)
+    return placed[keep].reset_index(drop=True)

@@ -172,3 +172,23 @@ def test_engagement(retention_cohort):
     assert e.loc["iop", "scheduled_per_week_median"] == pytest.approx((129 / (86 / 7) + 7.0) / 2)
     assert e.loc["iop", "attendance_rate"] == pytest.approx(170 / 189)
     assert np.isnan(e.loc["residential", "share_meeting_minimum"])  # no ASAM minimum for residential
+
+
+def test_benchmark_estimates_and_placement(relapse_cohort):
+    from analysis.report import benchmark_estimates, program_benchmarks
+
+    est = benchmark_estimates(relapse_cohort).set_index(["group", "metric"])
+    # one-year relapse from discharge = 1 - KM(365) = 2/3 (see test_relapse_rates_hand_worked)
+    assert est.loc[("iop", "relapse"), "estimate"] == pytest.approx(2 / 3)
+    # every relapse seen within a year happened by day 90: (1 - S(90)) / (1 - S(365)) = 1
+    assert est.loc[("all", "share_of_year_relapses_by_day_90"), "estimate"] == pytest.approx(1.0)
+    # whole program: 3 of 6 discharges completed; no stay longer than 30 days
+    assert est.loc[("all", "discharge_reason_completed"), "estimate"] == pytest.approx(0.5)
+    assert est.loc[("all", "los_over_30_days"), "estimate"] == 0
+    placed = program_benchmarks(relapse_cohort).set_index(["group", "benchmark_id"])
+    # 2/3 with a wide interval straddles the 40-60% band
+    assert placed.loc[("iop", "mclellan2000_relapse_365"), "placement"] == "overlapping"
+    assert placed.loc[("all", "tedsd2019_los_over_30_days"), "placement"] == "below"
+    # pooled TEDS-D benchmarks are not applied to a single level
+    assert ("iop", "tedsd2019_los_over_30_days") not in placed.index
+    assert placed.loc[("iop", "teds2004_completion_iop"), "estimate"] == pytest.approx(0.5)
