@@ -7,7 +7,7 @@ Run with ``streamlit run app.py``. This file is the frame: page config, the sess
 import streamlit as st
 
 from ui.sidebar import render_sidebar
-from ui.state import current_dataset, set_context
+from ui.state import current_dataset, end_run, set_context
 
 st.set_page_config(page_title="Continuum: treatment outcomes", page_icon=":material/timeline:", layout="wide")
 
@@ -24,4 +24,7 @@ PAGES = [
 
 pg = st.navigation(PAGES)
 set_context(render_sidebar(current_dataset()))
-pg.run()
+try:
+    pg.run()
+finally:
+    end_run()

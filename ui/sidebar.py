@@ -85,6 +85,10 @@ def _sanitize(ss, options, bounds, by_options) -> None:
         ss["origin"] = "discharge"
     if not isinstance(ss.get("min_cell"), int) or ss["min_cell"] < DEFAULT_MIN_CELL:
         ss["min_cell"] = DEFAULT_MIN_CELL
+    # write every value back through the Session State API: a widget re-created under another id
+    # (e.g. the sidebar drawn by a page instead of app.py) then takes the value instead of its default
+    for key in (*_FILTER_KEYS, "by", "origin", "min_cell"):
+        ss[key] = ss[key]
 
 
 def _fmt_value(name: str):
@@ -144,7 +148,7 @@ def render_sidebar(ds: Dataset) -> Context:
         st.header("Analysis", divider="gray")
         st.selectbox("Group by", by_options, key="by", format_func=lambda c: BY_LABELS.get(c, c),
                      help="The groups compared on every page.")
-        st.radio("Time origin", list(ORIGINS), key="origin", horizontal=True,
+        st.radio("Time origin", sorted(ORIGINS, reverse=True), key="origin", horizontal=True,
                  format_func=lambda o: f"From {o}",
                  help="Relapse clock starts at admission (intention to treat) or at discharge "
                       "(durability after treatment).")

@@ -18,10 +18,9 @@ from analysis.filters import FilterSpec, apply_filters
 from analysis.loading import LoadResult, load_episodes
 from analysis.mapping import mapping_to_json
 from analysis.provenance import Provenance
-from analysis.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["Dataset", "Context", "sample_path", "load_dataset", "sample_dataset", "current_dataset",
-           "set_dataset", "context", "set_context", "ROOT"]
+           "set_dataset", "context", "set_context", "end_run", "ROOT"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,13 +125,23 @@ def filtered_cohort(ds: Dataset, spec: FilterSpec) -> pd.DataFrame:
 
 
 def set_context(ctx: Context) -> None:
+    """Store this run's context (called by ``app.py`` after drawing the sidebar)."""
     st.session_state["_ctx"] = ctx
+    st.session_state["_ctx_fresh"] = True
+
+
+def end_run() -> None:
+    """Mark the end of a full run of ``app.py`` (the stored context is stale from now on)."""
+    st.session_state["_ctx_fresh"] = False
 
 
 def context() -> Context:
-    """The context ``app.py`` computed for this run."""
-    ctx = st.session_state.get("_ctx")
-    if ctx is None:  # page run without app.py (should not happen with st.navigation)
-        ds = current_dataset()
-        ctx = Context(ds, FilterSpec(), "level_of_care", "discharge", DEFAULT_MIN_CELL, ds.cohort)
-    return ctx
+    """The context ``app.py`` computed for this run.
+
+    When a page runs without ``app.py`` having run first (``AppTest`` re-runs only the current page
+    after its first run), the page draws the shared sidebar itself, so the context is never stale.
+    """
+    if not st.session_state.get("_ctx_fresh"):
+        from ui.sidebar import render_sidebar
+        st.session_state["_ctx"] = render_sidebar(current_dataset())  # not marked fresh: redraw next run
+    return st.session_state["_ctx"]

@@ -1,0 +1,162 @@
+"""The Streamlit app, headless (streamlit.testing.v1.AppTest): every page renders on the sample cohort,
+shows the numbers ``analysis`` computes, and responds to a filter, the origin switch and the URL."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.cohort import derive_cohort
+from analysis.loading import load_episodes
+from analysis.relapse import relapse_rates, relapse_survival_data
+from analysis.retention import completion_rates
+from analysis.survival import km_by_group, median_survival
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+SAMPLE = ROOT / "sample_data" / "episodes.csv"
+PAGES = ["overview", "data", "retention", "relapse", "time_to_relapse", "iop_vs_residential", "benchmarks",
+         "methods"]
+TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    monkeypatch.setenv("CONTINUUM_STRICT", "1")  # unexpected errors raise instead of becoming st.error
+    monkeypatch.delenv("CONTINUUM_SAMPLE_PATH", raising=False)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return derive_cohort(load_episodes(SAMPLE).episodes)
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _pct_ci(est, lo, hi):
+    return f"{est * 100:.1f}% ({lo * 100:.1f}-{hi * 100:.1f}%)"
+
+
+def _table(at, header):
+    for df in at.dataframe:
+        if header in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a column {header!r}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(page):
+    at = _app()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value
+
+
+def test_overview_shows_the_analysis_numbers(cohort):
+    at = _app()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Episodes"] == f"{len(cohort):,}"
+    comp = completion_rates(cohort).set_index("group")
+    table = _table(at, "Completion (95% CI)").set_index("Level of care")
+    iop = comp.loc["iop"]
+    assert table.loc["IOP", "Completion (95% CI)"] == _pct_ci(iop["completion_rate"], iop["ci_lower"], iop["ci_upper"])
+    assert table.loc["IOP", "Episodes"] == f"{int(iop['n_episodes']):,}"
+    rel = relapse_rates(cohort, origin="discharge").set_index(["group", "horizon_days"])
+    r = rel.loc[("residential", 365)]
+    assert table.loc["Residential", "Relapse by 365 d (95% CI)"] == _pct_ci(r["km_relapse"], r["km_lower"],
+                                                                             r["km_upper"])
+
+
+def test_a_filter_changes_the_numbers(cohort):
+    at = _app()
+    at.multiselect(key="f_levels").select("iop").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    n_iop = int((cohort["level_of_care"] == "iop").sum())
+    assert metrics["Episodes"] == f"{n_iop:,}"
+    assert at.query_params["level"] in ("iop", ["iop"])  # the URL reproduces the view
+    # the filter survives a page change
+    at.switch_page("pages/retention.py").run()
+    comp = _table(at, "Completion rate")
+    assert comp["Level of care"].tolist() == ["IOP"]
+
+
+def test_url_reproduces_a_view(cohort):
+    at = _app(level=["residential"], origin="admission", min_cell="20")
+    assert not at.exception
+    assert at.multiselect(key="f_levels").value == ["residential"]
+    assert at.radio(key="origin").value == "admission"
+    assert at.number_input(key="min_cell").value == 20
+    n_res = int((cohort["level_of_care"] == "residential").sum())
+    assert {m.label: m.value for m in at.metric}["Episodes"] == f"{n_res:,}"
+
+
+def test_origin_switch_changes_time_to_relapse(cohort):
+    at = _app()
+    at.switch_page("pages/time_to_relapse.py").run()
+    before = _table(at, "Median (days)").copy()
+    at.radio(key="origin").set_value("admission").run()
+    assert not at.exception
+    after = _table(at, "Median (days)")
+    assert not before.equals(after)
+    data = relapse_survival_data(cohort, origin="admission")
+    med = median_survival(km_by_group(data, time_col="time", event_col="event", group_col="group"))
+    expected = med.set_index(med["group"].astype(str))["median_days"]
+    shown = after.set_index("Level of care")["Median (days)"]
+    assert shown["IOP"] == ("" if pd.isna(expected["iop"]) else f"{expected['iop']:.1f}")
+    assert any("admission" in c.value for c in at.caption) or any("admission" in m.value for m in at.markdown)
+
+
+def test_relapse_page_numbers(cohort):
+    at = _app()
+    at.switch_page("pages/relapse.py").run()
+    table = _table(at, "Relapse (KM)")
+    rel = relapse_rates(cohort, origin="discharge")
+    row = rel[(rel["group"] == "op") & (rel["horizon_days"] == 90)].iloc[0]
+    shown = table[(table["Level of care"] == "OP") & (table["Horizon (days)"] == "90")].iloc[0]
+    assert shown["Relapse (KM)"] == f"{row['km_relapse'] * 100:.1f}%"
+    assert shown["Reached"] == f"{int(row['n_reached']):,}"
+
+
+def test_small_cells_are_suppressed():
+    at = _app(level=["inpatient"], site=["North Clinic"], payer=["private"], sex=["male"])
+    at.switch_page("pages/retention.py").run()
+    assert not at.exception
+    mix = _table(at, "Discharge reason")
+    counts = mix["Episodes"].tolist()
+    for v in counts:  # every shown count is 0, >= 11, or hidden
+        assert v in ("0", "<11", "suppressed") or int(v.replace(",", "")) >= 11
+
+
+def test_upload_with_identifier_is_refused_naming_the_column():
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    raw = pd.read_csv(SAMPLE, nrows=50)
+    raw.insert(1, "Patient Name", [f"Jane Doe {i}" for i in range(50)])
+    at.file_uploader(key="episodes").upload("bad.csv", raw.to_csv(index=False).encode(), "text/csv").run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Patient Name" in errors
+
+
+def test_upload_replaces_the_sample_and_stays_in_session():
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    raw = pd.read_csv(SAMPLE, nrows=800)
+    raw.loc[3, "admission_date"] = "not a date"
+    at.file_uploader(key="episodes").upload("mine.csv", raw.to_csv(index=False).encode(), "text/csv").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows read"] == "800"
+    assert metrics["Rows excluded"] == "1"
+    at.switch_page("pages/overview.py").run()
+    assert {m.label: m.value for m in at.metric}["Episodes"] == "799"

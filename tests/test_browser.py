@@ -1,0 +1,113 @@
+"""The app in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
+
+Visits every page, fails on any Streamlit exception element, and saves full-page screenshots to
+tests/artifacts/ (gitignored) so a person can look at them. Skips when /usr/bin/chromium is missing.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("CONTINUUM_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "tests" / "artifacts"
+PAGES = [("overview", "Overview"), ("data", "Data"), ("retention", "Retention"), ("relapse", "Relapse"),
+         ("time_to_relapse", "Time to relapse"), ("iop_vs_residential", "IOP vs residential"),
+         ("benchmarks", "Benchmarks"), ("methods", "Methods")]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "CONTINUUM_STRICT": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _settle(page) -> None:
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached",
+                                                                                         timeout=120_000)
+    page.wait_for_timeout(800)
+
+
+def test_every_page_in_a_browser(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    page.wait_for_selector("[data-testid=stSidebarNavLink]", timeout=120_000)
+    _settle(page)
+    for slug, title in PAGES:
+        page.locator("[data-testid=stSidebarNavLink]", has_text=title).first.click()
+        _settle(page)
+        page.wait_for_selector("h1", timeout=60_000)
+        assert page.locator("[data-testid=stException]").count() == 0, f"exception on {title}"
+        assert page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").count() > 0, \
+            f"sidebar filters missing on {title}"
+        if slug not in ("data", "methods"):
+            page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
+    page.close()
+
+
+def test_filter_and_origin_in_a_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/time_to_relapse?origin=admission&level=iop&level=residential")
+    _settle(page)
+    page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert "admission" in page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "time_to_relapse_admission_iop_residential.png"), full_page=True)
+    narrow = browser.new_page(viewport={"width": 700, "height": 1000})
+    narrow.goto(server)
+    _settle(narrow)
+    narrow.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
+    assert narrow.locator("[data-testid=stException]").count() == 0
+    narrow.screenshot(path=str(ARTIFACTS / "overview_narrow.png"), full_page=True)
+    page.close()
+    narrow.close()
