@@ -77,6 +77,16 @@ class Provenance:
         """One line: ``"Source: x.csv (sha256 1a2b...) | Filters: ... | ... | Continuum 0.1.0"``."""
         return " | ".join(f"{k.capitalize()}: {v}" for k, v in self._items() if k != "created")
 
+    def caption(self, max_chars: int = 160) -> str:
+        """A compact one-line caption for charts (the filters shortened with "..." to fit ``max_chars``)."""
+        origin = f" | from {self.origin}" if self.origin else ""
+        src = f"{self.source} ({self.short_hash})" if self.short_hash else self.source
+        tail = (f"{origin} | {self.rows_used:,} used, {self.rows_excluded:,} excluded | <{self.min_cell} hidden"
+                f" | Continuum {self.version}")
+        room = max(max_chars - len(src) - len(tail) - 6, 12)
+        filters = self.filters if len(self.filters) <= room else self.filters[:room - 3].rstrip() + "..."
+        return f"{src} | {filters}{tail}"
+
     def lines(self) -> list[str]:
         """``"key: value"`` lines (for the comment header of a CSV download)."""
         return [f"{k}: {v}" for k, v in self._items()]

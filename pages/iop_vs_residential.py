@@ -43,7 +43,7 @@ if require_data(ctx):
         st.subheader("1. Who is in each group (case mix)")
         bal = compute.balance(key, c, by, (a, b), tuple(covs))
         if len(bal):
-            left, right = st.columns([3, 2])
+            left, right = st.container(), st.container()
             with left:
                 chart(figures.balance_figure(bal, title=f"Case mix: {label(a)} vs {label(b)}"), name="case_mix",
                       ctx=ctx)
@@ -69,7 +69,7 @@ if require_data(ctx):
         at = compute.at_risk(key, c, by, origin, (0, 90, 180, 365))
         at = at[at["group"].isin([a, b])].copy()
         at["group"] = at["group"].cat.remove_unused_categories()
-        left, right = st.columns([3, 2])
+        left, right = st.container(), st.container()
         with left:
             chart(figures.km_figure(km2, at_risk=at, origin=origin, min_cell=mc, horizon_days=365,
                                     title=f"Time to relapse: {label(a)} vs {label(b)} (from {origin}, unadjusted)"),
@@ -110,7 +110,7 @@ if require_data(ctx):
             st.metric(f"Hazard ratio of relapse, {label(a)} vs {label(b)}, adjusted",
                       fmt_ci(hr["hr"], hr["lower"], hr["upper"], percent=False), border=True,
                       help="Efron ties; 95% Wald interval. Below 1: lower hazard of relapse than the reference.")
-        left, right = st.columns([3, 2])
+        left, right = st.container(), st.container()
         with left:
             chart(figures.forest_figure(terms, title=f"Adjusted hazard ratios (reference: {label(b)}, from {origin})"),
                   name="cox_forest", ctx=ctx, origin=origin)

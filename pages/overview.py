@@ -30,17 +30,25 @@ if require_data(ctx):
         r365 = rel_all[rel_all["horizon_days"] == 365].iloc[0]
         ca = comp_all.iloc[0]
         m = st.columns(4)
+
+        def ci_delta(lo, hi):
+            return f"95% CI {lo * 100:.1f}-{hi * 100:.1f}%" if np.isfinite(lo) and np.isfinite(hi) else None
+
         m[0].metric("Episodes", format_count(len(c), min_cell=mc), border=True)
-        m[1].metric("Completion rate", fmt_ci(ca["completion_rate"], ca["ci_lower"], ca["ci_upper"])
-                    if ca["n_discharged"] - ca["n_transferred"] >= mc else "suppressed", border=True,
+        ok_comp = ca["n_discharged"] - ca["n_transferred"] >= mc and ca["n_completed"] >= mc
+        m[1].metric("Completion rate", f"{ca['completion_rate'] * 100:.1f}%" if ok_comp else "suppressed",
+                    delta=ci_delta(ca["ci_lower"], ca["ci_upper"]) if ok_comp else None, delta_color="off",
+                    delta_arrow="off", border=True,
                     help="Completed / (discharged - transferred), Wilson 95% interval.")
         m[2].metric("Median length of stay", f"{los_all['median_days']:.0f} days"
                     if los_all["n_discharged"] >= mc else "suppressed", border=True,
                     help="Discharged episodes only.")
-        m[3].metric(f"Relapse by 365 days (from {origin})", fmt_ci(r365["km_relapse"], r365["km_lower"],
-                                                                    r365["km_upper"]) if r365["n"] >= mc
-                    else "suppressed", border=True,
-                    help="1 - Kaplan-Meier, censored at last contact; benchmark 40-60% (McLellan et al. 2000).")
+        ok_rel = r365["n"] >= mc and r365["n_relapsed"] >= mc
+        m[3].metric(f"Relapse by 365 days from {origin}", f"{r365['km_relapse'] * 100:.1f}%" if ok_rel
+                    else "suppressed", delta=ci_delta(r365["km_lower"], r365["km_upper"]) if ok_rel else None,
+                    delta_color="off", delta_arrow="off", border=True,
+                    help="1 - Kaplan-Meier, censored at last contact; benchmark 40-60% from discharge "
+                         "(McLellan et al., JAMA 2000).")
 
         # ---------------------------------------------------------------- key figures per group
         st.subheader(f"Key figures by {BY_LABELS.get(by, by).lower()}")
@@ -96,8 +104,8 @@ if require_data(ctx):
             "estimate": r365g["km_relapse"].to_numpy(), "lower": r365g["km_lower"].to_numpy(),
             "upper": r365g["km_upper"].to_numpy(), "group": r365g["group"].astype(object).to_numpy()}))
         pl365 = dict(zip(placed365["group"], placed365["placement"], strict=False))
-        kf["relapse_benchmark"] = [f"40-60% (McLellan 2000): {pl365[g]}" if g in pl365 and r365g.loc[g, "n"] >= mc
-                                   else ("40-60% applies from discharge" if origin == "admission" else "")
+        kf["relapse_benchmark"] = [pl365[g] if g in pl365 and r365g.loc[g, "n"] >= mc
+                                   else ("band is from discharge" if origin == "admission" else "")
                                    for g in kf["group"]]
         sup = sup.assign(**{k: kf[k] for k in ("completion", "median_los", "relapse_90", "relapse_365",
                                                "completion_benchmark", "relapse_benchmark")})
@@ -108,28 +116,27 @@ if require_data(ctx):
                     "median_los": Col("Median stay (days)"),
                     "relapse_90": Col("Relapse by 90 d (95% CI)"),
                     "relapse_365": Col("Relapse by 365 d (95% CI)"),
-                    "relapse_benchmark": Col("Relapse benchmark, 1 year")},
+                    "relapse_benchmark": Col("1-year relapse vs 40-60% band")},
               name="overview_key_figures", ctx=ctx, origin=origin,
               caption=f"Relapse: 1 - Kaplan-Meier from {origin}, censored at last contact. "
                       "The completion benchmark is stated over all discharges (transfers included).")
 
-        # ---------------------------------------------------------------- small KM chart
-        left, right = st.columns([3, 2])
-        with left:
-            km = compute.km(key, c, by, origin)
-            fig = figures.km_figure(km, origin=origin, min_cell=mc, show_censor_marks=False,
-                                    benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., "
-                                                    "JAMA 2000)") if origin == "discharge" else None,
-                                    horizon_days=365, title=f"Time to relapse (from {origin})")
-            fig.update_layout(height=430)
-            chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=origin)
-        with right:
-            st.markdown("**What is loaded**")
-            rep = ds.result.report
-            st.markdown(f"- Source: {ds.label}\n- Rows read {rep.n_rows_read:,}, accepted {rep.n_rows_accepted:,}, "
-                        f"excluded {rep.n_rows_excluded:,}\n- Data as of "
-                        f"{pd.Timestamp(c.attrs.get('as_of')).date() if c.attrs.get('as_of') is not None else 'n/a'}")
-            st.markdown("**Active filters**")
-            st.text(ctx.spec.describe())
-            st.markdown(f"**Episodes after filters:** {format_count(len(c), min_cell=mc)}")
-            st.caption(f"Groups: {', '.join(label(g) for g in comp['group'])}")
+        # ---------------------------------------------------------------- what is loaded, then a small KM chart
+        rep = ds.result.report
+        as_of = c.attrs.get("as_of")
+        info = st.columns(3)
+        info[0].markdown("**What is loaded**")
+        info[0].text(f"{ds.label}\nrows read {rep.n_rows_read:,}, accepted {rep.n_rows_accepted:,}, "
+                     f"excluded {rep.n_rows_excluded:,}\ndata as of {pd.Timestamp(as_of).date() if as_of else 'n/a'}")
+        info[1].markdown("**Active filters**")
+        info[1].text(ctx.spec.describe())
+        info[2].markdown("**Episodes after filters**")
+        info[2].text(f"{format_count(len(c), min_cell=mc)} in {len(comp)} groups: "
+                     + ", ".join(label(g) for g in comp["group"]))
+        km = compute.km(key, c, by, origin)
+        fig = figures.km_figure(km, origin=origin, min_cell=mc, show_censor_marks=False,
+                                benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., "
+                                                "JAMA 2000)") if origin == "discharge" else None,
+                                horizon_days=365, title=f"Time to relapse (from {origin})")
+        fig.update_layout(height=440)
+        chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=origin)

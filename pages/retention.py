@@ -65,7 +65,7 @@ if require_data(ctx):
 
     with page_guard("Length of stay"):
         st.subheader("Length of stay")
-        left, right = st.columns(2)
+        left, right = st.container(), st.container()
         with left:
             chart(figures.los_figure(c, by=by, min_cell=mc), name="length_of_stay", ctx=ctx)
         with right:
@@ -85,7 +85,7 @@ if require_data(ctx):
 
     with page_guard("Retention in treatment"):
         st.subheader("Still in treatment by day since admission")
-        left, right = st.columns([3, 2])
+        left, right = st.container(), st.container()
         with left:
             chart(figures.retention_figure(compute.retention_km(key, c, by), min_cell=mc), name="retention_curve",
                   ctx=ctx)
@@ -94,7 +94,7 @@ if require_data(ctx):
             pts = suppress_counts(pts, ["n_at_risk"], min_cell=mc,
                                   rate_cols={"retained": "n_at_risk", "ci_lower": "n_at_risk",
                                              "ci_upper": "n_at_risk"})
-            table(pts, {"group": Col(by_label, "group"), "day": Col("Day", "days"),
+            table(pts, {"group": Col(by_label, "group"), "day": Col("Day", "int"),
                         "retained": Col("Still in treatment", "rate", "retained_suppressed"),
                         "ci_lower": Col("95% CI lower", "rate", "ci_lower_suppressed"),
                         "ci_upper": Col("95% CI upper", "rate", "ci_upper_suppressed"),

@@ -34,7 +34,7 @@ if require_data(ctx):
             st.caption("The 40-60% one-year benchmark is stated from discharge, so it is not drawn here.")
         ar = suppress_counts(at_risk, ["n_at_risk", "n_event_cum", "n_censor_cum"], min_cell=mc)
         with st.expander("Numbers at risk, relapses and censored (table and CSV)"):
-            table(ar, {"group": Col(by_label, "group"), "day": Col("Day", "days"),
+            table(ar, {"group": Col(by_label, "group"), "day": Col("Day", "int"),
                        "n_at_risk": Col("At risk", "count", "n_at_risk_suppressed"),
                        "n_event_cum": Col("Relapses so far", "count", "n_event_cum_suppressed"),
                        "n_censor_cum": Col("Censored so far", "count", "n_censor_cum_suppressed")},

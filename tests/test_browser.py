@@ -76,6 +76,17 @@ def _settle(page) -> None:
     page.wait_for_timeout(800)
 
 
+def _screenshot(page, path: Path) -> None:
+    """Full-page screenshot: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
+    width = page.viewport_size["width"]
+    height = page.evaluate("() => Math.max(...Array.from(document.querySelectorAll("
+                           "'[data-testid=stMain], [data-testid=stMainBlockContainer]'), e => e.scrollHeight), 1000)")
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 16000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 1000})
+
+
 def test_every_page_in_a_browser(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -91,7 +102,7 @@ def test_every_page_in_a_browser(server, browser):
             f"sidebar filters missing on {title}"
         if slug not in ("data", "methods"):
             page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
-        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
+        _screenshot(page, ARTIFACTS / f"{slug}.png")
     page.close()
 
 
@@ -102,12 +113,12 @@ def test_filter_and_origin_in_a_browser(server, browser):
     page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
     assert "admission" in page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "time_to_relapse_admission_iop_residential.png"), full_page=True)
+    _screenshot(page, ARTIFACTS / "time_to_relapse_admission_iop_residential.png")
     narrow = browser.new_page(viewport={"width": 700, "height": 1000})
     narrow.goto(server)
     _settle(narrow)
     narrow.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
     assert narrow.locator("[data-testid=stException]").count() == 0
-    narrow.screenshot(path=str(ARTIFACTS / "overview_narrow.png"), full_page=True)
+    _screenshot(narrow, ARTIFACTS / "overview_narrow.png")
     page.close()
     narrow.close()

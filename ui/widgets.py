@@ -38,7 +38,8 @@ def label(g: object) -> str:
 class Col:
     """A table column: header label, kind and the suppression flag column (if any).
 
-    kind: "group" (group labels), "text", "count", "rate" (0-1, shown as %), "days", "number", "p", "ratio".
+    kind: "group" (group labels), "text", "count", "rate" (0-1, shown as %), "days", "int", "number", "p",
+    "ratio".
     """
 
     label: str
@@ -87,6 +88,8 @@ def _render(df: pd.DataFrame, cols: Mapping[str, Col], min_cell: int, *, for_csv
                 out[col.label] = v.mask(flag, "suppressed") if flag is not None else v
             else:
                 out[col.label] = format_rate(s, flag)
+        elif col.kind == "int":
+            out[col.label] = pd.to_numeric(s, errors="coerce").map(lambda x: "" if not np.isfinite(x) else f"{x:.0f}")
         elif col.kind in ("days", "number", "ratio"):
             v = pd.to_numeric(s, errors="coerce")
             dec = 1 if col.kind == "days" else 2
@@ -112,17 +115,16 @@ def table(df: pd.DataFrame, cols: Mapping[str, Col], *, name: str, ctx: Context,
               if c.label in shown.columns}
     st.dataframe(shown, hide_index=True, column_config=config, height=height, key=f"tbl_{name}")
     prov = ctx.provenance(origin=origin)
-    left, right = st.columns([1, 3], vertical_alignment="center")
-    left.download_button("Download CSV", to_csv_bytes(csv, prov), file_name=f"continuum_{name}.csv",
-                         mime="text/csv", key=f"dl_{name}", icon=":material/download:")
     if caption:
-        right.caption(caption)
+        st.caption(caption)
+    st.download_button("Download CSV", to_csv_bytes(csv, prov), file_name=f"continuum_{name}.csv",
+                       mime="text/csv", key=f"dl_{name}", icon=":material/download:")
     return shown
 
 
 def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
     """Show a plotly figure with its provenance line and a PNG save button named after ``name``."""
-    figures.add_provenance(fig, ctx.provenance(origin=origin).text())
+    figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
     st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
 
 
