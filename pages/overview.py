@@ -85,6 +85,8 @@ if require_data(ctx):
 
         def _bench_name(bid: str) -> str:
             tail = bid.split("_completion_", 1)[-1].replace("_", " ")
+            tail = {"short term residential": "short-term", "long term residential": "long-term",
+                    "hospital residential": "hospital"}.get(tail, tail)
             return "" if tail in ("iop", "op", "detox") else tail
 
         def band_text(g):
@@ -112,11 +114,11 @@ if require_data(ctx):
         table(sup, {"group": Col(BY_LABELS.get(by, by), "group"),
                     "n_episodes": Col("Episodes", "count", "n_episodes_suppressed"),
                     "completion": Col("Completion (95% CI)", help="Completed / (discharged - transferred)"),
-                    "completion_benchmark": Col("TEDS 2004 completion (all discharges)"),
-                    "median_los": Col("Median stay (days)"),
-                    "relapse_90": Col("Relapse by 90 d (95% CI)"),
-                    "relapse_365": Col("Relapse by 365 d (95% CI)"),
-                    "relapse_benchmark": Col("1-year relapse vs 40-60% band")},
+                    "completion_benchmark": Col("TEDS 2004 band", help="Completion by type of service, all discharges in the denominator"),
+                    "median_los": Col("Median stay, days"),
+                    "relapse_90": Col("Relapse 90 d (95% CI)"),
+                    "relapse_365": Col("Relapse 365 d (95% CI)"),
+                    "relapse_benchmark": Col("vs 40-60%", help="1-year relapse against the McLellan et al. 2000 band")},
               name="overview_key_figures", ctx=ctx, origin=origin,
               caption=f"Relapse: 1 - Kaplan-Meier from {origin}, censored at last contact. "
                       "The completion benchmark is stated over all discharges (transfers included).")

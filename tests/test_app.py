@@ -70,7 +70,7 @@ def test_overview_shows_the_analysis_numbers(cohort):
     assert table.loc["IOP", "Episodes"] == f"{int(iop['n_episodes']):,}"
     rel = relapse_rates(cohort, origin="discharge").set_index(["group", "horizon_days"])
     r = rel.loc[("residential", 365)]
-    assert table.loc["Residential", "Relapse by 365 d (95% CI)"] == _pct_ci(r["km_relapse"], r["km_lower"],
+    assert table.loc["Residential", "Relapse 365 d (95% CI)"] == _pct_ci(r["km_relapse"], r["km_lower"],
                                                                              r["km_upper"])
 
 
