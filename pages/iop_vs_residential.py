@@ -1,4 +1,7 @@
 """IOP vs residential (any two groups): case mix, naive comparison, Cox-adjusted hazard ratio, PH check."""
+import re
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +12,27 @@ from analysis.suppression import suppress_counts
 from ui import compute
 from ui.state import context
 from ui.widgets import BY_LABELS, Col, chart, fmt_ci, fmt_p, label, page_guard, require_data, table
+
+VAR_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_substance": "Primary substance",
+              "co_occurring": "Co-occurring disorder", "prior_treatments": "Prior treatments", "payer": "Payer",
+              "race_ethnicity": "Race/ethnicity", "site": "Site"}
+
+
+def pretty_term(term: str) -> str:
+    """"level_of_care[iop]" -> "Level of care: IOP"; "age" -> "Age (years)"."""
+    text = str(term)
+    if "[" in text and text.endswith("]"):
+        col, level = text[:-1].split("[", 1)
+        level = {"True": "yes", "False": "no"}.get(level, level)
+        return f"{VAR_LABELS.get(col, BY_LABELS.get(col, col.replace('_', ' ')))}: {label(level)}"
+    return VAR_LABELS.get(text, BY_LABELS.get(text, text.replace("_", " ")))
+
+
+def pretty_sentence(text: str) -> str:
+    for raw in sorted({*VAR_LABELS, *BY_LABELS}, key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(raw)}\b", pretty_term(raw).lower(), text)
+    return text
+
 
 st.title("IOP vs residential")
 ctx = context()
@@ -43,21 +67,29 @@ if require_data(ctx):
         st.subheader("1. Who is in each group (case mix)")
         bal = compute.balance(key, c, by, (a, b), tuple(covs))
         if len(bal):
-            left, right = st.container(), st.container()
-            with left:
-                chart(figures.balance_figure(bal, title=f"Case mix: {label(a)} vs {label(b)}"), name="case_mix",
-                      ctx=ctx)
-            with right:
-                n_imb = int(bal["imbalanced"].sum())
-                st.markdown(f"**{n_imb}** of {len(bal)} characteristics differ by more than 0.1 standardised "
-                            "difference (a common threshold for imbalance).")
-                bal_t = bal.assign(
-                                   smd_abs=bal["smd"].abs())
-                table(bal_t, {"variable": Col("Characteristic"), "level": Col("Level"),
-                              "value_a": Col(f"{label(a)} (mean or share)", "number"),
-                              "value_b": Col(f"{label(b)} (mean or share)", "number"),
-                              "smd": Col("Standardised difference", "number")},
-                      name="case_mix", ctx=ctx, height=320)
+            # readable labels; shares that would reveal a count from 1 to min_cell - 1 are hidden
+            share = (bal["kind"] == "share").to_numpy()
+            bal = bal.assign(count_a=np.where(share, (bal["value_a"] * bal["n_a"]).round(), np.nan),
+                             count_b=np.where(share, (bal["value_b"] * bal["n_b"]).round(), np.nan),
+                             variable=bal["variable"].map(lambda v: VAR_LABELS.get(v, v.replace("_", " "))),
+                             level=bal["level"].astype(str).replace({"True": "yes", "False": "no"}))
+            bal = suppress_counts(bal, ["count_a", "count_b"], min_cell=mc,
+                                  rate_cols={"value_a": "count_a", "value_b": "count_b", "smd": "count_a"})
+            hidden = bal["count_b_suppressed"].to_numpy()
+            bal.loc[hidden, ["value_b", "smd"]] = np.nan
+            bal["smd_suppressed"] = bal["smd_suppressed"] | hidden
+            shown = bal[bal["smd"].notna()]
+            chart(figures.balance_figure(shown, title=f"Case mix: {label(a)} vs {label(b)}"), name="case_mix",
+                  ctx=ctx)
+            n_imb = int(shown["imbalanced"].sum())
+            st.markdown(f"**{n_imb}** of {len(shown)} characteristics differ by more than 0.1 standardised "
+                        "difference (a common threshold for imbalance). Shares are proportions (0-1); age and "
+                        "prior treatments are means.")
+            table(bal, {"variable": Col("Characteristic"), "level": Col("Level"),
+                        "value_a": Col(f"{label(a)} (mean or share)", "number", "value_a_suppressed"),
+                        "value_b": Col(f"{label(b)} (mean or share)", "number", "value_b_suppressed"),
+                        "smd": Col("Standardised difference", "number", "smd_suppressed")},
+                  name="case_mix", ctx=ctx, height=320)
         else:
             st.info("No covariates chosen or available.")
 
@@ -115,14 +147,15 @@ if require_data(ctx):
             chart(figures.forest_figure(terms, title=f"Adjusted hazard ratios (reference: {label(b)}, from {origin})"),
                   name="cox_forest", ctx=ctx, origin=origin)
         with right:
-            table(terms, {"term": Col("Term"), "hr": Col("Hazard ratio", "ratio"),
+            table(terms.assign(term=terms["term"].map(pretty_term)), {"term": Col("Term"), "hr": Col("Hazard ratio", "ratio"),
                           "lower": Col("95% CI lower", "ratio"), "upper": Col("95% CI upper", "ratio"),
                           "p": Col("p", "p")}, name="cox_terms", ctx=ctx, origin=origin, height=320)
             st.caption(f"{res.n:,} episodes, {res.n_events:,} relapses; concordance {res.concordance:.2f}. "
                        + " ".join(res.notes))
         st.markdown("**Proportional-hazards check**")
-        st.write(res.summary_sentence())
-        table(res.ph_test, {"term": Col("Term"), "chisq": Col("Chi-square", "number"), "df": Col("df"),
+        st.text(pretty_sentence(res.summary_sentence()))
+        ph = res.ph_test.assign(term=res.ph_test["term"].map(lambda t: t if t == "GLOBAL" else pretty_term(t)))
+        table(ph, {"term": Col("Term"), "chisq": Col("Chi-square", "number"), "df": Col("df"),
                             "p": Col("p", "p")}, name="ph_test", ctx=ctx, origin=origin, height=250)
 
         st.subheader("4. What this comparison can and cannot say")
@@ -144,7 +177,8 @@ if require_data(ctx):
             "- These are **observational** data: people were not assigned to a level of care at random. "
             "Residential clients are usually more severe (opioid or methamphetamine use, withdrawal, co-occurring "
             "disorders), so a naive comparison is confounded by severity.\n"
-            f"- The model adjusts only for what is listed ({', '.join(covs) if covs else 'nothing'}); unmeasured "
+            f"- The model adjusts only for what is listed ({', '.join(pretty_term(v).lower() for v in covs) or 'nothing'}); "
+            "unmeasured "
             "severity, motivation and housing can still differ.\n"
             f"- Time is measured from **{origin}**: "
             + ("relapses during treatment count at day 0, so the comparison is about durability after discharge."
