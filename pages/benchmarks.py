@@ -64,7 +64,11 @@ if require_data(ctx):
         placed = placed[(placed["benchmark_level_of_care"].astype(str) != "")
                         | (placed["level_of_care"].astype(str) == "")]
         st.subheader("Where the program stands")
-        chart(figures.benchmark_figure(placed), name="benchmarks", ctx=ctx, origin="discharge")
+        ctx_rows = (placed["benchmark_direction"].astype(str) == "context") & (placed["metric"] == "relapse")
+        for_fig = placed.assign(metric=placed["metric"].where(
+            ~ctx_rows, "relapse (context: " + placed["benchmark_population"].astype(str).str.split(":").str[0]
+            .str.lower() + ")"))
+        chart(figures.benchmark_figure(for_fig), name="benchmarks", ctx=ctx, origin="discharge")
         shown = placed.assign(band=[f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}"
                                     for lo, hi in zip(placed["benchmark_low"], placed["benchmark_high"], strict=True)],
                               year=placed["benchmark_year"].astype(str))
