@@ -357,8 +357,9 @@ def _at_risk_rows(fig: go.Figure, at_risk: pd.DataFrame, groups: list, colors: d
                                  text=text.tolist(), textfont={"color": colors[str(g)], "size": 12},
                                  hoverinfo="skip", showlegend=False, legendgroup=str(g),
                                  name=f"{label} at risk"), row=2, col=1)
+    # explicit range: with few groups the top row would otherwise sit on the domain's edge and be clipped
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels[::-1], showgrid=False,
-                     zeroline=False, tickfont={"size": 12}, row=2, col=1,
+                     zeroline=False, tickfont={"size": 12}, row=2, col=1, range=[-0.7, len(labels) - 0.3],
                      title_text="")
     fig.add_annotation(text="Number at risk (cumulative relapses)", xref="x2 domain", yref="y2 domain",
                        x=0, y=1.02, xanchor="left", yanchor="bottom", showarrow=False,
@@ -872,13 +873,14 @@ def relapse_horizons_figure(rates: pd.DataFrame, *, title: str | None = None,
         i = hpos[365]
         fig.add_shape(type="rect", x0=i - 0.48, x1=i + 0.48, y0=low, y1=high, fillcolor="#888888", opacity=0.15,
                       line_width=0, layer="below")
-        fig.add_annotation(x=i - 0.48, y=high, text=_esc(label), showarrow=False, xanchor="left", yanchor="bottom",
-                           font={"size": 11, "color": _NOTE_COLOR})
+        # label in the empty top of the plot (relapse shares rarely reach 90%), clear of the markers
+        fig.add_annotation(x=i + 0.48, y=0.98, text="Shaded: " + _esc(label), showarrow=False, xanchor="right",
+                           yanchor="top", font={"size": 11, "color": _NOTE_COLOR})
     fig.update_xaxes(title_text=f"Days since {_esc(origin)} (horizon)", tickvals=list(range(len(horizons))),
                      ticktext=[f"{h} d" for h in horizons], range=[-0.5, len(horizons) - 0.5], showgrid=False,
                      zeroline=False)
     fig.update_yaxes(title_text="Cumulative relapse (%)", tickformat=".0%", range=[0, 1.02])
-    _layout(fig, title)
+    _layout(fig, title, height=560)  # tall enough for the legend of six groups and three marker keys
     if n_hidden:
         _note(fig, f"{_small_note(DEFAULT_MIN_CELL)}: {n_hidden} suppressed value{'s' if n_hidden != 1 else ''} left out.")
     return fig
@@ -1026,7 +1028,8 @@ def benchmark_figure(placements: pd.DataFrame, *, title: str | None = None) -> g
     Parameters
     ----------
     placements : DataFrame
-        :func:`analysis.benchmarks.place_against_benchmarks` output.
+        :func:`analysis.benchmarks.place_against_benchmarks` output; an optional ``what`` column gives
+        each row's label (else it is built from metric, horizon and level).
 
     Returns
     -------
@@ -1040,6 +1043,9 @@ def benchmark_figure(placements: pd.DataFrame, *, title: str | None = None) -> g
     p = p[prop].reset_index(drop=True)
     rows = []
     for _, r in p.iterrows():  # one row per estimate-benchmark pair (a handful)
+        if "what" in p.columns and isinstance(r["what"], str) and r["what"]:  # caller's readable label
+            rows.append(_esc(f"{r['what']} vs {_source_short(r)}"))
+            continue
         metric = str(r["metric"]).replace("_", " ")
         lvl = r.get("level_of_care")
         lvl_text = group_label(lvl) if lvl is not None and lvl == lvl and str(lvl) not in ("", "all") else "all levels"

@@ -30,7 +30,7 @@ from analysis.survival import (
 )
 
 __all__ = ["OutcomesReport", "outcomes_report", "default_reference", "benchmark_estimates",
-           "program_benchmarks"]
+           "program_benchmarks", "describe_estimate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,6 +326,9 @@ def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf
                 n = int((data["group"] == g).sum())
                 rows.append(dict(group=g, metric="relapse", horizon_days=365, origin="discharge", unit="person",
                                  estimate=1 - s365, lower=1 - hi, upper=1 - lo, n=n))
+                if col == "_all":  # the chronic-illness context rows are stated without horizon or origin
+                    rows.append(dict(group=g, metric="relapse", horizon_days=None, origin=None, unit="person",
+                                     estimate=1 - s365, lower=1 - hi, upper=1 - lo, n=n))
                 share = (1 - s90) / (1 - s365) if s365 < 1 else float("nan")
                 rows.append(dict(group=g, metric="share_of_year_relapses_by_day_90", horizon_days=90,
                                  origin="discharge", unit="person", estimate=share, lower=float("nan"),
@@ -377,3 +380,25 @@ def program_benchmarks(cohort: pd.DataFrame, *, by: str = "level_of_care", extra
     pooled = placed["benchmark_level_of_care"].isna() | (placed["benchmark_level_of_care"].astype(str) == "")
     keep = (placed["group"] == "all") | ~pooled | placed["metric"].isin(_ANY_LEVEL_METRICS)
     return placed[keep].reset_index(drop=True)
+
+
+_METRIC_TEXT = {"relapse": "Relapse within a year after discharge",
+                "share_of_year_relapses_by_day_90": "Share of the year's relapses that came by day 90"}
+
+
+def describe_estimate(metric: str, group: str, population: str = "") -> str:
+    """A readable name for a benchmark comparison row, e.g. "Discharge reason: dropped out (IOP)"."""
+    from analysis.schema import LEVEL_LABELS
+
+    if metric in _METRIC_TEXT:
+        text = _METRIC_TEXT[metric]
+    elif metric.startswith("discharge_reason_"):
+        text = "Discharge reason: " + metric.removeprefix("discharge_reason_").replace("_", " ")
+    elif metric.startswith("los_over_"):
+        text = "Stays longer than " + metric.removeprefix("los_over_").replace("_", " ")
+    else:
+        text = metric.replace("_", " ")
+    who = "whole program" if group == "all" else LEVEL_LABELS.get(group, str(group))
+    if population and population.split(":")[0] in ("Type 1 diabetes", "Hypertension", "Asthma"):
+        text += f" vs {population.split(':')[0].lower()} (context)"
+    return f"{text} ({who})"

@@ -1,10 +1,9 @@
 """Benchmarks: every published figure in the registry, and where this program stands against each."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from analysis import figures
-from analysis.suppression import suppress_counts
+from analysis.report import describe_estimate
 from ui import compute
 from ui.state import context
 from ui.widgets import Col, chart, label, page_guard, require_data, table
@@ -19,67 +18,34 @@ st.caption("A benchmark is a band, not a verdict: the program's estimate and its
 if require_data(ctx):
     c, by, key, mc = ctx.cohort, ctx.by, ctx.key, ctx.min_cell
     with page_guard("The benchmark comparison"):
-        allc = compute.overall(c)
-        parts = []
-        # relapse within a year from discharge: program and each level of care
-        rel_all = compute.sup_relapse(compute.relapse_rates(key + "|all", allc, "program", "discharge"), mc)
-        rel_lvl = compute.sup_relapse(compute.relapse_rates(key, c, "level_of_care", "discharge"), mc) \
-            if "level_of_care" in c.columns else rel_all.iloc[0:0]
-        for frame, level in ((rel_all, None), (rel_lvl, "level")):
-            r = frame[frame["horizon_days"] == 365]
-            parts.append(pd.DataFrame({
-                "metric": "relapse", "horizon_days": 365.0, "origin": "discharge", "unit": "person",
-                "level_of_care": r["group"].astype(str) if level else "",
-                "estimate": r["km_relapse"], "lower": r["km_lower"], "upper": r["km_upper"],
-                "what": [f"Relapse by 365 days from discharge, {label(g) if level else 'all levels'}"
-                         for g in r["group"]]}))
-            if level is None:  # chronic-illness context: same estimate, no stated horizon/origin
-                parts.append(parts[-1].assign(horizon_days=np.nan, origin="",
-                                              what="Relapse within a year (context: chronic illnesses)"))
-        mix = compute.sup_mix(compute.reason_mix(key + "|all", allc, "program"), mc)
-        parts.append(pd.DataFrame({"metric": "discharge_reason_" + mix["reason"].astype(str), "unit": "discharge",
-                                   "level_of_care": "", "estimate": mix["share"], "lower": mix["ci_lower"],
-                                   "upper": mix["ci_upper"],
-                                   "what": "Discharge reason: " + mix["reason"].astype(str).str.replace("_", " ")}))
-        if "level_of_care" in c.columns:
-            comp = compute.sup_completion(compute.completion(key, c, "level_of_care"), mc)
-            parts.append(pd.DataFrame({"metric": "discharge_reason_completed", "unit": "discharge",
-                                       "level_of_care": comp["group"].astype(str),
-                                       "estimate": comp["completion_rate_all"], "lower": comp["all_ci_lower"],
-                                       "upper": comp["all_ci_upper"],
-                                       "what": [f"Completion (all discharges), {label(g)}" for g in comp["group"]]}))
-        los = compute.los(key + "|all", allc, "program")
-        los = suppress_counts(los, ["n_discharged"], min_cell=mc,
-                              rate_cols={"share_over_30_days": "n_discharged", "share_over_90_days": "n_discharged"})
-        for d in (30, 90):
-            parts.append(pd.DataFrame({"metric": f"los_over_{d}_days", "unit": "discharge", "level_of_care": "",
-                                       "estimate": los[f"share_over_{d}_days"], "lower": np.nan, "upper": np.nan,
-                                       "what": f"Stays longer than {d} days"}))
-        est = pd.concat(parts, ignore_index=True)
-        est = est[est["estimate"].notna()]
-        placed = compute.placements(est)
-        # a program-wide estimate should not be placed against a level-specific band
-        placed = placed[(placed["benchmark_level_of_care"].astype(str) == "")
-                        | (placed["level_of_care"].astype(str) != "")]
-        placed = placed[(placed["benchmark_level_of_care"].astype(str) != "")
-                        | (placed["level_of_care"].astype(str) == "")]
+        placed = compute.program_benchmarks(key, c, by)
+        small = placed["n"] < mc
+        placed = placed.assign(
+            estimate=placed["estimate"].mask(small), lower=placed["lower"].mask(small),
+            upper=placed["upper"].mask(small), placement=placed["placement"].mask(small, f"suppressed (<{mc})"),
+            what=[describe_estimate(m, g, str(pop)) for m, g, pop in
+                  zip(placed["metric"], placed["group"], placed["benchmark_population"], strict=True)])
         st.subheader("Where the program stands")
         ctx_rows = (placed["benchmark_direction"].astype(str) == "context") & (placed["metric"] == "relapse")
-        for_fig = placed.assign(metric=placed["metric"].where(
-            ~ctx_rows, "relapse (context: " + placed["benchmark_population"].astype(str).str.split(":").str[0]
-            .str.lower() + ")"))
+        for_fig = placed[placed["estimate"].notna()]
+        for_fig = for_fig.assign(
+            level_of_care=for_fig["group"].where(for_fig["group"] != "all", ""),
+            metric=for_fig["metric"].where(~ctx_rows[for_fig.index], "relapse (context: " + for_fig[
+                "benchmark_population"].astype(str).str.split(":").str[0].str.lower() + ")"))
         chart(figures.benchmark_figure(for_fig), name="benchmarks", ctx=ctx, origin="discharge")
         shown = placed.assign(band=[f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}"
                                     for lo, hi in zip(placed["benchmark_low"], placed["benchmark_high"], strict=True)],
-                              year=placed["benchmark_year"].astype(str))
+                              year=placed["benchmark_year"].map(lambda y: "" if pd.isna(y) else str(int(y))))
         table(shown, {"what": Col("Program estimate"), "estimate": Col("Estimate", "rate"),
                       "lower": Col("95% CI lower", "rate"), "upper": Col("95% CI upper", "rate"),
                       "band": Col("Benchmark"), "placement": Col("Placement"),
                       "benchmark_population": Col("Benchmark population"),
                       "benchmark_source": Col("Source"), "year": Col("Year")},
               name="benchmark_placements", ctx=ctx, origin="discharge", height=420,
-              caption="Not computed from these data: NIATx no-show and continuation targets (need appointment "
-                      "data), the share of a year's relapses by 3 months (Hunt 1971), stays over 180/365 days.")
+              caption="Relapse figures are 1 - Kaplan-Meier from discharge with log-log 95% intervals; shares have "
+                      "Wilson intervals. Benchmarks pooled over all services (TEDS-D 2019) are compared with the "
+                      "whole program only; completion by type of service (TEDS 2004) with its level. Not computed "
+                      "from these data: the NIATx no-show and continuation targets (they need appointment data).")
 
     with page_guard("The registry"):
         st.subheader("Every benchmark in the registry")

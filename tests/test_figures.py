@@ -407,3 +407,14 @@ def test_benchmark_figure():
     mcl = pl[pl["benchmark_id"] == "mclellan2000_relapse_365"].iloc[0]
     i = list(pl["benchmark_id"]).index("mclellan2000_relapse_365")
     assert band.base[i] == pytest.approx(mcl["benchmark_low"]) and band.x[i] == pytest.approx(0.2)
+
+
+def test_benchmark_figure_uses_caller_labels():
+    from analysis.benchmarks import place_against_benchmarks
+
+    est = pd.DataFrame({"metric": ["relapse"], "horizon_days": [365], "origin": ["discharge"], "unit": ["person"],
+                        "estimate": [0.5], "lower": [0.45], "upper": [0.55],
+                        "what": ["Relapse within a year after discharge (IOP)"]})
+    fig = F.benchmark_figure(place_against_benchmarks(est))
+    labels = {str(v) for t in fig.data for v in (t.y if t.y is not None else [])}
+    assert any(v.startswith("Relapse within a year after discharge (IOP) vs McLellan") for v in labels)

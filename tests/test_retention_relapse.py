@@ -192,3 +192,13 @@ def test_benchmark_estimates_and_placement(relapse_cohort):
     # pooled TEDS-D benchmarks are not applied to a single level
     assert ("iop", "tedsd2019_los_over_30_days") not in placed.index
     assert placed.loc[("iop", "teds2004_completion_iop"), "estimate"] == pytest.approx(0.5)
+
+
+def test_describe_estimate():
+    from analysis.report import describe_estimate
+
+    assert describe_estimate("discharge_reason_dropped_out", "iop") == \
+        "Discharge reason: dropped out (Intensive outpatient (IOP))"
+    assert describe_estimate("los_over_90_days", "all") == "Stays longer than 90 days (whole program)"
+    assert describe_estimate("relapse", "all", "Asthma: symptom recurrence") == \
+        "Relapse within a year after discharge vs asthma (context) (whole program)"

@@ -13,14 +13,14 @@ import pandas as pd
 import streamlit as st
 
 from analysis import benchmarks as bm
-from analysis import casemix, relapse, retention, survival
+from analysis import casemix, relapse, report, retention, survival
 from analysis import suppression as suppress
 from analysis.cohort import survival_columns
 from analysis.cox import CoxResult, fit_cox
 
 __all__ = ["ALL_LABEL", "overall", "completion", "reason_mix", "los", "retention_km", "retention_points",
            "engagement", "step_flows", "step_rates", "relapse_rates", "relapse_vs", "km", "at_risk", "medians",
-           "logrank_tests", "rmst", "cif", "cox", "balance", "benchmarks_table", "placements", "HORIZONS"]
+           "logrank_tests", "rmst", "cif", "cox", "balance", "benchmarks_table", "placements", "program_benchmarks", "HORIZONS"]
 
 ALL_LABEL = "All episodes"
 HORIZONS = (30, 90, 180, 365)
@@ -151,6 +151,11 @@ def balance(key: str, _cohort: pd.DataFrame, by: str, groups: tuple, covariates:
 @st.cache_data(show_spinner=False)
 def benchmarks_table() -> pd.DataFrame:
     return bm.load_benchmarks()
+
+
+@_cache
+def program_benchmarks(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
+    return report.program_benchmarks(_cohort, by=by)
 
 
 def placements(estimates: pd.DataFrame) -> pd.DataFrame:

@@ -113,6 +113,8 @@ def table(df: pd.DataFrame, cols: Mapping[str, Col], *, name: str, ctx: Context,
     csv = _render(df, cols, ctx.min_cell, for_csv=True)
     config = {c.label: st.column_config.TextColumn(c.label, help=c.help) for c in cols.values()
               if c.label in shown.columns}
+    if isinstance(height, int) and 35 * (len(shown) + 1) + 3 <= height:
+        height = "auto"  # a short table keeps its own height instead of trailing empty rows
     st.dataframe(shown, hide_index=True, column_config=config, height=height, key=f"tbl_{name}")
     prov = ctx.provenance(origin=origin)
     if caption:
