@@ -610,18 +610,24 @@ def reason_mix_figure(mix: pd.DataFrame, *, title: str | None = None) -> go.Figu
 # distributions
 # ---------------------------------------------------------------------------------------------
 def _box_stats(values: pd.Series, groups: pd.Series) -> pd.DataFrame:
-    """Per group: n, quartiles (pandas linear quantiles) and Tukey whiskers (furthest value within 1.5 IQR)."""
-    frame = pd.DataFrame({"g": groups.to_numpy(), "v": values.to_numpy(dtype="float64")}).dropna()
-    gr = frame.groupby("g", observed=True)["v"]
-    st = pd.DataFrame({"n": gr.size(), "q1": gr.quantile(0.25), "median": gr.median(), "q3": gr.quantile(0.75),
-                       "mean": gr.mean()})
-    iqr = st["q3"] - st["q1"]
-    lo_lim = (st["q1"] - 1.5 * iqr).reindex(frame["g"]).to_numpy()
-    hi_lim = (st["q3"] + 1.5 * iqr).reindex(frame["g"]).to_numpy()
-    v = frame["v"].to_numpy()
-    st["lowerfence"] = pd.Series(np.where(v >= lo_lim, v, np.nan)).groupby(frame["g"].to_numpy()).min()
-    st["upperfence"] = pd.Series(np.where(v <= hi_lim, v, np.nan)).groupby(frame["g"].to_numpy()).max()
-    return st
+    """Per group: n, quartiles (linear interpolation, as pandas) and Tukey whiskers (furthest value
+    within 1.5 IQR of the quartiles). One mask per group: fast on millions of rows."""
+    groups = groups if isinstance(groups.dtype, pd.CategoricalDtype) else groups.astype("category")
+    codes = groups.cat.codes.to_numpy()
+    v = np.asarray(values, dtype="float64")
+    ok = ~np.isnan(v) & (codes >= 0)
+    rows = {}
+    for k, cat in enumerate(groups.cat.categories):
+        x = v[ok & (codes == k)]
+        if len(x) == 0:
+            continue
+        q1, med, q3 = np.quantile(x, (0.25, 0.5, 0.75))
+        iqr = q3 - q1
+        rows[cat] = {"n": len(x), "q1": q1, "median": med, "q3": q3, "mean": float(x.mean()),
+                     "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()),
+                     "upperfence": float(x[x <= q3 + 1.5 * iqr].max())}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["n", "q1", "median", "q3", "mean", "lowerfence",
+                                                                 "upperfence"])
 
 
 def _box_trace(st: pd.Series, *, x: str, name: str, color: str, group_key: str, fill_alpha: float,
@@ -650,7 +656,7 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     g = group_values(cohort, by, groups)
     done = ~cohort["in_treatment"].to_numpy(dtype=bool) & g.notna().to_numpy()
     order = list(g.cat.categories)
-    st = _box_stats(cohort.loc[done, "los_days"], g[done].astype(object))
+    st = _box_stats(cohort.loc[done, "los_days"], g[done])
     colors = group_colors(order)
     fig = go.Figure()
     hidden = []
@@ -704,12 +710,12 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     title = title or "Treatment hours per week by group"
     g = group_values(cohort, by, groups)
     ok = g.notna().to_numpy()
-    c = cohort[ok]
+    c = cohort.loc[ok, [x for x in ("los_days", "hours_scheduled", "hours_attended") if x in cohort.columns]]
     weeks = np.maximum(c["los_days"].to_numpy(dtype="float64"), 7.0) / 7.0
     sched = pd.to_numeric(c["hours_scheduled"], errors="coerce").to_numpy(dtype="float64") / weeks
     att = pd.to_numeric(c["hours_attended"], errors="coerce").to_numpy(dtype="float64") / weeks
     has = ~np.isnan(sched) & ~np.isnan(att)
-    gg = g[ok][has].astype(object)
+    gg = g[ok][has]
     order = list(g.cat.categories)
     colors = group_colors(order)
     stats = {"Scheduled": _box_stats(pd.Series(sched[has]), gg), "Attended": _box_stats(pd.Series(att[has]), gg)}

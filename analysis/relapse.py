@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import analysis_rows, data_as_of, survival_columns
+from analysis.cohort import data_as_of, survival_columns
 from analysis.proportions import risk_difference_and_ratio, wilson_interval
 from analysis.retention import group_values
 from analysis.survival import km_by_group, survival_at
@@ -37,18 +37,22 @@ CONVENTIONS: tuple[str, ...] = ("censor", "lost_as_relapse")
 def relapse_survival_data(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str = "discharge",
                           groups: Sequence | None = None) -> pd.DataFrame:
     """The rows usable from ``origin`` as ``group, time, event`` (event 0 censored, 1 relapse, 2 death)."""
-    rows = analysis_rows(cohort, origin)
     time_col, event_col = survival_columns(origin)
-    g = group_values(rows, by, groups)
-    ok = g.notna()
-    return pd.DataFrame({"group": g[ok], "time": rows.loc[ok, time_col].astype("float64"),
-                         "event": rows.loc[ok, event_col].astype("int8")})
+    g = group_values(cohort, by, groups)
+    ok = g.notna() & cohort[time_col].notna()
+    if not ok.any():
+        return pd.DataFrame({"group": g[ok], "time": pd.Series(dtype="float64"), "event": pd.Series(dtype="int8")})
+    g = g[ok]
+    observed = [c for c in g.cat.categories if (g == c).any()] if groups is None else list(groups)
+    return pd.DataFrame({"group": g.cat.set_categories(observed, ordered=True),
+                         "time": cohort.loc[ok, time_col].astype("float64"),
+                         "event": cohort.loc[ok, event_col].astype("int8")})
 
 
-def _origin_dates(rows: pd.DataFrame, origin: str) -> pd.Series | None:
+def _origin_dates(cohort: pd.DataFrame, origin: str) -> pd.Series | None:
     col = f"{origin}_date"
-    if col in rows.columns and rows.attrs.get("shape", "dates") == "dates":
-        return rows[col]
+    if col in cohort.columns and cohort.attrs.get("shape", "dates") == "dates":
+        return cohort[col]
     return None
 
 
@@ -80,7 +84,6 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
     horizons = [int(h) for h in horizons]
     if not horizons or min(horizons) <= 0:
         raise ValueError("Horizons must be positive numbers of days.")
-    rows = analysis_rows(cohort, origin)
     data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
     if data.empty:
         raise ValueError("No episodes with follow-up from this origin match the selection.")
@@ -90,7 +93,8 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
 
     t = data["time"].to_numpy()
     e = data["event"].to_numpy()
-    start = _origin_dates(rows.loc[data.index], origin)
+    start = _origin_dates(cohort, origin)
+    start = None if start is None else start.loc[data.index]
     as_of = data_as_of(cohort)
     parts = []
     for h in horizons:

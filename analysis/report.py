@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from analysis import __version__
@@ -314,7 +315,10 @@ def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf
     from analysis.retention import discharge_reason_mix
 
     rows: list[dict] = []
-    everyone = cohort.assign(_all="all")
+    needed = [c for c in (by, "time_discharge_days", "event_discharge", "discharge_reason", "in_treatment",
+                          "los_days") if c in cohort.columns]
+    cohort = cohort[needed]  # a narrow copy: the wide cohort of a million rows is slow to copy
+    everyone = cohort.assign(_all=pd.Categorical(np.full(len(cohort), "all"), categories=["all"]))
     for col, frame in ((by, cohort), ("_all", everyone)):
         data = relapse_survival_data(frame, by=col, origin="discharge")
         if not data.empty:

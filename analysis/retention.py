@@ -17,7 +17,7 @@ from analysis.proportions import wilson_interval
 from analysis.schema import DISCHARGE_REASONS, LEVELS_OF_CARE
 from analysis.survival import km_by_group, survival_at
 
-__all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "completion_rates",
+__all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "grouped_quantiles", "completion_rates",
            "discharge_reason_mix", "length_of_stay", "retention_at", "retention_curve", "engagement",
            "step_down_flows", "step_down_rates"]
 
@@ -37,22 +37,49 @@ def group_values(cohort: pd.DataFrame, by: str, groups: Sequence | None = None) 
         raise ValueError(f"There is no column '{by}' to group by.")
     col = cohort[by]
     if isinstance(col.dtype, pd.CategoricalDtype):
-        observed = [c for c in col.cat.categories if (col == c).any()]
+        counts = np.bincount(col.cat.codes.to_numpy()[col.cat.codes.to_numpy() >= 0],
+                             minlength=len(col.cat.categories))
+        observed = [c for c, k in zip(col.cat.categories, counts, strict=True) if k > 0]
     else:
         col = col.astype(object).where(col.notna())
         observed = sorted(col.dropna().unique().tolist(), key=str)
+        col = col.astype("category")
     if groups is not None:
         missing = [g for g in groups if g not in observed]
         if missing:
             raise ValueError(f"No episodes in group(s) {', '.join(map(str, missing))} of '{by}'.")
         observed = list(groups)
-    return pd.Series(pd.Categorical(col.astype(object), categories=observed, ordered=True), index=cohort.index,
-                     name="group")
+    # recode the categories (cheap on millions of rows; no conversion to Python objects)
+    values = col.cat.set_categories(observed, ordered=True)
+    return pd.Series(values.to_numpy(), index=cohort.index, name="group", dtype=values.dtype)
 
 
 def _grouped(cohort: pd.DataFrame, by: str, groups: Sequence | None):
     g = group_values(cohort, by, groups)
     return g, g.notna()
+
+
+def _rows(cohort: pd.DataFrame, mask: pd.Series, columns: Sequence[str]) -> pd.DataFrame:
+    """Only the needed columns of the selected rows (copying a wide cohort of a million rows is slow)."""
+    return cohort.loc[mask, [c for c in columns if c in cohort.columns]]
+
+
+def grouped_quantiles(values: pd.Series, groups: pd.Series, qs: Sequence[float]) -> pd.DataFrame:
+    """Quantiles of ``values`` per category of ``groups`` (linear interpolation, as pandas), NaN ignored.
+
+    One boolean mask and one ``np.quantile`` per group: much faster than ``groupby().quantile`` on
+    millions of rows. Returns a frame indexed by the categories (all of them, NaN when empty), one
+    column per quantile.
+    """
+    cats = groups.cat.categories
+    codes = groups.cat.codes.to_numpy()
+    v = np.asarray(values, dtype="float64")
+    ok = ~np.isnan(v)
+    rows = []
+    for k in range(len(cats)):
+        x = v[(codes == k) & ok]
+        rows.append(np.quantile(x, qs) if len(x) else np.full(len(qs), np.nan))
+    return pd.DataFrame(np.array(rows).reshape(len(cats), len(qs)), index=cats, columns=list(qs))
 
 
 def completion_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
@@ -73,7 +100,7 @@ def completion_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", groups:
         transfer_share.
     """
     g, ok = _grouped(cohort, by, groups)
-    c = cohort[ok]
+    c = _rows(cohort, ok, ["in_treatment", "transferred", "completed"])
     frame = pd.DataFrame({"group": g[ok], "episode": 1, "in_treatment": c["in_treatment"].astype(int),
                           "discharged": (~c["in_treatment"]).astype(int),
                           "transferred": (c["transferred"] & ~c["in_treatment"]).astype(int),
@@ -107,7 +134,7 @@ def discharge_reason_mix(cohort: pd.DataFrame, *, by: str = "level_of_care", gro
         share, ci_lower, ci_upper. Every reason appears for every group (n may be 0).
     """
     g, ok = _grouped(cohort, by, groups)
-    c = cohort[ok & ~cohort["in_treatment"]]
+    c = _rows(cohort, ok & ~cohort["in_treatment"], ["discharge_reason"])
     if "discharge_reason" in c.columns:
         reason = c["discharge_reason"].astype(object).fillna("other")
     else:
@@ -133,16 +160,16 @@ def length_of_stay(cohort: pd.DataFrame, *, by: str = "level_of_care",
     their time enters :func:`retention_curve` as censored.
     """
     g, ok = _grouped(cohort, by, groups)
-    c = cohort[ok]
+    c = _rows(cohort, ok, ["los_days", "in_treatment"])
     los = c["los_days"].where(~c["in_treatment"])
     frame = pd.DataFrame({"group": g[ok], "los": los, "in_treatment": c["in_treatment"].astype(int),
                           "over30": (los > 30).astype(float).where(los.notna()),
                           "over90": (los > 90).astype(float).where(los.notna())})
     grouped = frame.groupby("group", observed=False)
+    q = grouped_quantiles(los, g[ok], (0.25, 0.5, 0.75))
     out = pd.DataFrame({
         "n_discharged": grouped["los"].count(), "n_in_treatment": grouped["in_treatment"].sum(),
-        "median_days": grouped["los"].median(), "q1_days": grouped["los"].quantile(0.25),
-        "q3_days": grouped["los"].quantile(0.75), "mean_days": grouped["los"].mean(),
+        "median_days": q[0.5], "q1_days": q[0.25], "q3_days": q[0.75], "mean_days": grouped["los"].mean(),
         "share_over_30_days": grouped["over30"].mean(), "share_over_90_days": grouped["over90"].mean(),
     })
     return out.rename_axis("group").reset_index()
@@ -193,7 +220,7 @@ def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     cols = ("hours_attended", "hours_scheduled")
     if not all(c in cohort.columns for c in cols):
         return pd.DataFrame({"group": g.cat.categories, "n_with_hours": 0})
-    c = cohort[ok]
+    c = _rows(cohort, ok, ["los_days", "hours_scheduled", "hours_attended", "level_of_care"])
     weeks = np.maximum(c["los_days"].to_numpy(dtype="float64"), 7.0) / 7.0
     sched = c["hours_scheduled"].to_numpy(dtype="float64")
     att = c["hours_attended"].to_numpy(dtype="float64")
@@ -222,7 +249,8 @@ def _next_episodes(cohort: pd.DataFrame, window_days: float) -> pd.DataFrame:
     need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
     if not need <= set(cohort.columns):
         raise ValueError("Step-downs need client_id, admission and discharge dates and level_of_care.")
-    c = cohort[cohort["client_id"].notna()]
+    c = cohort.loc[cohort["client_id"].notna(), ["client_id", "admission_date", "discharge_date", "level_of_care",
+                                                  "in_treatment"]]
     codes, _ = pd.factorize(c["client_id"])
     order = np.lexsort((c["admission_date"].to_numpy(), codes))
     c, client_codes = c.iloc[order], codes[order]
