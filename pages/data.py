@@ -67,12 +67,23 @@ with page_guard("The data page"):
                 idx = opts.index(default) if default in opts else 0
                 chosen[f.name] = cols[i % 3].selectbox(f.name, opts, index=idx, key=f"map_{f.name}",
                                                        help=f.description)
+            group_opts = ["level_of_care", *[c for c in file_cols if c not in current.values()]]
+            prev_by = (ss.get("upload") or {}).get("by") or "level_of_care"
+            group_by = st.selectbox(
+                "Group episodes by", group_opts, index=group_opts.index(prev_by) if prev_by in group_opts else 0,
+                key="map_group_by",
+                help="Level of care by default. A file without a level of care can be analysed by another "
+                     "column instead, such as a study arm or a site.")
             submitted = st.form_submit_button("Apply mapping", type="primary")
         if submitted:
             mapping = {k: v for k, v in chosen.items() if v != NOT_MAPPED}
             src = ss.get("upload") if not ds.is_sample else None
+            by = None if group_by == "level_of_care" else group_by
             if src is not None:
-                set_dataset(load_dataset(src["data"], src["name"], mapping, is_sample=False))
+                src["by"] = by
+                set_dataset(load_dataset(src["data"], src["name"], mapping, is_sample=False, by=by))
+                if by:
+                    ss["_pending_by"] = by  # the sidebar picks it up before drawing its widget
             else:
                 from ui.state import sample_path
                 p = sample_path()

@@ -160,3 +160,23 @@ def test_upload_replaces_the_sample_and_stays_in_session():
     assert metrics["Rows excluded"] == "1"
     at.switch_page("pages/overview.py").run()
     assert {m.label: m.value for m in at.metric}["Episodes"] == "799"
+
+
+def test_upload_without_level_of_care_grouped_by_another_column():
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    raw = pd.read_csv(SAMPLE, nrows=600).drop(columns=["level_of_care"])
+    raw["arm"] = ["A", "B", "C"] * 200
+    at.file_uploader(key="episodes").upload("trial.csv", raw.to_csv(index=False).encode(), "text/csv").run()
+    assert not at.exception
+    assert any("level_of_care" in e.value for e in at.error)  # rejected until a grouping column is named
+    at.selectbox(key="map_group_by").set_value("arm")
+    at.button[0].click().run()  # the mapping form's submit button
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Rows accepted"] == "600"
+    assert at.session_state["by"] == "arm"
+    at.switch_page("pages/time_to_relapse.py").run()
+    assert not at.exception
+    medians = _table(at, "Median (days)")
+    assert sorted(medians.iloc[:, 0]) == ["A", "B", "C"]

@@ -79,6 +79,8 @@ def _sanitize(ss, options, bounds, by_options) -> None:
         ss.setdefault(key, None)
     if ss.get("f_cooc") not in _COOC:
         ss["f_cooc"] = "All"
+    if ss.get("_pending_by") in by_options:  # the grouping column chosen on the Data page for a new file
+        ss["by"] = ss.pop("_pending_by")
     if ss.get("by") not in by_options:
         ss["by"] = "level_of_care" if "level_of_care" in by_options else by_options[0]
     if ss.get("origin") not in ORIGINS:

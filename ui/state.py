@@ -51,13 +51,18 @@ class Dataset:
         return int(self.result.report.n_rows_excluded)
 
 
-def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool) -> Dataset:
-    """Load bytes (identifier guard, mapping, validation) and derive the cohort table."""
-    result = load_episodes(data, name=name, mapping=mapping)
+def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool,
+                 by: str | None = None) -> Dataset:
+    """Load bytes (identifier guard, mapping, validation) and derive the cohort table.
+
+    ``by``: the grouping column when it is not ``level_of_care`` (a study arm, a site); a file
+    without a level of care is then valid.
+    """
+    result = load_episodes(data, name=name, mapping=mapping, by=by)
     cohort = derive_cohort(result.episodes) if result.ok else None
     mapping_json = mapping_to_json(result.mapping) if result.mapping else "{}"
     label = f"sample cohort ({name})" if is_sample else name
-    key = f"{result.content_hash}|{mapping_json}"
+    key = f"{result.content_hash}|{mapping_json}|{by or ''}"
     return Dataset(key, label, is_sample, result, cohort, mapping_json)
 
 
