@@ -17,8 +17,15 @@ st.caption("A benchmark is a band, not a verdict: the program's estimate and its
 
 if require_data(ctx):
     c, by, key, mc = ctx.cohort, ctx.by, ctx.key, ctx.min_cell
+    own = st.file_uploader("Add your organisation's own targets (CSV with the registry's columns: id, metric, "
+                           "unit, low, high, direction, source ...)", type=["csv"], key="own_benchmarks")
+    own_bytes = own.getvalue() if own is not None else None
     with page_guard("The benchmark comparison"):
-        placed = compute.program_benchmarks(key, c, by)
+        try:
+            placed = compute.program_benchmarks(key, c, by, own_bytes)
+        except ValueError as exc:  # the organisation's file: say what is wrong with it, then carry on without
+            st.error(str(exc))
+            placed = compute.program_benchmarks(key, c, by, None)
         small = placed["n"] < mc
         placed = placed.assign(
             estimate=placed["estimate"].mask(small), lower=placed["lower"].mask(small),
@@ -50,6 +57,11 @@ if require_data(ctx):
     with page_guard("The registry"):
         st.subheader("Every benchmark in the registry")
         reg = compute.benchmarks_table()
+        if own_bytes is not None:
+            try:
+                reg = compute.benchmarks_table(own_bytes)
+            except ValueError:
+                pass  # already reported above
         table(reg.assign(level=reg["level_of_care"].map(lambda v: label(v) if v else "all")),
               {"id": Col("Id"), "metric": Col("Metric"), "horizon_days": Col("Horizon (days)"),
                "origin": Col("Origin"), "unit": Col("Unit"), "level": Col("Level of care"),

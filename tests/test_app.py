@@ -180,3 +180,20 @@ def test_upload_without_level_of_care_grouped_by_another_column():
     assert not at.exception
     medians = _table(at, "Median (days)")
     assert sorted(medians.iloc[:, 0]) == ["A", "B", "C"]
+
+
+def test_organisation_targets_are_placed_beside_the_published_ones():
+    at = _app()
+    at.switch_page("pages/benchmarks.py").run()
+    own = ("id,metric,horizon_days,origin,unit,level_of_care,low,high,direction,population,source,year,note\n"
+           "our_iop_target,relapse,365,discharge,person,iop,0.30,0.45,lower_is_better,Our IOP clients,"
+           "Board target 2026,2026,\n")
+    at.file_uploader(key="own_benchmarks").upload("targets.csv", own.encode(), "text/csv").run()
+    assert not at.exception
+    placed = _table(at, "Placement")
+    row = placed[placed["Benchmark"] == "30%-45%"]
+    assert len(row) == 1 and row["Placement"].iloc[0] == "above"  # sample IOP: 49.4% (46.5-52.3%)
+    bad = "id,metric\nx,relapse\n"
+    at.file_uploader(key="own_benchmarks").upload("bad.csv", bad.encode(), "text/csv").run()
+    assert not at.exception
+    assert any("organisation" in e.value for e in at.error)

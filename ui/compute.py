@@ -148,14 +148,15 @@ def balance(key: str, _cohort: pd.DataFrame, by: str, groups: tuple, covariates:
     return casemix.standardized_differences(_cohort, by=by, groups=list(groups), covariates=list(covariates))
 
 
-@st.cache_data(show_spinner=False)
-def benchmarks_table() -> pd.DataFrame:
-    return bm.load_benchmarks()
+@st.cache_data(show_spinner=False, scope="session")
+def benchmarks_table(extra: bytes | None = None) -> pd.DataFrame:
+    return bm.load_benchmarks(extra)
 
 
 @_cache
-def program_benchmarks(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
-    return report.program_benchmarks(_cohort, by=by)
+def program_benchmarks(key: str, _cohort: pd.DataFrame, by: str, extra: bytes | None = None) -> pd.DataFrame:
+    """Placements against the registry plus an organisation's own targets (CSV bytes, kept in memory)."""
+    return report.program_benchmarks(_cohort, by=by, extra_benchmarks=extra)
 
 
 def placements(estimates: pd.DataFrame) -> pd.DataFrame:
