@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.benchmarks import PROPORTION_UNITS
-from analysis.retention import ASAM_MIN_HOURS_PER_WEEK, group_values
+from analysis.retention import ASAM_MIN_HOURS_PER_WEEK, group_values, weeks_of_stay
 from analysis.schema import DISCHARGE_REASON_LABELS, DISCHARGE_REASONS, LEVEL_LABELS, LEVELS_OF_CARE
 from analysis.suppression import DEFAULT_MIN_CELL, format_count, truncate_curve
 
@@ -690,7 +690,7 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
                  title: str | None = None, min_cell: int = DEFAULT_MIN_CELL) -> go.Figure:
     """Scheduled and attended treatment hours per week per episode, boxes per group, ASAM minima as lines.
 
-    Hours per week = hours / (max(length of stay, 7 days) / 7), as
+    Hours per week = hours / (max(length of stay, 1 day) / 7), as
     :func:`analysis.retention.engagement`. Dashed lines at the ASAM minimum scheduled hours
     (:data:`analysis.retention.ASAM_MIN_HOURS_PER_WEEK`: IOP 9, PHP 20 h/week). Groups with fewer
     than ``min_cell`` episodes with hours are left out and noted.
@@ -711,7 +711,7 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     g = group_values(cohort, by, groups)
     ok = g.notna().to_numpy()
     c = cohort.loc[ok, [x for x in ("los_days", "hours_scheduled", "hours_attended") if x in cohort.columns]]
-    weeks = np.maximum(c["los_days"].to_numpy(dtype="float64"), 7.0) / 7.0
+    weeks = weeks_of_stay(c["los_days"])
     sched = pd.to_numeric(c["hours_scheduled"], errors="coerce").to_numpy(dtype="float64") / weeks
     att = pd.to_numeric(c["hours_attended"], errors="coerce").to_numpy(dtype="float64") / weeks
     has = ~np.isnan(sched) & ~np.isnan(att)

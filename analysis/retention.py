@@ -17,7 +17,7 @@ from analysis.proportions import wilson_interval
 from analysis.schema import DISCHARGE_REASONS, LEVELS_OF_CARE
 from analysis.survival import km_by_group, survival_at
 
-__all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "grouped_quantiles", "completion_rates",
+__all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "grouped_quantiles", "weeks_of_stay", "completion_rates",
            "discharge_reason_mix", "length_of_stay", "retention_at", "retention_curve", "engagement",
            "step_down_flows", "step_down_rates"]
 
@@ -203,11 +203,16 @@ def retention_at(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
                                                         "n_at_risk"]]
 
 
+def weeks_of_stay(los_days) -> np.ndarray:
+    """Weeks of enrolment for per-week rates: ``max(length of stay, 1 day) / 7``."""
+    return np.maximum(np.asarray(los_days, dtype="float64"), 1.0) / 7.0
+
+
 def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None) -> pd.DataFrame:
     """Attended and scheduled hours per week, attendance, and the share meeting the ASAM minimum.
 
-    Hours per week = hours / (length of stay in days / 7), with stays under 7 days counted as one
-    week. The ASAM minimum (:data:`ASAM_MIN_HOURS_PER_WEEK`) applies to scheduled hours of the
+    Hours per week = hours / :func:`weeks_of_stay` (the stay in days / 7, at least one day), so a
+    short stay keeps the intensity of its schedule. The ASAM minimum (:data:`ASAM_MIN_HOURS_PER_WEEK`) applies to scheduled hours of the
     level of care of each episode (IOP >= 9, PHP >= 20); other levels have no minimum (NaN).
 
     Returns
@@ -221,7 +226,7 @@ def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     if not all(c in cohort.columns for c in cols):
         return pd.DataFrame({"group": g.cat.categories, "n_with_hours": 0})
     c = _rows(cohort, ok, ["los_days", "hours_scheduled", "hours_attended", "level_of_care"])
-    weeks = np.maximum(c["los_days"].to_numpy(dtype="float64"), 7.0) / 7.0
+    weeks = weeks_of_stay(c["los_days"])
     sched = c["hours_scheduled"].to_numpy(dtype="float64")
     att = c["hours_attended"].to_numpy(dtype="float64")
     has = ~np.isnan(sched) & ~np.isnan(att)
@@ -229,7 +234,7 @@ def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     minimum = level.map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
     sched_pw = sched / weeks
     meets = np.where(has & ~np.isnan(minimum), (sched_pw >= minimum).astype(float), np.nan)
-    frame = pd.DataFrame({"group": g[ok].to_numpy(), "has": has.astype(int),
+    frame = pd.DataFrame({"group": g[ok].array, "has": has.astype(int),
                           "sched_pw": np.where(has, sched_pw, np.nan), "att_pw": np.where(has, att / weeks, np.nan),
                           "sched": np.where(has, sched, 0.0), "att": np.where(has, att, 0.0), "meets": meets})
     grouped = frame.groupby("group", observed=False)

@@ -320,9 +320,9 @@ def test_hours_figure_asam_lines(cohort):
     hl = sorted(s.y0 for s in fig.layout.shapes if s.type == "line")
     assert hl == [9.0, 20.0]
     assert "ASAM minimum IOP 9 h/week" in _annotations(fig)
-    # by hand for IOP: scheduled hours / (max(los, 7) / 7)
+    # by hand for IOP: scheduled hours / (max(los, 1) / 7)
     c = cohort[(cohort["level_of_care"] == "iop") & cohort["hours_scheduled"].notna() & cohort["hours_attended"].notna()]
-    per_week = c["hours_scheduled"] / (np.maximum(c["los_days"], 7) / 7)
+    per_week = c["hours_scheduled"] / (np.maximum(c["los_days"], 1) / 7)
     sched = next(t for t in fig.data if t.legendgroup == "iop" and t.offsetgroup == "Scheduled")
     assert sched.median[0] == pytest.approx(per_week.median())
     with pytest.raises(ValueError, match="hours"):

@@ -166,6 +166,7 @@ def test_step_downs(retention_cohort):
 
 def test_engagement(retention_cohort):
     e = engagement(retention_cohort).set_index("group")
+    assert list(e.index) == ["residential", "iop", "op"]  # intensity order kept
     # IOP: A2 129 h over 86 days = 10.50 h/week (meets 9); D1 60 h over 60 days = 7.0 h/week (does not)
     assert e.loc["iop", "n_with_hours"] == 2
     assert e.loc["iop", "share_meeting_minimum"] == 0.5
