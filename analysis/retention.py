@@ -24,7 +24,7 @@ __all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "grouped
 #: Minimum scheduled hours per week by level (ASAM Criteria, 3rd ed.; adults).
 ASAM_MIN_HOURS_PER_WEEK: dict[str, float] = {"iop": 9.0, "php": 20.0}
 #: Levels whose discharges can "step down" to a less intensive level.
-STEP_DOWN_FROM: tuple[str, ...] = ("detox", "inpatient", "residential", "php", "iop")
+STEP_DOWN_FROM: tuple[str, ...] = LEVELS_OF_CARE[:-1]  # every level but OP, the least intensive
 
 
 def group_values(cohort: pd.DataFrame, by: str, groups: Sequence | None = None) -> pd.Series:
@@ -249,25 +249,34 @@ def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     return out.rename_axis("group").reset_index()
 
 
-def _next_episodes(cohort: pd.DataFrame, window_days: float) -> pd.DataFrame:
-    """Each discharged episode with the same client's next admission, if within the window."""
+def _level_codes(levels: pd.Series) -> np.ndarray:
+    """Level of care as intensity ranks 0..5 (order of LEVELS_OF_CARE), -1 when missing or unknown."""
+    if isinstance(levels.dtype, pd.CategoricalDtype) and list(levels.cat.categories) == list(LEVELS_OF_CARE):
+        return levels.cat.codes.to_numpy().astype("int16")
+    return pd.Categorical(levels.astype(object), categories=list(LEVELS_OF_CARE)).codes.astype("int16")
+
+
+def _next_episodes(cohort: pd.DataFrame, window_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each episode with a client id: its level, the level of the same client's next admission
+    0..``window_days`` days after this discharge (-1 when none), and whether it was discharged."""
     need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
     if not need <= set(cohort.columns):
         raise ValueError("Step-downs need client_id, admission and discharge dates and level_of_care.")
     c = cohort.loc[cohort["client_id"].notna(), ["client_id", "admission_date", "discharge_date", "level_of_care",
                                                   "in_treatment"]]
     codes, _ = pd.factorize(c["client_id"])
-    order = np.lexsort((c["admission_date"].to_numpy(), codes))
-    c, client_codes = c.iloc[order], codes[order]
-    same = client_codes[1:] == client_codes[:-1]
-    nxt_level = np.append(np.where(same, c["level_of_care"].astype(object).to_numpy()[1:], None), None)
-    nxt_adm = np.append(np.where(same, c["admission_date"].to_numpy()[1:], np.datetime64("NaT")),
-                        np.datetime64("NaT")).astype("datetime64[ns]")
-    gap = (nxt_adm - c["discharge_date"].to_numpy()) / np.timedelta64(1, "D")
-    within = ~c["in_treatment"].to_numpy() & (gap >= 0) & (gap <= window_days)
-    return pd.DataFrame({"from_level": c["level_of_care"].astype(object).to_numpy(),
-                         "to_level": np.where(within, nxt_level, None), "gap_days": np.where(within, gap, np.nan),
-                         "discharged": ~c["in_treatment"].to_numpy()}, index=c.index)
+    adm = c["admission_date"].to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((adm, codes))
+    client, adm = codes[order], adm[order]
+    level = _level_codes(c["level_of_care"])[order]
+    discharge = c["discharge_date"].to_numpy(dtype="datetime64[ns]")[order]
+    discharged = ~c["in_treatment"].to_numpy(dtype=bool)[order]
+    same = np.append(client[1:] == client[:-1], False)
+    next_adm = np.append(adm[1:], np.datetime64("NaT", "ns"))
+    gap = (next_adm - discharge) / np.timedelta64(1, "D")
+    within = same & discharged & (gap >= 0) & (gap <= window_days)
+    to = np.where(within, np.append(level[1:], -1), -1).astype("int16")
+    return level, to, discharged
 
 
 def step_down_rates(cohort: pd.DataFrame, *, window_days: float = 30, conf_level: float = 0.95) -> pd.DataFrame:
@@ -282,18 +291,15 @@ def step_down_rates(cohort: pd.DataFrame, *, window_days: float = 30, conf_level
         group (the level stepped down from), n_discharged, n_step_down, step_down_rate, ci_lower,
         ci_upper.
     """
-    nxt = _next_episodes(cohort, window_days)
-    rank = {lvl: i for i, lvl in enumerate(LEVELS_OF_CARE)}
-    frm = nxt["from_level"].map(rank)
-    to = nxt["to_level"].map(rank)
-    nxt = nxt.assign(step=(to > frm).astype(int))
-    nxt = nxt[nxt["discharged"] & nxt["from_level"].isin(STEP_DOWN_FROM)]
-    s = nxt.groupby(pd.Categorical(nxt["from_level"], categories=list(STEP_DOWN_FROM)), observed=False)["step"]
-    n, x = s.count(), s.sum()
-    lo, hi = wilson_interval(x.to_numpy(), n.to_numpy(), conf_level)
+    level, to, discharged = _next_episodes(cohort, window_days)
+    k = len(STEP_DOWN_FROM)  # detox..iop are ranks 0..4
+    keep = discharged & (level >= 0) & (level < k)
+    n = np.bincount(level[keep], minlength=k)
+    x = np.bincount(level[keep], weights=(to[keep] > level[keep]).astype(float), minlength=k)
+    lo, hi = wilson_interval(x, n, conf_level)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = x.to_numpy() / np.where(n.to_numpy() > 0, n.to_numpy(), np.nan)
-    return pd.DataFrame({"group": list(STEP_DOWN_FROM), "n_discharged": n.to_numpy(), "n_step_down": x.to_numpy(),
+        rate = x / np.where(n > 0, n, np.nan)
+    return pd.DataFrame({"group": list(STEP_DOWN_FROM), "n_discharged": n, "n_step_down": x.astype("int64"),
                          "step_down_rate": rate, "ci_lower": lo, "ci_upper": hi})
 
 
@@ -305,10 +311,14 @@ def step_down_flows(cohort: pd.DataFrame, *, window_days: float = 30) -> pd.Data
     pd.DataFrame
         from_level, to_level ("no further episode" when none in the window), n.
     """
-    nxt = _next_episodes(cohort, window_days)
-    nxt = nxt[nxt["discharged"]]
-    to = nxt["to_level"].fillna("no further episode")
-    flows = pd.DataFrame({"from_level": nxt["from_level"], "to_level": to}).value_counts().rename("n").reset_index()
-    order = {lvl: i for i, lvl in enumerate((*LEVELS_OF_CARE, "no further episode"))}
-    return flows.sort_values(["from_level", "to_level"], key=lambda s: s.map(order),
-                             kind="stable").reset_index(drop=True)
+    level, to, discharged = _next_episodes(cohort, window_days)
+    keep = discharged & (level >= 0)
+    m = len(LEVELS_OF_CARE) + 1  # destination slot 0 = no further episode, 1.. = levels
+    pairs = np.bincount(level[keep].astype("int64") * m + (to[keep] + 1), minlength=len(LEVELS_OF_CARE) * m)
+    idx = np.flatnonzero(pairs)
+    names = np.array([*LEVELS_OF_CARE], dtype=object)
+    to_names = np.array(["no further episode", *LEVELS_OF_CARE], dtype=object)
+    flows = pd.DataFrame({"from_level": names[idx // m], "to_level": to_names[idx % m], "n": pairs[idx]})
+    # order: by level stepped from, then destination in intensity order with "no further episode" last
+    rank = (idx // m) * m + np.where(idx % m == 0, m, idx % m)
+    return flows.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
