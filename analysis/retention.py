@@ -19,7 +19,7 @@ from analysis.survival import km_by_group, survival_at
 
 __all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "grouped_quantiles", "weeks_of_stay", "completion_rates",
            "discharge_reason_mix", "length_of_stay", "retention_at", "retention_curve", "engagement",
-           "step_down_flows", "step_down_rates"]
+           "step_down_flows", "step_down_rates", "step_downs"]
 
 #: Minimum scheduled hours per week by level (ASAM Criteria, 3rd ed.; adults).
 ASAM_MIN_HOURS_PER_WEEK: dict[str, float] = {"iop": 9.0, "php": 20.0}
@@ -291,7 +291,10 @@ def step_down_rates(cohort: pd.DataFrame, *, window_days: float = 30, conf_level
         group (the level stepped down from), n_discharged, n_step_down, step_down_rate, ci_lower,
         ci_upper.
     """
-    level, to, discharged = _next_episodes(cohort, window_days)
+    return _step_rates(*_next_episodes(cohort, window_days), conf_level)
+
+
+def _step_rates(level: np.ndarray, to: np.ndarray, discharged: np.ndarray, conf_level: float) -> pd.DataFrame:
     k = len(STEP_DOWN_FROM)  # detox..iop are ranks 0..4
     keep = discharged & (level >= 0) & (level < k)
     n = np.bincount(level[keep], minlength=k)
@@ -311,7 +314,10 @@ def step_down_flows(cohort: pd.DataFrame, *, window_days: float = 30) -> pd.Data
     pd.DataFrame
         from_level, to_level ("no further episode" when none in the window), n.
     """
-    level, to, discharged = _next_episodes(cohort, window_days)
+    return _step_flows(*_next_episodes(cohort, window_days))
+
+
+def _step_flows(level: np.ndarray, to: np.ndarray, discharged: np.ndarray) -> pd.DataFrame:
     keep = discharged & (level >= 0)
     m = len(LEVELS_OF_CARE) + 1  # destination slot 0 = no further episode, 1.. = levels
     pairs = np.bincount(level[keep].astype("int64") * m + (to[keep] + 1), minlength=len(LEVELS_OF_CARE) * m)
@@ -322,3 +328,10 @@ def step_down_flows(cohort: pd.DataFrame, *, window_days: float = 30) -> pd.Data
     # order: by level stepped from, then destination in intensity order with "no further episode" last
     rank = (idx // m) * m + np.where(idx % m == 0, m, idx % m)
     return flows.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+
+def step_downs(cohort: pd.DataFrame, *, window_days: float = 30,
+               conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`step_down_rates` and :func:`step_down_flows` from one pass over the episodes."""
+    arrays = _next_episodes(cohort, window_days)
+    return _step_rates(*arrays, conf_level), _step_flows(*arrays)

@@ -204,3 +204,11 @@ def test_describe_estimate():
     assert describe_estimate("los_over_90_days", "all") == "Stays longer than 90 days (whole program)"
     assert describe_estimate("relapse", "all", "Asthma: symptom recurrence") == \
         "Relapse within a year after discharge vs asthma (context) (whole program)"
+
+
+def test_step_downs_in_one_pass_equal_the_separate_functions(retention_cohort):
+    from analysis.retention import step_downs
+
+    rates, flows = step_downs(retention_cohort)
+    pd.testing.assert_frame_equal(rates, step_down_rates(retention_cohort))
+    pd.testing.assert_frame_equal(flows, step_down_flows(retention_cohort))

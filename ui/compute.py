@@ -70,13 +70,16 @@ def engagement(key: str, _cohort: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 @_cache
+def _step_downs(key: str, _cohort: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return retention.step_downs(_cohort)
+
+
 def step_flows(key: str, _cohort: pd.DataFrame) -> pd.DataFrame:
-    return retention.step_down_flows(_cohort)
+    return _step_downs(key, _cohort)[1]
 
 
-@_cache
 def step_rates(key: str, _cohort: pd.DataFrame) -> pd.DataFrame:
-    return retention.step_down_rates(_cohort)
+    return _step_downs(key, _cohort)[0]
 
 
 @_cache
@@ -138,7 +141,8 @@ def cif(key: str, _cohort: pd.DataFrame, by: str, origin: str) -> pd.DataFrame:
 @_cache
 def cox(key: str, _cohort: pd.DataFrame, by: str, origin: str, groups: tuple, covariates: tuple) -> CoxResult:
     time_col, event_col = survival_columns(origin)
-    rows = _cohort[_cohort[time_col].notna()]
+    cols = list(dict.fromkeys([time_col, event_col, by, *covariates]))
+    rows = _cohort.loc[_cohort[time_col].notna(), cols]  # narrow: the wide cohort is slow to copy
     return fit_cox(rows, time_col=time_col, event_col=event_col, group_col=by, reference=groups[0],
                    covariates=list(covariates), groups=list(groups))
 

@@ -112,6 +112,17 @@ def _sync_url(spec: FilterSpec, by: str, origin: str, min_cell: int) -> None:
         st.query_params.from_dict(wanted)
 
 
+def _dataset_options(ds: Dataset):
+    """Filter choices, date bounds and grouping columns of a dataset, computed once per dataset and
+    session (on a million episodes they take about half a second)."""
+    memo = st.session_state.get("_options")
+    if memo is None or memo[0] != ds.key:
+        memo = (ds.key, filter_options(ds.cohort), _date_bounds(ds.cohort),
+                grouping_options(ds.cohort, ds.result.extra_columns))
+        st.session_state["_options"] = memo
+    return memo[1], memo[2], memo[3]
+
+
 def render_sidebar(ds: Dataset) -> Context:
     """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
     ss = st.session_state
@@ -122,9 +133,7 @@ def render_sidebar(ds: Dataset) -> Context:
             st.error("The loaded file cannot be analysed; see the Data page.")
             return Context(ds, FilterSpec(), "level_of_care", "discharge", DEFAULT_MIN_CELL, None)
         cohort = ds.cohort
-        options = filter_options(cohort)
-        bounds = _date_bounds(cohort)
-        by_options = grouping_options(cohort, ds.result.extra_columns)
+        options, bounds, by_options = _dataset_options(ds)
         if ss.pop("_reset_filters", False):
             for key in _FILTER_KEYS:
                 ss.pop(key, None)
