@@ -3,6 +3,7 @@
 Visits every page, fails on any Streamlit exception element, and saves full-page screenshots to
 tests/artifacts/ (gitignored) so a person can look at them. Skips when /usr/bin/chromium is missing.
 """
+import contextlib
 import os
 import socket
 import subprocess
@@ -34,8 +35,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def _serve():
+    """A fresh ``streamlit run app.py`` on a free port; yields its URL."""
     port = _free_port()
     env = {**os.environ, "CONTINUUM_STRICT": "1"}
     proc = subprocess.Popen(
@@ -59,6 +61,12 @@ def server():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _serve() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +130,18 @@ def test_filter_and_origin_in_a_browser(server, browser):
     _screenshot(narrow, ARTIFACTS / "overview_narrow.png")
     page.close()
     narrow.close()
+
+
+def test_shared_link_opened_first_on_a_fresh_server(browser):
+    """A shared deep link as the very first request must get the app's navigation and settings,
+    not Streamlit's legacy pages/ listing (which would run the page without app.py)."""
+    with _serve() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/time_to_relapse?origin=admission")
+        _settle(page)
+        page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
+        links = [t.strip().splitlines()[-1] for t in page.locator("[data-testid=stSidebarNavLink]").all_inner_texts()]
+        assert links == [title for _, title in PAGES]
+        assert "admission" in page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first.inner_text()
+        assert page.locator("[data-testid=stException]").count() == 0
+        page.close()

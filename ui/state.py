@@ -140,12 +140,31 @@ def end_run() -> None:
     st.session_state["_ctx_fresh"] = False
 
 
+def _leave_legacy_pages_mode() -> None:
+    """Hand a page run in Streamlit's legacy ``pages/`` mode over to ``app.py``.
+
+    Streamlit (1.67) starts a new server in its legacy multipage mode because a ``pages/`` folder
+    sits beside ``app.py``; the first ``st.navigation`` call switches it off. If the very first
+    request is a shared deep link (``/time_to_relapse?origin=admission``), the legacy mode runs the
+    page file alone, with file names as navigation. Switch the mode off and rerun: ``app.py`` then
+    runs, with its navigation, and opens the page the URL asks for.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # only on a session's first run, before app.py ever ran in it (AppTest, which re-enters the
+    # legacy mode on every run, has run app.py first and keeps its widget state)
+    if PagesManager.uses_pages_directory and "_ctx" not in st.session_state:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def context() -> Context:
     """The context ``app.py`` computed for this run.
 
     When a page runs without ``app.py`` having run first (``AppTest`` re-runs only the current page
     after its first run), the page draws the shared sidebar itself, so the context is never stale.
     """
+    _leave_legacy_pages_mode()
     if not st.session_state.get("_ctx_fresh"):
         from ui.sidebar import render_sidebar
         st.session_state["_ctx"] = render_sidebar(current_dataset())  # not marked fresh: redraw next run
