@@ -71,9 +71,9 @@ def _level_code(g: object) -> str | None:
 def group_colors(groups: Iterable) -> dict[str, str]:
     """Colour per group: levels of care get :data:`LEVEL_COLORS`, other groups the rest of the palette.
 
-    Other groups take, in order, black ``#000000``, yellow ``#F0E442``, then the Okabe-Ito colours
-    of levels of care *not* among ``groups`` (so no colour means two things on one chart), then
-    greys; past that the sequence repeats.
+    Other groups take, in order, black ``#000000``, the Okabe-Ito colours of levels of care *not*
+    among ``groups`` (so no colour means two things on one chart), yellow ``#F0E442`` (last: it is
+    faint on white), then greys; past that the sequence repeats.
 
     Parameters
     ----------
@@ -87,7 +87,8 @@ def group_colors(groups: Iterable) -> dict[str, str]:
     """
     groups = [str(g) for g in groups]
     used = {_level_code(g) for g in groups} - {None}
-    pool = [*_OTHER_COLORS, *(LEVEL_COLORS[lvl] for lvl in LEVELS_OF_CARE if lvl not in used), *_GREYS]
+    pool = [_OTHER_COLORS[0], *(LEVEL_COLORS[lvl] for lvl in LEVELS_OF_CARE if lvl not in used),
+            *_OTHER_COLORS[1:], *_GREYS]
     out: dict[str, str] = {}
     i = 0
     for g in groups:

@@ -65,11 +65,13 @@ def test_level_colors_are_okabe_ito():
 def test_group_colors_levels_then_others():
     cols = F.group_colors(["op", "iop", "Site A", "Site B", "Site C"])
     assert cols["op"] == "#56B4E9" and cols["iop"] == "#0072B2"
-    assert cols["Site A"] == "#000000" and cols["Site B"] == "#F0E442"
+    # black first, then colours of levels not on this chart (detox orange here), faint yellow last
+    assert cols["Site A"] == "#000000" and cols["Site B"] == F.LEVEL_COLORS["detox"]
     # the third non-level group takes an Okabe-Ito colour not used by a level on this chart
     assert cols["Site C"] not in {"#56B4E9", "#0072B2", "#000000", "#F0E442"}
     many = F.group_colors([f"s{i}" for i in range(12)])
-    assert len(many) == 12 and list(many.values())[:2] == ["#000000", "#F0E442"]
+    assert len(many) == 12 and list(many.values())[:2] == ["#000000", F.LEVEL_COLORS["detox"]]
+    assert list(many.values())[7] == "#F0E442"
     # non-string groups are keyed by str()
     assert set(F.group_colors([True, False])) == {"True", "False"}
 
