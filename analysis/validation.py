@@ -22,7 +22,6 @@ import pandas as pd
 
 from analysis.schema import (
     DISCHARGE_REASONS,
-    FIELD_BY_NAME,
     LEVELS_OF_CARE,
     normalize_discharge_reason,
     normalize_level_of_care,
@@ -492,7 +491,3 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
                               excluded_index=excluded)
     return (None if fatal else episodes), report
 
-
-def known_fields() -> tuple[str, ...]:
-    """Canonical field names (for messages)."""
-    return tuple(FIELD_BY_NAME)
