@@ -75,13 +75,7 @@ if require_data(ctx):
         kf["relapse_90"] = [rel_text(r90, g) for g in kf["group"]]
         kf["relapse_365"] = [rel_text(r365g, g) for g in kf["group"]]
         # benchmark beside each figure
-        est = pd.DataFrame({"metric": "discharge_reason_completed", "unit": "discharge",
-                            "level_of_care": kf["group"].astype(str) if by == "level_of_care" else "",
-                            "estimate": comp["completion_rate_all"].to_numpy(),
-                            "lower": comp["all_ci_lower"].to_numpy(), "upper": comp["all_ci_upper"].to_numpy(),
-                            "group": kf["group"]})
-        pl = compute.placements(est)
-        spec_pl = pl[pl["benchmark_level_of_care"].astype(str) != ""] if by == "level_of_care" else pl.iloc[0:0]
+        spec_pl = compute.completion_placements(comp, by)
 
         def _bench_name(bid: str) -> str:
             tail = bid.split("_completion_", 1)[-1].replace("_", " ")

@@ -22,18 +22,12 @@ if require_data(ctx):
         st.subheader("Completion")
         comp = compute.sup_completion(compute.completion(key, c, by), mc)
         placements = None
-        if by == "level_of_care":
-            est = pd.DataFrame({"metric": "discharge_reason_completed", "unit": "discharge",
-                                "level_of_care": comp["group"].astype(str), "group": comp["group"].astype(object),
-                                "estimate": comp["completion_rate_all"], "lower": comp["all_ci_lower"],
-                                "upper": comp["all_ci_upper"]})
-            pl = compute.placements(est)
-            pl = pl[pl["benchmark_level_of_care"].astype(str) != ""]
-            if len(pl):
-                placements = pd.DataFrame({"group": pl["group"], "benchmark_low": pl["benchmark_low"],
-                                           "benchmark_high": pl["benchmark_high"],
-                                           "benchmark_label": "TEDS 2004 completion, " + pl["benchmark_id"].str.split(
-                                               "_completion_").str[-1].str.replace("_", " ")})
+        pl = compute.completion_placements(comp, by)
+        if len(pl):
+            placements = pd.DataFrame({"group": pl["group"], "benchmark_low": pl["benchmark_low"],
+                                       "benchmark_high": pl["benchmark_high"],
+                                       "benchmark_label": "TEDS 2004 completion, " + pl["benchmark_id"].str.split(
+                                           "_completion_").str[-1].str.replace("_", " ")})
         chart(figures.completion_figure(comp, placements=placements), name="completion", ctx=ctx)
         table(comp, {"group": Col(by_label, "group"), "n_episodes": Col("Episodes", "count", "n_episodes_suppressed"),
                      "n_in_treatment": Col("Still in treatment", "count", "n_in_treatment_suppressed"),

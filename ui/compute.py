@@ -20,7 +20,8 @@ from analysis.cox import CoxResult, fit_cox
 
 __all__ = ["ALL_LABEL", "overall", "completion", "reason_mix", "los", "retention_km", "retention_points",
            "engagement", "step_flows", "step_rates", "relapse_rates", "relapse_vs", "km", "at_risk", "medians",
-           "logrank_tests", "rmst", "cif", "cox", "balance", "benchmarks_table", "placements", "program_benchmarks", "HORIZONS"]
+           "logrank_tests", "rmst", "cif", "cox", "balance", "benchmarks_table", "placements", "completion_placements", "program_benchmarks",
+           "HORIZONS"]
 
 ALL_LABEL = "All episodes"
 HORIZONS = (30, 90, 180, 365)
@@ -166,6 +167,19 @@ def program_benchmarks(key: str, _cohort: pd.DataFrame, by: str, extra: bytes | 
 def placements(estimates: pd.DataFrame) -> pd.DataFrame:
     """Estimates placed against the packaged benchmark bands (cheap; not cached)."""
     return bm.place_against_benchmarks(estimates, benchmarks_table())
+
+
+def completion_placements(comp: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Completion over all discharges (TEDS convention) per level against the TEDS 2004 band of that
+    level; empty unless grouping by level of care (those bands are stated per type of service)."""
+    if by != "level_of_care":
+        return pd.DataFrame(columns=["group", "benchmark_id", "benchmark_low", "benchmark_high", "placement"])
+    est = pd.DataFrame({"metric": "discharge_reason_completed", "unit": "discharge",
+                        "level_of_care": comp["group"].astype(str), "group": comp["group"].astype(object),
+                        "estimate": comp["completion_rate_all"].to_numpy(),
+                        "lower": comp["all_ci_lower"].to_numpy(), "upper": comp["all_ci_upper"].to_numpy()})
+    pl = placements(est)
+    return pl[pl["benchmark_level_of_care"].astype(str) != ""]
 
 
 # ---------------------------------------------------------------------------------------------
