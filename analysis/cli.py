@@ -8,7 +8,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "add_file_arguments", "mapping_from_args"]
+
+
+def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | None) -> None:
+    """The input arguments shared by ``check`` and ``outcomes``: FILE, ``--map`` and ``--by``."""
+    parser.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
+    parser.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
+                        help="map a source column onto a canonical field (repeatable)")
+    parser.add_argument("--by", default=by_default, help="grouping column (default level_of_care)")
+
+
+def mapping_from_args(args: argparse.Namespace) -> dict[str, str] | None:
+    """The ``--map`` pairs as a mapping, or None after printing the error (the caller exits 2)."""
+    from analysis.mapping import parse_map_args
+
+    try:
+        return parse_map_args(args.map)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from analysis.cli import add_file_arguments, mapping_from_args
 from analysis.loading import load_episodes
-from analysis.mapping import parse_map_args
 
 __all__ = ["add_parser", "run"]
 
@@ -14,19 +13,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("check", help="validate an episode file and print the report",
                               description="Validate an episode file. Exit 0: every row valid; 1: some rows "
                                           "excluded, the rest can be analysed; 2: file rejected.")
-    p.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
-    p.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
-                   help="map a source column onto a canonical field (repeatable)")
-    p.add_argument("--by", default=None, help="grouping column (default level_of_care)")
+    add_file_arguments(p, by_default=None)
     p.add_argument("--as-of", default=None, help="data extraction date (default: latest date in the file)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        mapping = parse_map_args(args.map)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    mapping = mapping_from_args(args)
+    if mapping is None:
         return 2
     result = load_episodes(args.file, mapping=mapping, by=args.by, as_of=args.as_of)
     print(f"File: {result.source_name}" + (f"  (sha256 {result.content_hash})" if result.content_hash else ""))

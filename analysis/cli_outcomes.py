@@ -5,9 +5,9 @@ import argparse
 import json
 import sys
 
+from analysis.cli import add_file_arguments, mapping_from_args
 from analysis.cohort import ORIGINS, derive_cohort
 from analysis.loading import load_episodes
-from analysis.mapping import parse_map_args
 from analysis.relapse import DEFAULT_HORIZONS
 from analysis.report import outcomes_report
 from analysis.suppression import DEFAULT_MIN_CELL
@@ -29,10 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("outcomes", help="compute outcomes by group (text or JSON)",
                               description="Retention, relapse by horizon, Kaplan-Meier time to relapse, log-rank "
                                           "and Cox model by group. Cells under --min-cell people are suppressed.")
-    p.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
-    p.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
-                   help="map a source column onto a canonical field (repeatable)")
-    p.add_argument("--by", default="level_of_care", help="grouping column (default level_of_care)")
+    add_file_arguments(p, by_default="level_of_care")
     p.add_argument("--groups", default=None, help="comma-separated subset of groups to compare")
     p.add_argument("--origin", choices=ORIGINS, default="discharge", help="time origin (default discharge)")
     p.add_argument("--horizons", type=_int_list, default=list(DEFAULT_HORIZONS),
@@ -47,10 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        mapping = parse_map_args(args.map)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    mapping = mapping_from_args(args)
+    if mapping is None:
         return 2
     if args.min_cell < 1:
         print("error: --min-cell must be at least 1.", file=sys.stderr)
