@@ -5,7 +5,7 @@ import streamlit as st
 from analysis.export import to_csv_bytes
 from analysis.mapping import guess_mapping, mapping_from_json, mapping_to_json
 from analysis.schema import FIELDS
-from ui.state import context, load_dataset, sample_dataset, set_dataset
+from ui.state import context, load_dataset, sample_dataset, sample_path, set_dataset
 from ui.widgets import page_guard
 
 st.title("Data")
@@ -16,6 +16,16 @@ ss = st.session_state
 NOT_MAPPED = "(not in file)"
 FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "parquet": "application/octet-stream"}
+
+def _reload(upload: dict | None, mapping: dict) -> None:
+    """Load the session's upload (or the sample) again with a new mapping, then redraw."""
+    if upload is not None:
+        set_dataset(load_dataset(upload["data"], upload["name"], mapping, is_sample=False, by=upload.get("by")))
+    else:
+        p = sample_path()
+        set_dataset(load_dataset(p.read_bytes(), p.name, mapping, is_sample=True))
+    st.rerun()
+
 
 with page_guard("The data page"):
     st.markdown("Continuum analyses **de-identified treatment episodes**, one row per episode. "
@@ -81,14 +91,9 @@ with page_guard("The data page"):
             by = None if group_by == "level_of_care" else group_by
             if src is not None:
                 src["by"] = by
-                set_dataset(load_dataset(src["data"], src["name"], mapping, is_sample=False, by=by))
                 if by:
                     ss["_pending_by"] = by  # the sidebar picks it up before drawing its widget
-            else:
-                from ui.state import sample_path
-                p = sample_path()
-                set_dataset(load_dataset(p.read_bytes(), p.name, mapping, is_sample=True))
-            st.rerun()
+            _reload(src, mapping)
         c1, c2 = st.columns(2)
         c1.download_button("Download this mapping (JSON)", mapping_to_json(result.mapping or guess),
                            file_name="continuum_mapping.json", mime="application/json", key="dl_mapping")
@@ -96,14 +101,7 @@ with page_guard("The data page"):
         if saved is not None and ss.get("_mapping_applied") != saved.file_id:
             ss["_mapping_applied"] = saved.file_id
             mapping = mapping_from_json(saved.getvalue())
-            src = ss.get("upload")
-            if src is not None and not ds.is_sample:
-                set_dataset(load_dataset(src["data"], src["name"], mapping, is_sample=False))
-            else:
-                from ui.state import sample_path
-                p = sample_path()
-                set_dataset(load_dataset(p.read_bytes(), p.name, mapping, is_sample=True))
-            st.rerun()
+            _reload(ss.get("upload") if not ds.is_sample else None, mapping)
 
     # ---------------------------------------------------------------- validation report
     rep = result.report
