@@ -1,0 +1,144 @@
+"""Page timings in a real browser: Playwright drives the system Chromium against ``streamlit run app.py``.
+
+Run: ``python benchmarks/bench_browser.py [--repeats 2] [--width 1400]``. Prints, per page, the time
+from navigation to a complete page (the script has stopped running and every Plotly chart on the page
+has drawn its SVG), for:
+
+* ``first``: the first browser session after the server started (includes reading the sample);
+* ``cold``: a new browser session (new context, no cookies) on a warm server, best of ``--repeats``;
+* ``switch``: clicking the page's link in the sidebar from the Overview in an open session;
+* ``filter``: on the Overview, choosing one level of care in the sidebar filter, until the page is complete.
+
+The machine's load average is printed with the figures: the machine is shared and noisy, so read the
+ratios between pages and between runs, not one absolute time. Targets (issue 11): Overview cold < 3 s,
+any page switch < 1.5 s, a filter change < 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CONTINUUM_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PAGES = [("", "Overview"), ("data", "Data"), ("retention", "Retention"), ("relapse", "Relapse"),
+         ("time_to_relapse", "Time to relapse"), ("iop_vs_residential", "IOP vs residential"),
+         ("benchmarks", "Benchmarks"), ("methods", "Methods")]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+_COMPLETE_JS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector("[data-testid='stSkeleton'], [data-testid='stSpinner']")) return false;
+  const charts = document.querySelectorAll("[data-testid='stPlotlyChart']");
+  for (const c of charts) { if (!c.querySelector('.main-svg')) return false; }
+  return document.querySelector("[data-testid='stMain']") !== null;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(extra: list[str]):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", *extra],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise SystemExit("streamlit did not start")
+        yield url
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+
+def wait_complete(page, timeout_s: float = 120) -> None:
+    time.sleep(0.05)  # let the rerun start before polling for its end
+    page.wait_for_function(_COMPLETE_JS, timeout=timeout_s * 1000, polling=50)
+
+
+def timed_goto(browser, url: str, width: int) -> tuple[float, object, object]:
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url)
+    wait_complete(page)
+    return time.perf_counter() - t0, ctx, page
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for streamlit run")
+    args = ap.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    with serve(args.server_arg) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        rows = []
+        first, ctx, _ = timed_goto(browser, f"{url}/", args.width)
+        ctx.close()
+        print(f"first session after server start, Overview: {first:.2f} s")
+        for path, title in PAGES:
+            cold = []
+            for _ in range(args.repeats):
+                t, ctx, _ = timed_goto(browser, f"{url}/{path}", args.width)
+                cold.append(t)
+                ctx.close()
+            # switch: from an open Overview session, click the page's sidebar link
+            t, ctx, page = timed_goto(browser, f"{url}/", args.width)
+            switch = float("nan")
+            if path:
+                link = page.locator("[data-testid=stSidebarNavLink]", has_text=title).first
+                t0 = time.perf_counter()
+                link.click()
+                page.wait_for_url(f"**/{path}*")
+                wait_complete(page)
+                switch = time.perf_counter() - t0
+            ctx.close()
+            rows.append((title, min(cold), max(cold), switch))
+            print(f"  {title:<20} cold {min(cold):5.2f} s (worst {max(cold):5.2f})  switch {switch:5.2f} s", flush=True)
+        # filter change on the Overview
+        t, ctx, page = timed_goto(browser, f"{url}/", args.width)
+        box = page.get_by_role("combobox", name="Level of care").first
+        box.click()
+        t0 = time.perf_counter()
+        page.get_by_role("option").first.click()
+        page.keyboard.press("Escape")
+        wait_complete(page)
+        filt = time.perf_counter() - t0
+        ctx.close()
+        browser.close()
+    print(f"filter change on the Overview (one level chosen): {filt:.2f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| page | cold (best) | cold (worst) | switch from Overview |")
+    print("|---|---|---|---|")
+    for title, best, worst, switch in rows:
+        print(f"| {title} | {best:.2f} s | {worst:.2f} s | {'' if switch != switch else f'{switch:.2f} s'} |")
+
+
+if __name__ == "__main__":
+    main()
