@@ -8,15 +8,32 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "build_parser", "add_file_arguments", "mapping_from_args"]
+__all__ = ["main", "build_parser", "add_file_arguments", "mapping_from_args", "load_from_args"]
+
+_TYPES = "numeric, binary, categorical, date, id or text"
 
 
 def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | None) -> None:
-    """The input arguments shared by ``check`` and ``outcomes``: FILE, ``--map`` and ``--by``."""
+    """The input arguments shared by ``check`` and ``outcomes``: FILE, mapping, types, unit, grouping."""
     parser.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
     parser.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
-                        help="map a source column onto a canonical field (repeatable)")
-    parser.add_argument("--by", default=by_default, help="grouping column (default level_of_care)")
+                        help="map a column of the file onto a canonical field (repeatable); "
+                             "CANONICAL= with nothing after '=' unmaps a wrongly guessed field, "
+                             "e.g. --map discharge_date=")
+    parser.add_argument("--mapping", default=None, metavar="JSON",
+                        help="a mapping saved by the app or by 'check --save-mapping' (columns, types, unit, "
+                             "relapse value); --map, --type, --time-unit and --event-value override it")
+    parser.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE", dest="types",
+                        help=f"read a column as {_TYPES} instead of the type its content suggests "
+                             "(repeatable; the file's own column name)")
+    parser.add_argument("--time-unit", choices=("days", "weeks", "months", "years"), default=None,
+                        help="unit of the durations (time to relapse, length of stay) in the file; outputs "
+                             "use it too (default: the unit the time column is named in, else days)")
+    parser.add_argument("--event-value", default=None, metavar="VALUE",
+                        help="the value of the relapse column that means a relapse, when it is not 1/yes/true "
+                             "(e.g. 0 when 1 means censored, 2 for a status coded 1/2)")
+    parser.add_argument("--by", default=by_default,
+                        help="grouping column, the file's own name or a canonical one (default level_of_care)")
 
 
 def mapping_from_args(args: argparse.Namespace) -> dict[str, str] | None:
@@ -28,6 +45,32 @@ def mapping_from_args(args: argparse.Namespace) -> dict[str, str] | None:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+
+
+def load_from_args(args: argparse.Namespace, **kwargs):
+    """Load FILE with the mapping, types, unit and relapse value of the command line (and ``--mapping``).
+
+    Returns the :class:`analysis.loading.LoadResult`, or None after printing the error (exit 2).
+    """
+    from pathlib import Path
+
+    from analysis.columns import parse_type_args
+    from analysis.loading import load_episodes
+    from analysis.mapping import MappingSpec, parse_map_args, spec_from_json
+
+    try:
+        spec = MappingSpec({})
+        if getattr(args, "mapping", None):
+            spec = spec_from_json(Path(args.mapping).read_bytes())
+        mapping = {**spec.columns, **parse_map_args(args.map)}
+        types = {**spec.types, **parse_type_args(args.types)}
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    by = args.by if args.by is not None else spec.by
+    return load_episodes(args.file, mapping=mapping, by=by, column_types=types,
+                         time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
+                         **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

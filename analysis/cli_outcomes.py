@@ -5,37 +5,39 @@ import argparse
 import json
 import sys
 
-from analysis.cli import add_file_arguments, mapping_from_args
+from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS, derive_cohort
-from analysis.loading import load_episodes
-from analysis.relapse import DEFAULT_HORIZONS
-from analysis.report import outcomes_report
 from analysis.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["add_parser", "run"]
 
 
-def _int_list(text: str) -> list[int]:
+def _number_list(text: str) -> list[float]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole days separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
     if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError("horizons must be positive whole days")
-    return values
+        raise argparse.ArgumentTypeError("horizons must be positive")
+    return [int(v) if v.is_integer() else v for v in values]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("outcomes", help="compute outcomes by group (text or JSON)",
                               description="Retention, relapse by horizon, Kaplan-Meier time to relapse, log-rank "
-                                          "and Cox model by group. Cells under --min-cell people are suppressed.")
+                                          "and Cox model by group. Cells under --min-cell people are suppressed. "
+                                          "Columns may be named as in the file or by their canonical names.")
     add_file_arguments(p, by_default="level_of_care")
     p.add_argument("--groups", default=None, help="comma-separated subset of groups to compare")
-    p.add_argument("--origin", choices=ORIGINS, default="discharge", help="time origin (default discharge)")
-    p.add_argument("--horizons", type=_int_list, default=list(DEFAULT_HORIZONS),
-                   help="days at which to report relapse and survival (default 30,90,180,365)")
-    p.add_argument("--tau", type=float, default=365.0, help="horizon of the restricted mean, days (default 365)")
-    p.add_argument("--adjust", default="", help="comma-separated covariates for the Cox model")
+    p.add_argument("--origin", choices=ORIGINS, default=None,
+                   help="time origin (default: discharge when the file records discharge, else admission)")
+    p.add_argument("--horizons", type=_number_list, default=None,
+                   help="times at which to report relapse and survival, in the time unit "
+                        "(default 30,90,180,365 days; 4,13,26,52 weeks; 1,3,6,12 months; 1,2,3,5 years)")
+    p.add_argument("--tau", type=float, default=None,
+                   help="horizon of the restricted mean, in the time unit (default 365 days, 52 weeks, 12 months, "
+                        "1 year)")
+    p.add_argument("--adjust", default="", help="comma-separated covariates for the Cox model (the file's names)")
     p.add_argument("--reference", default=None, help="reference group (default residential, else the first)")
     p.add_argument("--min-cell", type=int, default=DEFAULT_MIN_CELL,
                    help=f"suppress counts below this many people (default {DEFAULT_MIN_CELL})")
@@ -44,25 +46,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    mapping = mapping_from_args(args)
-    if mapping is None:
-        return 2
+    from analysis.report import outcomes_report
+
     if args.min_cell < 1:
         print("error: --min-cell must be at least 1.", file=sys.stderr)
         return 2
-    result = load_episodes(args.file, mapping=mapping, by=args.by)
+    result = load_from_args(args)
+    if result is None:
+        return 2
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)
+        for note in result.report.notes:
+            print(f"note: {note}", file=sys.stderr)
         return 2
-    by = args.by
-    if by not in result.episodes.columns and by in result.mapping.values():
-        by = next(k for k, v in result.mapping.items() if v == by)
     cohort = derive_cohort(result.episodes)
     groups = [g.strip() for g in args.groups.split(",")] if args.groups else None
-    adjust = [c.strip() for c in args.adjust.split(",") if c.strip()]
     try:
+        by = result.resolve_column(args.by) if args.by else "level_of_care"
+        adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
         report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
-                                 adjust=adjust, reference=args.reference, groups=groups)
+                                 adjust=adjust, reference=args.reference, groups=groups,
+                                 time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,9 +75,13 @@ def run(args: argparse.Namespace) -> int:
         payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
                              "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
                              "rows_excluded": result.report.n_rows_excluded}
+        payload["columns"] = {i.source: {"used_as": i.name, "role": i.role, "type": i.type} for i in result.columns}
+        payload["load_notes"] = list(result.report.notes)
         print(json.dumps(payload, indent=2))
     else:
         print(f"File: {result.source_name} (sha256 {result.content_hash}); rows read {result.report.n_rows_read:,}, "
               f"accepted {result.report.n_rows_accepted:,}, excluded {result.report.n_rows_excluded:,}")
+        for note in result.report.notes:
+            print(f"Note: {note}")
         print(report.to_text(min_cell=args.min_cell))
     return 0

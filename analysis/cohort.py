@@ -31,7 +31,8 @@ import pandas as pd
 
 from analysis.schema import DATE_FIELDS
 
-__all__ = ["ORIGINS", "AGE_BANDS", "derive_cohort", "survival_columns", "analysis_rows", "data_as_of"]
+__all__ = ["ORIGINS", "AGE_BANDS", "derive_cohort", "survival_columns", "analysis_rows", "data_as_of",
+           "choose_origin", "recorded_outcomes"]
 
 ORIGINS: tuple[str, ...] = ("admission", "discharge")
 AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
@@ -54,6 +55,48 @@ def analysis_rows(cohort: pd.DataFrame, origin: str) -> pd.DataFrame:
     """
     time_col, _ = survival_columns(origin)
     return cohort[cohort[time_col].notna()]
+
+
+def _discharge_source(cohort: pd.DataFrame) -> str | None:
+    """What the file records about discharge (None when nothing)."""
+    if cohort.attrs.get("shape", "dates") == "durations" or "admission_date" not in cohort.columns:
+        has = "los_days" in cohort.columns and bool(cohort["los_days"].notna().any())
+        return "a length of stay" if has else None
+    if "discharge_date" in cohort.columns and bool(cohort["discharge_date"].notna().any()):
+        return "discharge dates"
+    return None
+
+
+def choose_origin(cohort: pd.DataFrame, requested: str | None = None) -> tuple[str, str]:
+    """The time origin to use and why, as ``(origin, reason)``.
+
+    Default: ``discharge`` when the file records discharge (dates, or a length of stay in a
+    duration file), else ``admission``. A requested origin the file cannot support raises
+    ``ValueError`` with a sentence naming the origin that works.
+    """
+    source = _discharge_source(cohort)
+    if requested is not None and requested not in ORIGINS:
+        raise ValueError(f"Time origin must be one of {', '.join(ORIGINS)}, not {requested!r}.")
+    if requested == "discharge" and source is None:
+        raise ValueError("Time from discharge cannot be measured: the file records no discharge date or length of "
+                         "stay (los_days). Use the origin admission (--origin admission), which this file supports, "
+                         "or map the column that holds the length of stay.")
+    if requested is not None:
+        return requested, f"time from {requested}, as chosen"
+    if source is not None:
+        return "discharge", (f"time from discharge (durability after treatment), the default because the file "
+                             f"records {source}")
+    return "admission", ("time from admission (intention to treat), because the file records no discharge date "
+                         "or length of stay")
+
+
+def recorded_outcomes(cohort: pd.DataFrame) -> dict[str, bool]:
+    """Which retention outcomes the file records: ``completion`` and ``discharge_reasons`` need a
+    discharge reason, ``length_of_stay`` a discharge date or length of stay. An outcome that is not
+    recorded is shown as "not recorded", never as 0%."""
+    reasons = "discharge_reason" in cohort.columns and bool(cohort["discharge_reason"].notna().any())
+    return {"completion": reasons, "discharge_reasons": reasons,
+            "length_of_stay": _discharge_source(cohort) is not None}
 
 
 def data_as_of(episodes: pd.DataFrame) -> pd.Timestamp | None:

@@ -5,6 +5,10 @@ The reader trusts the *content*, not the file name: the format is recognised by 
 otherwise text). A file whose content does not match its extension is read by its content when
 that is one we understand, and rejected with a sentence naming the problem otherwise.
 
+Parquet and Excel columns keep the types they were stored with (numbers, dates, booleans); text
+cells are trimmed and empty, blank or missing-marker cells are missing in every reader, as in CSV.
+A pandas index stored in a Parquet file (e.g. ``episode_id``) comes back as a column.
+
 CSV specifics: encoding UTF-8 (with or without BOM), else Windows-1252, else Latin-1; delimiter
 detected among ``, ; TAB |``; quoted fields may contain newlines. Every CSV column is read as text
 (validation parses it and reports what it could not parse). Empty cells and the usual missing
@@ -26,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 __all__ = ["DataFileError", "MAX_BYTES", "MISSING_MARKERS", "read_table", "read_bytes", "detect_format",
-           "content_hash"]
+           "content_hash", "clean_blanks"]
 
 MAX_BYTES: int = 200 * 1024 * 1024
 MISSING_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "None", "#N/A")
@@ -113,8 +117,8 @@ def read_table(source: bytes | str | Path | BinaryIO, *, name: str | None = None
     Returns
     -------
     pandas.DataFrame
-        CSV: every column as text (``object``) with missing values as ``None``/NaN. Excel: text
-        columns, dates as written by Excel (``YYYY-MM-DD HH:MM:SS``). Parquet: the stored types.
+        CSV: every column as text (``object``) with missing values as ``None``/NaN. Excel and
+        Parquet: the stored types (numbers, dates, booleans), text trimmed, blanks missing.
         ``attrs["format"]`` names the format that was read.
 
     Raises
@@ -231,23 +235,75 @@ def _clean_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.is_in(trimmed, value_set=markers), pa.scalar(None, pa.string()), trimmed)
 
 
-def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl")
-    except Exception as exc:  # zip but not a workbook, corrupt, encrypted
-        raise DataFileError(f"{label} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
-    frame = frame.dropna(how="all")
-    frame.columns = ["" if str(c).startswith("Unnamed:") else str(c) for c in frame.columns]
+def clean_blanks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells trimmed; empty, blank and missing-marker cells (:data:`MISSING_MARKERS`) made missing.
+
+    Applied to every object column of a table read from Excel or handed over as a DataFrame, so that
+    every reader treats ``""`` and ``"  "`` as missing exactly as the CSV reader does.
+    """
+    out = frame
     for col in frame.columns:
         values = frame[col]
-        if values.map(lambda v: isinstance(v, str)).any():
-            frame[col] = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-            frame.loc[frame[col].isin(MISSING_MARKERS), col] = None
+        if values.dtype != object:
+            continue
+        is_text = values.map(lambda v: isinstance(v, str))
+        if not is_text.any():
+            continue
+        stripped = values.where(~is_text, values[is_text].str.strip())
+        stripped = stripped.where(~(is_text & stripped.isin(MISSING_MARKERS)), None)
+        if out is frame:
+            out = frame.copy()
+        out[col] = stripped
+    return out
+
+
+def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
+    """First sheet with the types Excel stored (numbers, dates), text cells cleaned as CSV cells are."""
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine=_EXCEL_ENGINE)
+    except Exception as exc:  # zip but not a workbook, corrupt, encrypted
+        raise DataFileError(f"{label} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
+    frame.columns = ["" if str(c).startswith("Unnamed:") else str(c) for c in frame.columns]
+    frame = clean_blanks(frame).dropna(how="all")
     return frame.reset_index(drop=True)
 
 
-def _read_parquet(data: bytes, label: str) -> pd.DataFrame:
+def _excel_engine() -> str:
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        import python_calamine  # noqa: F401  (a Rust reader, many times faster than openpyxl)
+        return "calamine"
+    except ImportError:
+        return "openpyxl"
+
+
+_EXCEL_ENGINE = _excel_engine()
+
+
+def _read_parquet(data: bytes, label: str) -> pd.DataFrame:
+    """The stored types as they are; text cleaned in Arrow; a stored pandas index kept as a column."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
     except Exception as exc:
         raise DataFileError(f"{label} could not be read as Parquet ({type(exc).__name__}).") from None
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
+        columns[name] = _clean_text(column) if pa.types.is_string(column.type) else column
+    clean = pa.table(columns).replace_schema_metadata(table.schema.metadata)
+    try:
+        frame = clean.to_pandas(date_as_object=False)
+    except Exception as exc:
+        raise DataFileError(f"{label} holds values that cannot be read ({type(exc).__name__}).") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # e.g. episode_id stored as the pandas index
+        names = [n if n is not None else "index" for n in frame.index.names]
+        frame.index = frame.index.set_names(names)
+        frame = frame.reset_index()
+    frame.attrs["text_clean"] = all(frame[c].dtype != object or
+                                    pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
+                                    for c in frame.columns)
+    return frame

@@ -81,7 +81,7 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"Convention must be one of {', '.join(CONVENTIONS)}, not {convention!r}.")
-    horizons = [int(h) for h in horizons]
+    horizons = [int(h) if float(h).is_integer() else float(h) for h in horizons]  # days; months are fractional
     if not horizons or min(horizons) <= 0:
         raise ValueError("Horizons must be positive numbers of days.")
     data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from analysis import __version__
+from analysis.cohort import choose_origin, recorded_outcomes
+from analysis.columns import covariate_warnings
 from analysis.cox import CoxResult, fit_cox
-from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
+from analysis.relapse import relapse_rates, relapse_survival_data
 from analysis.retention import completion_rates, group_values
 from analysis.suppression import DEFAULT_MIN_CELL
 from analysis.survival import (
@@ -29,6 +31,7 @@ from analysis.survival import (
     rmst_by_group,
     survival_at,
 )
+from analysis.validation import TIME_UNITS
 
 __all__ = ["OutcomesReport", "outcomes_report", "default_reference", "benchmark_estimates",
            "program_benchmarks", "describe_estimate"]
@@ -56,6 +59,20 @@ class OutcomesReport:
     cox_error: str | None = None
     notes: tuple[str, ...] = field(default=())
     benchmarks: pd.DataFrame | None = None
+    time_unit: str = "days"
+    origin_reason: str = ""
+    recorded: dict = field(default_factory=lambda: {"completion": True, "discharge_reasons": True,
+                                                    "length_of_stay": True})
+    labels: dict = field(default_factory=dict)
+
+    @property
+    def days_per_unit(self) -> float:
+        """Days in one unit of :attr:`time_unit` (times are held in days)."""
+        return TIME_UNITS[self.time_unit]
+
+    def _in_unit(self, days) -> float | None:
+        x = _num(days)
+        return None if x is None else _whole(x / self.days_per_unit)
 
     def groups(self) -> list:
         """Groups in display order."""
@@ -78,10 +95,12 @@ class OutcomesReport:
             entry = {
                 "group": str(g), "n": _count(n, min_cell), "events": _count(int(events_by.get(g, 0)), min_cell),
                 "suppressed": bool(small),
+                "median": None if small or med is None else self._in_unit(med["median_days"]),
+                "median_ci": None if small or med is None else [self._in_unit(med["ci_lower"]),
+                                                                self._in_unit(med["ci_upper"])],
                 "median_days": None if small or med is None else _num(med["median_days"]),
-                "median_ci": None if small or med is None else [_num(med["ci_lower"]), _num(med["ci_upper"])],
                 "survival": [
-                    {"day": int(r.day),
+                    {"time": self._in_unit(r.day), "day": _whole(_num(r.day)),
                      "estimate": None if r.n_at_risk < min_cell or small else _num(r.survival),
                      "lower": None if r.n_at_risk < min_cell or small else _num(r.ci_lower),
                      "upper": None if r.n_at_risk < min_cell or small else _num(r.ci_upper),
@@ -89,15 +108,16 @@ class OutcomesReport:
                      "events": _count(int(r.n_event_cum), min_cell),
                      "censored": _count(int(r.n_censor_cum), min_cell)}
                     for r in surv.itertuples()],
-                "rmst": {"tau": _num(self.tau), "estimate": None if small else _num(rm["rmst_days"]),
-                         "se": None if small else _num(rm["se"]),
-                         "lower": None if small else _num(rm["ci_lower"]),
-                         "upper": None if small else _num(rm["ci_upper"])},
-                "completion_rate": _rate(comp, "n_completed", "completion_rate", "ci_lower", "ci_upper",
-                                         basis=None if comp is None else comp["n_discharged"] - comp["n_transferred"],
-                                         min_cell=min_cell),
+                "rmst": {"tau": self._in_unit(self.tau), "unit": self.time_unit,
+                         "estimate": None if small else self._in_unit(rm["rmst_days"]),
+                         "se": None if small else self._in_unit(rm["se"]),
+                         "lower": None if small else self._in_unit(rm["ci_lower"]),
+                         "upper": None if small else self._in_unit(rm["ci_upper"])},
+                "completion_rate": None if not self.recorded.get("completion", True) else _rate(
+                    comp, "n_completed", "completion_rate", "ci_lower", "ci_upper",
+                    basis=None if comp is None else comp["n_discharged"] - comp["n_transferred"], min_cell=min_cell),
                 "relapse": [
-                    {"horizon_days": int(r.horizon_days),
+                    {"horizon": self._in_unit(r.horizon_days), "horizon_days": _whole(_num(r.horizon_days)),
                      "km_relapse": None if small or r.n_at_risk < min_cell else _num(r.km_relapse),
                      "km_lower": None if small or r.n_at_risk < min_cell else _num(r.km_lower),
                      "km_upper": None if small or r.n_at_risk < min_cell else _num(r.km_upper),
@@ -113,8 +133,11 @@ class OutcomesReport:
             }
             out_groups.append(entry)
         result: dict = {
-            "by": self.by, "origin": self.origin, "n_episodes": self.n_episodes, "n_used": self.n_used,
-            "horizons": list(self.horizons), "min_cell": min_cell, "analysis_version": __version__,
+            "by": self.labels.get(self.by, self.by), "origin": self.origin, "origin_reason": self.origin_reason,
+            "time_unit": self.time_unit, "n_episodes": self.n_episodes, "n_used": self.n_used,
+            "horizons": [self._in_unit(h) for h in self.horizons], "min_cell": min_cell,
+            "analysis_version": __version__,
+            "not_recorded": {k: _NOT_RECORDED[k] for k, v in self.recorded.items() if not v},
             "groups": out_groups,
             "logrank": None if self.logrank is None else {
                 "statistic": _num(self.logrank.statistic), "df": int(self.logrank.df), "p": _num(self.logrank.p)},
@@ -142,28 +165,37 @@ class OutcomesReport:
                 for r in self.benchmarks.itertuples()],
             "notes": list(self.notes) + ([self.cox_error] if self.cox_error else []),
         }
+        if self.cox is not None:
+            result["cox"]["notes"] = list(self.cox.notes)
+            result["cox"]["converged"] = bool(self.cox.converged)
         return result
 
     def to_text(self, min_cell: int = DEFAULT_MIN_CELL) -> str:
         """A readable plain-text summary (the same suppressed numbers as :meth:`to_dict`)."""
         d = self.to_dict(min_cell)
+        unit = self.time_unit
         lines = [f"Outcomes by {d['by']}, time to relapse from {d['origin']} "
-                 f"({d['n_used']:,} of {d['n_episodes']:,} episodes used; cells < {min_cell} suppressed)", ""]
-        head = f"{'group':<14}{'n':>8}{'events':>8}{'median (95% CI), days':>28}{'RMST ' + str(int(self.tau)) + ' d':>12}"
+                 f"({d['n_used']:,} of {d['n_episodes']:,} episodes used; cells < {min_cell} suppressed); "
+                 f"times in {unit}",
+                 f"Origin: {self.origin_reason}." if self.origin_reason else "", ""]
+        tau = f"{self._in_unit(self.tau):g}"
+        head = f"{'group':<14}{'n':>8}{'events':>8}{'median (95% CI), ' + unit:>28}{'RMST ' + tau + ' ' + unit:>16}"
         head += f"{'completion (95% CI)':>26}"
         lines.append(head)
         for g in d["groups"]:
-            med = "not reached" if g["median_days"] is None and not g["suppressed"] else _fmt_ci(
-                g["median_days"], g["median_ci"], "{:.0f}")
+            spec = "{:.0f}" if unit == "days" else "{:.1f}"
+            med = "not reached" if g["median"] is None and not g["suppressed"] else _fmt_ci(
+                g["median"], g["median_ci"], spec)
             comp = g["completion_rate"]
+            comp_text = "not recorded" if comp is None else _fmt_ci(comp["estimate"], [comp["lower"], comp["upper"]],
+                                                                   "{:.1%}")
             lines.append(f"{g['group']:<14}{_c(g['n']):>8}{_c(g['events']):>8}{med:>28}"
-                         f"{_fmt(g['rmst']['estimate'], '{:.1f}'):>12}"
-                         f"{_fmt_ci(comp['estimate'], [comp['lower'], comp['upper']], '{:.1%}'):>26}")
+                         f"{_fmt(g['rmst']['estimate'], '{:.1f}'):>16}{comp_text:>26}")
         lines += ["", "Cumulative relapse (1 - Kaplan-Meier, 95% log-log CI) and reach:"]
         for g in d["groups"]:
             cells = []
             for r in g["relapse"]:
-                cells.append(f"{r['horizon_days']} d: {_fmt_ci(r['km_relapse'], [r['km_lower'], r['km_upper']], '{:.0%}')}"
+                cells.append(f"{r['horizon']:g} {unit[0] if unit != 'months' else 'mo'}: {_fmt_ci(r['km_relapse'], [r['km_lower'], r['km_upper']], '{:.0%}')}"
                              f" reached {_fmt(r['reach'], '{:.0%}')}")
             lines.append(f"  {g['group']:<12} " + "; ".join(cells))
         if d["logrank"]:
@@ -186,12 +218,29 @@ class OutcomesReport:
         return "\n".join(lines)
 
 
+_NOT_RECORDED = {
+    "completion": "not recorded: the file has no discharge reason, so completion cannot be measured",
+    "discharge_reasons": "not recorded: the file has no discharge reason",
+    "length_of_stay": "not recorded: the file has no discharge date or length of stay",
+}
+
+#: Default horizons and RMST horizon per time unit (stated in that unit).
+DEFAULT_HORIZONS_BY_UNIT = {"days": (30, 90, 180, 365), "weeks": (4, 13, 26, 52), "months": (1, 3, 6, 12),
+                            "years": (1, 2, 3, 5)}
+DEFAULT_TAU_BY_UNIT = {"days": 365, "weeks": 52, "months": 12, "years": 1}
+
+
 def _num(x) -> float | None:
     try:
         x = float(x)
     except (TypeError, ValueError):
         return None
     return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _whole(x: float | None):
+    """A time that is a whole number as an int (30, not 30.0) in the JSON."""
+    return int(x) if x is not None and float(x).is_integer() else x
 
 
 def _count(n: int, min_cell: int) -> int | None:
@@ -228,12 +277,43 @@ def default_reference(by: str, groups: Sequence) -> object:
     return list(groups)[0]
 
 
-def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str = "discharge",
-                    horizons: Sequence[int] = DEFAULT_HORIZONS, tau: float = 365.0,
+def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str | None = None,
+                    horizons: Sequence[float] | None = None, tau: float | None = None,
                     adjust: Sequence[str] = (), reference: object = None, groups: Sequence | None = None,
-                    conf_level: float = 0.95) -> OutcomesReport:
-    """Run the headline analyses on a cohort (see the module docstring)."""
-    horizons = tuple(int(h) for h in horizons)
+                    conf_level: float = 0.95, time_unit: str | None = None, labels: dict | None = None,
+                    min_cell: int = DEFAULT_MIN_CELL) -> OutcomesReport:
+    """Run the headline analyses on a cohort (see the module docstring).
+
+    Parameters
+    ----------
+    origin : {"admission", "discharge"}, optional
+        Default: discharge when the file records discharge, else admission
+        (:func:`analysis.cohort.choose_origin`); the report says which and why.
+    horizons, tau : optional
+        Horizons of relapse and survival and the RMST horizon, **in** ``time_unit`` (default
+        30/90/180/365 days, 4/13/26/52 weeks, 1/3/6/12 months or 1/2/3/5 years; tau 365 days,
+        52 weeks, 12 months or 1 year).
+    time_unit : {"days", "weeks", "months", "years"}, optional
+        Unit of every time in the outputs; default the unit the file was read in
+        (``cohort.attrs["time_unit"]``), else days. Times are held in days internally.
+    labels : dict, optional
+        ``{column: name the user knows}`` (:attr:`analysis.loading.LoadResult.display_names`); model
+        terms and the grouping are labelled with these names.
+    min_cell : int
+        Threshold of the covariate warnings (levels with fewer people); suppression is applied later.
+    """
+    unit = time_unit or cohort.attrs.get("time_unit") or "days"
+    if unit not in TIME_UNITS:
+        raise ValueError(f"Time unit must be one of {', '.join(TIME_UNITS)}, not {unit!r}.")
+    factor = TIME_UNITS[unit]
+    labels = dict(labels or {})
+    horizons = tuple(DEFAULT_HORIZONS_BY_UNIT[unit] if horizons is None else horizons)
+    tau = float(DEFAULT_TAU_BY_UNIT[unit] if tau is None else tau)
+    if not horizons or min(horizons) <= 0 or tau <= 0:
+        raise ValueError("Horizons and the RMST horizon must be positive.")
+    horizons_days = tuple(_days(h, factor) for h in horizons)
+    tau_days = tau * factor
+    origin, origin_reason = choose_origin(cohort, origin)
     data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
     if data.empty:
         raise ValueError(f"No episodes with follow-up from {origin} match the selection.")
@@ -246,8 +326,13 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
     else:
         notes.append("Only one group: no log-rank test or hazard ratios.")
+    recorded = recorded_outcomes(cohort)
+    missing = [f"{key.replace('_', ' ')} ({_NOT_RECORDED[key].split(': ', 1)[1]})"
+               for key in _NOT_RECORDED if not recorded[key]]
+    if missing:
+        notes.append("Not recorded in this file, so shown as not recorded rather than 0%: " + "; ".join(missing) + ".")
     comp = completion_rates(cohort, by=by, groups=present)
-    rel = relapse_rates(cohort, by=by, origin=origin, horizons=horizons, groups=present, conf_level=conf_level)
+    rel = relapse_rates(cohort, by=by, origin=origin, horizons=horizons_days, groups=present, conf_level=conf_level)
     cox = None
     cox_error = None
     if len(present) > 1:
@@ -256,20 +341,30 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         if missing:
             raise ValueError(f"Cannot adjust for {', '.join(missing)}: no such column.")
         frame = data.join(cohort.loc[data.index, list(adjust)]) if adjust else data
+        notes += covariate_warnings(frame, adjust, min_cell=min_cell, labels=labels)
+        binary = {c: False for c in adjust if pd.api.types.is_bool_dtype(frame[c])}
         try:
             cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
-                          covariates=list(adjust), conf_level=conf_level)
-            cox = _rename_group_terms(cox, by)
+                          covariates=list(adjust), reference_levels=binary, conf_level=conf_level)
+            cox = _rename_group_terms(cox, by, labels)
         except ValueError as exc:
             cox_error = f"Cox model not fitted: {exc}"
     n_used = len(data)
     return OutcomesReport(
-        by=by, origin=origin, horizons=horizons, tau=float(tau), n_episodes=len(cohort), n_used=n_used, km=km,
-        survival=survival_at(km, horizons), medians=median_survival(km), rmst=rmst_by_group(km, tau=tau),
+        by=by, origin=origin, horizons=horizons_days, tau=float(tau_days), n_episodes=len(cohort), n_used=n_used,
+        km=km, survival=survival_at(km, horizons_days), medians=median_survival(km),
+        rmst=rmst_by_group(km, tau=tau_days),
         logrank=lr, pairwise=pw if pw is not None else pd.DataFrame(
             columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]),
         completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes),
-        benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level))
+        benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level),
+        time_unit=unit, origin_reason=origin_reason, recorded=recorded, labels=labels)
+
+
+def _days(h: float, factor: float) -> float:
+    """A horizon in days: whole days stay integers (the day labels of the outputs)."""
+    days = float(h) * factor
+    return int(days) if days.is_integer() else days
 
 
 def _benchmarks_or_none(cohort, by, groups, conf_level):
@@ -280,20 +375,26 @@ def _benchmarks_or_none(cohort, by, groups, conf_level):
     return program_benchmarks(subset, by=by, conf_level=conf_level)
 
 
-def _rename_group_terms(cox: CoxResult, by: str) -> CoxResult:
-    """Terms fitted on the internal 'group' column are named after the real grouping column."""
+def _rename_group_terms(cox: CoxResult, by: str, labels: dict | None = None) -> CoxResult:
+    """Terms fitted on the internal 'group' column are named after the grouping column, and every
+    term, test row and reference after the name the user knows (``labels``)."""
     import dataclasses
 
+    labels = {**dict(labels or {}), "group": dict(labels or {}).get(by, by)}
+
+    def name(term: str) -> str:
+        head, bracket, rest = term.partition("[")
+        return labels.get(head, head) + bracket + rest
+
     terms = cox.terms.copy()
-    terms["term"] = terms["term"].str.replace(r"^group\[", f"{by}[", regex=True)
+    terms["term"] = terms["term"].map(name)
     ph = cox.ph_test.copy()
-    ph["term"] = ph["term"].replace({"group": by})
-    reference = {(by if k == "group" else k): v for k, v in cox.reference.items()}
+    ph["term"] = ph["term"].map(name)
+    reference = {labels.get(k, k): v for k, v in cox.reference.items()}
     changes = {"terms": terms, "ph_test": ph, "reference": reference}
     if hasattr(cox, "group_col"):
-        changes["group_col"] = by
+        changes["group_col"] = labels["group"]
     return dataclasses.replace(cox, **changes)
-
 
 
 def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf_level: float = 0.95) -> pd.DataFrame:

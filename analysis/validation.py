@@ -14,21 +14,21 @@ Fatal problems (no rows, a required column missing, no valid row left) set
 """
 from __future__ import annotations
 
-import datetime as _dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from analysis.parsing import DATE_FORMATS, as_text, map_unique, parse_booleans, parse_dates, parse_numbers
 from analysis.schema import (
     DISCHARGE_REASONS,
     LEVELS_OF_CARE,
     normalize_discharge_reason,
     normalize_level_of_care,
-    parse_boolean,
 )
 
-__all__ = ["Rule", "RULES", "ValidationReport", "validate_episodes", "parse_dates", "DATE_FORMATS"]
+__all__ = ["Rule", "RULES", "ValidationReport", "validate_episodes", "parse_dates", "DATE_FORMATS", "TIME_UNITS"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,13 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("attended_exceeds_scheduled", "warning", "Hours attended exceed hours scheduled (kept as given)."),
     Rule("unknown_level_of_care_ignored", "warning",
          "Level-of-care label not recognised; set missing (the grouping column is another one)."),
+    Rule("thousands_separator", "warning", "Read with the comma as thousands separator (1,234 -> 1234)."),
+    Rule("unparseable_extra_date", "warning", "Not a date; set missing."),
 )}
 
-#: Date formats tried, most common first; per column the best-fitting ones are tried in turn.
-DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y",
-                                 "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M",
-                                 "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%Y%m%d")
+#: Days per time unit of a duration-shaped file (internally every duration is in days).
+TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+
 _EARLIEST = pd.Timestamp("1950-01-01")
 _DATE_COLUMNS = ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
 _AFTER_ADMISSION = {"discharge_date": "discharge_before_admission", "relapse_date": "relapse_before_admission",
@@ -96,6 +97,7 @@ class ValidationReport:
     notes: tuple[str, ...] = ()
     unknown_labels: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["column", "label", "rows"]))
     excluded_index: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    time_unit: str = "days"
 
     @property
     def n_rows_excluded(self) -> int:
@@ -134,7 +136,7 @@ class ValidationReport:
         lines += [f"Rows accepted: {self.n_rows_accepted:,}",
                   f"Rows excluded: {self.n_rows_excluded:,}",
                   "File shape:    " + ("dates (admission, discharge, relapse, last contact)" if self.shape == "dates"
-                                      else "durations (days from admission)")]
+                                      else f"durations (from admission, read in {self.time_unit})")]
         by_reason = self.excluded_by_reason()
         if len(by_reason):
             lines.append("\nExcluded rows by reason:")
@@ -189,98 +191,42 @@ class _Problems:
 
 
 def _text(values: pd.Series, clean: bool = False) -> pd.Series:
-    """Values as stripped strings (missing stays missing); ``clean``: already stripped by the reader."""
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return values if clean else values.str.strip()
-    out = values.astype(object).where(values.notna(), None)
-    return out.map(lambda v: None if v is None else str(v).strip())
+    return as_text(values, clean)
 
 
-def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
-    """Parse a column of dates written in one or several formats.
-
-    Formats of :data:`DATE_FORMATS` are ranked by how many of a sample they read, then tried in
-    turn on what is still unread; Excel serial day numbers (e.g. ``45292``) and date objects from
-    Excel or Parquet are accepted. Ambiguous day/month orders resolve to the format that reads
-    most of the column (US month-first on a tie). Times of day are dropped.
-
-    Returns
-    -------
-    (parsed, bad)
-        ``datetime64[ns]`` Series (NaT where empty or unreadable) and a boolean array marking
-        values that were present but could not be read.
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        return parsed.astype("datetime64[ns]").dt.normalize(), np.zeros(len(values), dtype=bool)
-    present = values.notna().to_numpy()
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    if not present.any():
-        return parsed, np.zeros(len(values), dtype=bool)
-    objects = values[present]
-    if pd.api.types.infer_dtype(objects, skipna=True) == "string":
-        is_date_obj = pd.Series(False, index=objects.index)
-    else:
-        clean = False
-        is_date_obj = objects.map(lambda v: isinstance(v, (_dt.date, pd.Timestamp, np.datetime64)))
-    if is_date_obj.any():
-        parsed[is_date_obj[is_date_obj].index] = pd.to_datetime(objects[is_date_obj], errors="coerce")
-        objects = objects[~is_date_obj]
-    text = objects if clean else objects.astype(str).str.strip()
-    remaining = text
-    if len(text):
-        sample = text.iloc[:: max(1, len(text) // 2000)]
-        scores = [(pd.to_datetime(sample, format=f, errors="coerce").notna().sum(), -i, f)
-                  for i, f in enumerate(DATE_FORMATS)]
-        for score, _, fmt in sorted(scores, reverse=True):
-            if remaining.empty:
-                break
-            if score == 0 and len(remaining) > 1000:
-                # a format that read nothing of the sample is only worth a try on a few leftovers
-                probe = pd.to_datetime(remaining.iloc[:1000], format=fmt, errors="coerce")
-                if probe.isna().all():
-                    continue
-            got = pd.to_datetime(remaining, format=fmt, errors="coerce")
-            ok = got.notna()
-            if ok.any():
-                parsed[got.index[ok]] = got[ok]
-                remaining = remaining[~ok]
-        serial = pd.to_numeric(remaining, errors="coerce")
-        serial = serial[(serial >= 18264) & (serial <= 73051) & (serial == np.floor(serial))]  # 1950..2100
-        if len(serial):
-            parsed[serial.index] = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial, unit="D")
-    parsed = parsed.dt.normalize()
-    bad = present & parsed.isna().to_numpy()
-    return parsed, bad
+def _numbers(problems: _Problems, rule: str, column: str, values: pd.Series, clean: bool) -> pd.Series:
+    """Numbers of a column; unread values listed under ``rule``, thousands separators as a warning."""
+    parsed = parse_numbers(values, clean)
+    problems.add(rule, column, parsed.bad, values, message=parsed.message(values.index))
+    problems.add("thousands_separator", column, parsed.grouped, values)
+    return parsed.values
 
 
-def _numbers(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        out = values.astype("float64")
-        return out, np.zeros(len(values), dtype=bool)
-    text = _text(values, clean)
-    out = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = (text.notna() & out.isna()).to_numpy()
-    if bad.any():  # thousands separators: "1,234"
-        retry = pd.to_numeric(text[bad].str.replace(",", "", regex=False), errors="coerce")
-        out[retry.index] = retry.astype("float64")
-        bad = (text.notna() & out.isna()).to_numpy()
-    return out, bad
+def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Problems, *, by: str, clean: bool,
+                        column_types: Mapping[str, str] | None) -> None:
+    """Extra (unmapped) columns typed by content (or as the user said); the grouping column as labels."""
+    from analysis.columns import infer_type
 
-
-def _map_unique(values: pd.Series, func) -> pd.Series:
-    """Apply ``func`` to each distinct value once (fast on a million rows)."""
-    uniques = values.dropna().unique()
-    lookup = {u: func(u) for u in uniques}
-    return values.map(lookup)
-
-
-def _booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype("boolean"), np.zeros(len(values), dtype=bool)
-    parsed = _map_unique(values, parse_boolean)
-    bad = (values.notna() & parsed.isna()).to_numpy()
-    return parsed.astype("boolean"), bad
+    types = dict(column_types or {})
+    for col in frame.columns:
+        if col in out.columns:
+            continue
+        values = frame[col]
+        type_ = types.get(col) or infer_type(values, str(col))[0]
+        if col == by or type_ in ("categorical", "id", "text"):
+            out[col] = _text(values, clean)
+        elif type_ == "numeric":
+            out[col] = _numbers(problems, "non_numeric_value", col, values, clean)
+        elif type_ == "binary":
+            flags, bad = parse_booleans(values)
+            problems.add("unparseable_boolean", col, bad, values)
+            out[col] = flags
+        elif type_ == "date":
+            parsed, bad = parse_dates(values, clean)
+            problems.add("unparseable_extra_date", col, bad, values)
+            out[col] = parsed
+        else:
+            raise ValueError(f"Unknown column type {type_!r} for {col}.")
 
 
 def _empty_report(n: int, fatal: str) -> ValidationReport:
@@ -289,7 +235,9 @@ def _empty_report(n: int, fatal: str) -> ValidationReport:
 
 
 def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: object = None,
-                      today: object = None) -> tuple[pd.DataFrame | None, ValidationReport]:
+                      today: object = None, time_unit: str = "days", event_value: object = None,
+                      column_types: Mapping[str, str] | None = None
+                      ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Check every row of a canonically named episode frame.
 
     Parameters
@@ -303,6 +251,16 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         Data extraction date; default the latest date in the file.
     today : date-like, optional
         Dates later than this are rejected as future dates; default today's date.
+    time_unit : {"days", "weeks", "months", "years"}
+        Unit of the durations ``los_days`` and ``days_to_relapse`` in the file; they are converted
+        to days (:data:`TIME_UNITS`) and ``attrs["time_unit"]`` records the unit.
+    event_value : optional
+        The value of ``relapsed`` that means a relapse when it is not yes/no-like (``2`` of a 1/2
+        status) or when 1 means censored (then ``0``).
+    column_types : mapping, optional
+        Type of each extra (unmapped) column (:mod:`analysis.columns`); inferred from content when
+        not given. Numeric columns become ``float64``, binary ``boolean``, dates ``datetime64``,
+        the rest text; values that do not fit the type are set missing with a warning.
 
     Returns
     -------
@@ -311,6 +269,8 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     """
     n = len(frame)
     by = by or "level_of_care"
+    if time_unit not in TIME_UNITS:
+        return None, _empty_report(n, f"Unknown time unit {time_unit!r}; use one of {', '.join(TIME_UNITS)}.")
     if n == 0:
         return None, _empty_report(0, "The file has a header but no data rows.")
     cols = set(frame.columns)
@@ -371,14 +331,15 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for col in ("los_days", "days_to_relapse"):
         if col not in cols:
             continue
-        values, bad = _numbers(frame[col], clean)
-        problems.add("non_numeric_duration", col, bad, frame[col])
+        values = _numbers(problems, "non_numeric_duration", col, frame[col], clean)
         negative = (values < 0).to_numpy()
         problems.add("negative_duration", col, negative, frame[col])
-        out[col] = values.where(~negative)
+        out[col] = values.where(~negative) * TIME_UNITS[time_unit]
     if "relapsed" in cols:
-        flags, bad = _booleans(frame["relapsed"])
-        problems.add("unparseable_relapsed", "relapsed", bad, frame["relapsed"])
+        flags, bad = parse_booleans(frame["relapsed"], event_value)
+        message = None if event_value is None else (
+            f"relapsed is neither {event_value!r} (relapse) nor the one other value of the column (censored).")
+        problems.add("unparseable_relapsed", "relapsed", bad, frame["relapsed"], message=message)
         out["relapsed"] = flags
     if shape == "durations" and "days_to_relapse" in cols:
         problems.add("missing_duration", "days_to_relapse", frame["days_to_relapse"].isna().to_numpy(),
@@ -387,7 +348,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     # level of care and grouping
     if "level_of_care" in cols:
         raw = frame["level_of_care"]
-        codes = _map_unique(_text(raw, clean), normalize_level_of_care)
+        codes = map_unique(_text(raw, clean), normalize_level_of_care)
         unknown = (raw.notna() & codes.isna()).to_numpy()
         required = by == "level_of_care"
         problems.add("unknown_level_of_care" if required else "unknown_level_of_care_ignored", "level_of_care",
@@ -401,7 +362,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         out["level_of_care"] = pd.Categorical(codes, categories=list(LEVELS_OF_CARE), ordered=True)
     if "discharge_reason" in cols:
         raw = frame["discharge_reason"]
-        codes = _map_unique(_text(raw, clean), normalize_discharge_reason)
+        codes = map_unique(_text(raw, clean), normalize_discharge_reason)
         unknown = (raw.notna() & codes.isna()).to_numpy()
         problems.add("unknown_discharge_reason", "discharge_reason", unknown, raw)
         if unknown.any():
@@ -436,8 +397,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for name in ("age", "prior_treatments", "hours_attended", "hours_scheduled"):
         if name not in cols:
             continue
-        values, bad = _numbers(frame[name], clean)
-        problems.add("non_numeric_value", name, bad, frame[name])
+        values = _numbers(problems, "non_numeric_value", name, frame[name], clean)
         if name == "age":
             odd = ((values < 10) | (values > 110)).to_numpy()
             problems.add("implausible_age", name, odd, frame[name])
@@ -450,15 +410,13 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         over = (out["hours_attended"] > out["hours_scheduled"] * 1.0001).to_numpy()
         problems.add("attended_exceeds_scheduled", "hours_attended", over, frame["hours_attended"])
     if "co_occurring" in cols:
-        flags, bad = _booleans(frame["co_occurring"])
+        flags, bad = parse_booleans(frame["co_occurring"])
         problems.add("unparseable_boolean", "co_occurring", bad, frame["co_occurring"])
         out["co_occurring"] = flags
     for name in ("sex", "race_ethnicity", "primary_substance", "payer", "site"):
         if name in cols:
             out[name] = _text(frame[name], clean)
-    for col in frame.columns:  # extra columns kept as they are
-        if col not in out.columns:
-            out[col] = frame[col]
+    _type_extra_columns(frame, out, problems, by=by, clean=clean, column_types=column_types)
     if by not in ("level_of_care",) and by in out:
         problems.add("missing_group", by, out[by].isna().to_numpy(), frame[by])
 
@@ -470,6 +428,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     keep[positions] = False
     episodes = out[keep]
     episodes.attrs["shape"] = shape
+    episodes.attrs["time_unit"] = time_unit
     if shape == "dates":
         if as_of is not None:
             episodes.attrs["as_of"] = pd.Timestamp(as_of)
@@ -488,6 +447,6 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
                  f"(most often: {errors['rule'].value_counts().index[0].replace('_', ' ')}).")
     report = ValidationReport(n_rows_read=n, n_rows_accepted=0 if fatal else int(keep.sum()), problems=table,
                               fatal=fatal, shape=shape, notes=tuple(notes), unknown_labels=labels,
-                              excluded_index=excluded)
+                              excluded_index=excluded, time_unit=time_unit)
     return (None if fatal else episodes), report
 

@@ -1,0 +1,201 @@
+"""Reading values: dates, numbers, yes/no flags and labels, from text or from typed columns.
+
+Every reader here takes a column as it came from a file (text from CSV; typed values from Parquet
+or Excel) and returns the parsed column with a boolean array marking values that were present but
+could not be read, so that validation can list them row by row. Nothing is guessed silently:
+
+* **Numbers.** A typed numeric column is used as it is. In text, ``"1,234"`` and ``"1,234.5"``
+  (commas in groups of three) are read with the comma as thousands separator and flagged
+  (``grouped``) so the change is reported; a decimal comma (``"12,5"``) or a European number
+  (``"1.234,5"``) is ambiguous and not read (``ambiguous``), with a message saying how to write it.
+  When any value of a column has a decimal comma, every comma in that column is ambiguous.
+* **Dates.** See :func:`parse_dates`.
+* **Labels.** :func:`as_text` writes numbers without a spurious ``.0`` (an Excel or Parquet id
+  ``123.0`` is the label ``"123"``, as in a CSV file).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.schema import parse_boolean
+
+__all__ = ["DATE_FORMATS", "NumberParse", "parse_dates", "parse_numbers", "parse_booleans", "as_text",
+           "map_unique"]
+
+#: Date formats tried, most common first; per column the best-fitting ones are tried in turn.
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y",
+                                 "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M",
+                                 "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%Y%m%d")
+
+_GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+_DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+
+
+def map_unique(values: pd.Series, func) -> pd.Series:
+    """Apply ``func`` to each distinct value once (fast on a million rows)."""
+    uniques = values.dropna().unique()
+    lookup = {u: func(u) for u in uniques}
+    return values.map(lookup)
+
+
+def _label(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (pd.Timestamp, _dt.datetime)) and value == pd.Timestamp(value).normalize():
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    return str(value).strip()
+
+
+def as_text(values: pd.Series, clean: bool = False) -> pd.Series:
+    """Values as stripped strings, missing (and empty) as None; ``clean``: already stripped by the reader.
+
+    Numbers are written as a person would (``123.0`` -> ``"123"``), so an id read from Excel or
+    Parquet gives the same label as from CSV.
+    """
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        out = values if clean else values.str.strip()
+        return out if clean else out.where(out != "", None)
+    out = values.astype(object).where(values.notna(), None)
+    out = map_unique(out, _label)
+    return out.where(out.notna() & (out != ""), None)
+
+
+@dataclass(frozen=True)
+class NumberParse:
+    """Result of :func:`parse_numbers`: ``values`` (float64, NaN when unread), and per row ``bad``
+    (present but not a number), ``grouped`` (read with a thousands separator) and ``ambiguous``
+    (a decimal comma or European number: not read, a subset of ``bad``)."""
+
+    values: pd.Series
+    bad: np.ndarray
+    grouped: np.ndarray
+    ambiguous: np.ndarray
+
+    def message(self, index) -> pd.Series:
+        """A per-row message for the unread values (ambiguous separators explained)."""
+        msg = pd.Series("Not a number.", index=index, dtype=object)
+        msg[self.ambiguous] = ("Comma as decimal mark or ambiguous separators: write the number with a "
+                               "point for decimals and no thousands separator (12.5, 1234.5).")
+        return msg
+
+
+def parse_numbers(values: pd.Series, clean: bool = False) -> NumberParse:
+    """Parse a column of numbers (typed, or text with the separator rules of the module docstring)."""
+    n = len(values)
+    none = np.zeros(n, dtype=bool)
+    if pd.api.types.is_bool_dtype(values):
+        return NumberParse(values.astype("float64"), none, none, none)
+    if pd.api.types.is_numeric_dtype(values):
+        return NumberParse(values.astype("float64"), none, none, none)
+    text = as_text(values, clean)
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (text.notna() & out.isna()).to_numpy()
+    grouped = ambiguous = none
+    if bad.any():
+        rest = text[bad]
+        with_comma = rest.str.contains(",", regex=False)
+        if with_comma.any():
+            decimal = rest.str.match(_DECIMAL_COMMA) & ~rest.str.match(_GROUPED)
+            if decimal.any():  # a column with decimal commas: every comma is ambiguous
+                amb = with_comma
+            else:
+                is_grouped = rest.str.match(_GROUPED)
+                retry = pd.to_numeric(rest[is_grouped].str.replace(",", "", regex=False), errors="coerce")
+                out[retry.index] = retry.astype("float64")
+                grouped = np.zeros(n, dtype=bool)
+                grouped[values.index.get_indexer(retry.index[retry.notna()])] = True
+                amb = with_comma & ~is_grouped
+            ambiguous = np.zeros(n, dtype=bool)
+            ambiguous[values.index.get_indexer(amb.index[amb])] = True
+        bad = (text.notna() & out.isna()).to_numpy()
+    return NumberParse(out, bad, grouped, ambiguous)
+
+
+def parse_booleans(values: pd.Series, event_value: object = None) -> tuple[pd.Series, np.ndarray]:
+    """Parse yes/no, y/n, true/false, 1/0 into pandas ``boolean``; returns ``(flags, bad)``.
+
+    ``event_value``: the label that means True (e.g. ``"2"`` for a status coded 1/2, or ``"0"`` for a
+    column where 1 means censored); then the one other label means False and any third label is bad.
+    """
+    if event_value is None:
+        if pd.api.types.is_bool_dtype(values):
+            return values.astype("boolean"), np.zeros(len(values), dtype=bool)
+        parsed = map_unique(values, parse_boolean)
+        bad = (values.notna() & parsed.isna()).to_numpy()
+        return parsed.astype("boolean"), bad
+    text = as_text(values)
+    lowered = text.str.lower() if text.notna().any() else text
+    wanted = _label(event_value).lower()
+    others = [v for v in pd.unique(lowered.dropna()) if v != wanted]
+    flags = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    flags[(lowered == wanted).fillna(False).to_numpy()] = True
+    if len(others) == 1:
+        flags[(lowered == others[0]).fillna(False).to_numpy()] = False
+    bad = (text.notna() & flags.isna()).to_numpy()
+    return flags, bad
+
+
+def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
+    """Parse a column of dates written in one or several formats.
+
+    Formats of :data:`DATE_FORMATS` are ranked by how many of a sample they read, then tried in
+    turn on what is still unread; Excel serial day numbers (e.g. ``45292``) and date objects from
+    Excel or Parquet are accepted. Ambiguous day/month orders resolve to the format that reads
+    most of the column (US month-first on a tie). Times of day are dropped. Empty or blank text is
+    missing, not unreadable.
+
+    Returns
+    -------
+    (parsed, bad)
+        ``datetime64[ns]`` Series (NaT where empty or unreadable) and a boolean array marking
+        values that were present but could not be read.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return parsed.astype("datetime64[ns]").dt.normalize(), np.zeros(len(values), dtype=bool)
+    if values.dtype == object and not clean and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        values = values.str.strip()
+        values = values.where(values != "", None)
+    present = values.notna().to_numpy()
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if not present.any():
+        return parsed, np.zeros(len(values), dtype=bool)
+    objects = values[present]
+    if pd.api.types.infer_dtype(objects, skipna=True) == "string":
+        is_date_obj = pd.Series(False, index=objects.index)
+    else:
+        clean = False
+        is_date_obj = objects.map(lambda v: isinstance(v, (_dt.date, pd.Timestamp, np.datetime64)))
+    if is_date_obj.any():
+        parsed[is_date_obj[is_date_obj].index] = pd.to_datetime(objects[is_date_obj], errors="coerce")
+        objects = objects[~is_date_obj]
+    text = objects if clean else objects.map(_label)
+    remaining = text
+    if len(text):
+        sample = text.iloc[:: max(1, len(text) // 2000)]
+        scores = [(pd.to_datetime(sample, format=f, errors="coerce").notna().sum(), -i, f)
+                  for i, f in enumerate(DATE_FORMATS)]
+        for score, _, fmt in sorted(scores, reverse=True):
+            if remaining.empty:
+                break
+            if score == 0 and len(remaining) > 1000:
+                # a format that read nothing of the sample is only worth a try on a few leftovers
+                probe = pd.to_datetime(remaining.iloc[:1000], format=fmt, errors="coerce")
+                if probe.isna().all():
+                    continue
+            got = pd.to_datetime(remaining, format=fmt, errors="coerce")
+            ok = got.notna()
+            if ok.any():
+                parsed[got.index[ok]] = got[ok]
+                remaining = remaining[~ok]
+        serial = pd.to_numeric(remaining, errors="coerce")
+        serial = serial[(serial >= 18264) & (serial <= 73051) & (serial == np.floor(serial))]  # 1950..2100
+        if len(serial):
+            parsed[serial.index] = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial, unit="D")
+    parsed = parsed.dt.normalize()
+    bad = present & parsed.isna().to_numpy()
+    return parsed, bad
