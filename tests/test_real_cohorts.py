@@ -1,0 +1,155 @@
+"""Real public cohorts, in their own column names and units, through the command line, against R.
+
+Cohorts (tests/r/real_cohorts_export.py): Rossi recidivism (lifelines; weeks), UIS drug-treatment
+(SurvSet; days), ACTG 320 AIDS trial (scikit-survival; days; CSV and Parquet). References:
+tests/r/real_cohorts_reference.R (R 4.2.2, survival 3.5-3), on the times as they are in the file:
+survfit(Surv(time, status) ~ group, conf.type = "log-log") with summary(times =, extend = TRUE) and
+summary(fit, rmean = tau)$table, survdiff, coxph(Surv(time, status) ~ group + covariates,
+ties = "efron") with numeric covariates linear, factors against their most frequent level and 0/1
+columns as one term, concordance(fit), cox.zph(fit).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "real_cohorts"
+REF = ROOT / "tests" / "data" / "r_real"
+
+#: name -> (file, command-line arguments). No --map line is needed: the names are guessed from content.
+RUNS = {
+    "rossi": ("rossi.csv", ["--by", "fin", "--adjust", "age,prio,wexp,race", "--time-unit", "weeks"]),
+    "uis": ("uis.csv", ["--by", "TREAT", "--adjust", "AGE,BECK,NDRUGTX,SITE,IVHX,RACE", "--type", "IVHX=categorical"]),
+    "aids": ("aids.csv", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
+    "aids_parquet": ("aids.parquet", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
+}
+
+
+def outcomes_json(capsys, file: str, args: list[str]) -> dict:
+    code = main(["outcomes", str(DATA / file), *args, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def compare(payload: dict, name: str) -> dict[str, float]:
+    """Largest absolute difference from R per quantity (and assert the structure matches)."""
+    ref = name.removesuffix("_parquet")
+    diffs: dict[str, float] = {}
+
+    def record(key, ours, theirs):
+        ours = np.asarray([np.nan if v is None else v for v in ours], dtype=float)
+        theirs = np.asarray(theirs, dtype=float)
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs)), (key, ours, theirs)
+        ok = ~np.isnan(theirs)
+        diffs[key] = max(diffs.get(key, 0.0), float(np.max(np.abs(ours[ok] - theirs[ok]), initial=0.0)))
+
+    groups = {g["group"]: g for g in payload["groups"]}
+    km = pd.read_csv(REF / f"{ref}_km.csv", dtype={"group": str})
+    for r in km.itertuples():
+        row = next(s for s in groups[r.group]["survival"] if s["time"] == r.time)
+        if r.n_risk < payload["min_cell"]:  # suppressed: fewer than min_cell people still at risk
+            assert row["estimate"] is None and row["at_risk"] in (None, 0)
+            continue
+        record("km_survival", [row["estimate"]], [r.surv])
+        record("km_ci", [row["lower"], row["upper"]], [r.lower, r.upper])
+        assert row["at_risk"] == r.n_risk
+    summary = pd.read_csv(REF / f"{ref}_summary.csv", dtype={"group": str})
+    for r in summary.itertuples():
+        g = groups[r.group]
+        assert g["n"] == r.n and g["events"] == r.events
+        record("median", [g["median"], *g["median_ci"]], [r.median, r.median_lower, r.median_upper])
+        record("rmst", [g["rmst"]["estimate"]], [r.rmean])
+        record("rmst_se", [g["rmst"]["se"]], [r.rmean_se])
+    lr = pd.read_csv(REF / f"{ref}_logrank.csv").iloc[0]
+    record("logrank_chisq", [payload["logrank"]["statistic"]], [lr["chisq"]])
+    record("logrank_p", [payload["logrank"]["p"]], [lr["p"]])
+    cox = payload["cox"]
+    assert cox["n"] == lr["n"] and cox["events"] == lr["events"]
+    record("concordance", [cox["concordance"]], [lr["concordance"]])
+    r_cox = pd.read_csv(REF / f"{ref}_cox.csv").set_index("term")
+    ours = {t["term"]: t for t in cox["terms"]}
+    assert set(ours) == set(r_cox.index)
+    for term, r in r_cox.iterrows():
+        record("cox_hr", [ours[term]["hr"]], [r["hr"]])
+        record("cox_ci", [ours[term]["lower"], ours[term]["upper"]], [r["lower"], r["upper"]])
+        record("cox_p", [ours[term]["p"]], [r["p"]])
+    zph = pd.read_csv(REF / f"{ref}_zph.csv").set_index("term")
+    ph = {t["term"]: t for t in cox["ph_test"]}
+    assert set(ph) == set(zph.index)
+    for term, r in zph.iterrows():
+        record("zph_chisq", [ph[term]["chisq"]], [r["chisq"]])
+        record("zph_p", [ph[term]["p"]], [r["p"]])
+        assert ph[term]["df"] == r["df"]
+    return diffs
+
+
+#: Tolerances: exact arithmetic for Kaplan-Meier, log-rank and RMST; Newton-Raphson's stopping rule for Cox.
+TOLERANCE = {"km_survival": 1e-12, "km_ci": 1e-10, "median": 1e-9, "rmst": 1e-9, "rmst_se": 1e-8,
+             "logrank_chisq": 1e-9, "logrank_p": 1e-10, "concordance": 1e-10, "cox_hr": 1e-6, "cox_ci": 1e-6,
+             "cox_p": 1e-6, "zph_chisq": 1e-5, "zph_p": 1e-6}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_real_cohort_equals_R(capsys, name):
+    file, args = RUNS[name]
+    payload = outcomes_json(capsys, file, args)
+    diffs = compare(payload, name)
+    for key, diff in diffs.items():
+        assert diff <= TOLERANCE[key], (key, diff)
+
+
+def test_rossi_reads_as_a_researcher_would(capsys):
+    """week is the time in weeks, arrest the event (1 = arrested), fin a 0/1 arm: no --map needed."""
+    payload = outcomes_json(capsys, "rossi.csv", RUNS["rossi"][1])
+    assert payload["time_unit"] == "weeks" and payload["horizons"] == [4, 13, 26, 52]
+    assert payload["origin"] == "admission" and "no discharge date or length of stay" in payload["origin_reason"]
+    assert payload["columns"]["week"]["used_as"] == "days_to_relapse"
+    assert payload["columns"]["arrest"]["used_as"] == "relapsed"
+    assert payload["columns"]["prio"] == {"used_as": "prio", "role": "covariate", "type": "numeric"}
+    assert payload["cox"]["reference"] == {"fin": "0", "race": "1", "wexp": "False"}
+    # the JSON names the unit and keeps days beside it: 52 weeks = 364 days
+    first = payload["groups"][0]
+    assert [s["time"] for s in first["survival"]] == [4, 13, 26, 52]
+    assert [s["day"] for s in first["survival"]] == [28, 91, 182, 364]
+    assert first["rmst"]["tau"] == 52 and first["rmst"]["unit"] == "weeks"
+    # not recorded, never 0%
+    assert first["completion_rate"] is None
+    assert set(payload["not_recorded"]) == {"completion", "discharge_reasons", "length_of_stay"}
+
+
+@pytest.mark.parametrize("unit", ["days", "months", "years"])
+def test_the_unit_labels_the_times_and_changes_no_number(capsys, unit):
+    """The same numbers read in another unit (held internally in days: x 1, 30.4375, 365.25) give the same
+    estimates, stated in that unit: results equal R's on the unconverted times whatever the unit."""
+    weeks = outcomes_json(capsys, "rossi.csv", RUNS["rossi"][1])
+    other = outcomes_json(capsys, "rossi.csv", [*RUNS["rossi"][1][:-2], "--time-unit", unit,
+                                                "--horizons", "4,13,26,52", "--tau", "52"])
+    assert other["time_unit"] == unit
+    assert [t["hr"] for t in other["cox"]["terms"]] == pytest.approx([t["hr"] for t in weeks["cox"]["terms"]],
+                                                                       rel=1e-12)
+    for gw, go in zip(weeks["groups"], other["groups"], strict=True):
+        assert go["rmst"]["estimate"] == pytest.approx(gw["rmst"]["estimate"], rel=1e-12)
+        assert go["rmst"]["se"] == pytest.approx(gw["rmst"]["se"], rel=1e-12)
+        assert [s["estimate"] for s in go["survival"]] == [s["estimate"] for s in gw["survival"]]
+        assert [s["time"] for s in go["survival"]] == [4, 13, 26, 52]
+        assert [r["km_relapse"] for r in go["relapse"]] == [r["km_relapse"] for r in gw["relapse"]]
+
+
+def test_uis_names_and_types(capsys):
+    payload = outcomes_json(capsys, "uis.csv", RUNS["uis"][1])
+    cols = payload["columns"]
+    assert cols["TIME"]["used_as"] == "days_to_relapse" and cols["CENSOR"]["used_as"] == "relapsed"
+    assert cols["ID"]["type"] == "id" and cols["ID"]["role"] == "ignored"
+    assert cols["BECK"]["type"] == "numeric" and cols["IVHX"]["type"] == "categorical"
+    assert payload["time_unit"] == "days"
+    terms = [t["term"] for t in payload["cox"]["terms"]]
+    assert terms == ["TREAT[1]", "AGE", "BECK", "NDRUGTX", "SITE[1]", "IVHX[1]", "IVHX[2]", "RACE[1]"]
+    assert payload["cox"]["reference"] == {"TREAT": "0", "SITE": "0", "IVHX": "3", "RACE": "0"}
