@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               description="Retention, relapse by horizon, Kaplan-Meier time to relapse, log-rank "
                                           "and Cox model by group. Cells under --min-cell people are suppressed. "
                                           "Columns may be named as in the file or by their canonical names.")
-    add_file_arguments(p, by_default="level_of_care")
+    add_file_arguments(p, by_default=None)
     p.add_argument("--groups", default=None, help="comma-separated subset of groups to compare")
     p.add_argument("--origin", choices=ORIGINS, default=None,
                    help="time origin (default: discharge when the file records discharge, else admission)")
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     cohort = derive_cohort(result.episodes)
     groups = [g.strip() for g in args.groups.split(",")] if args.groups else None
     try:
-        by = result.resolve_column(args.by) if args.by else "level_of_care"
+        by = result.resolve_column(result.by) if result.by else "level_of_care"
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
         report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
                                  adjust=adjust, reference=args.reference, groups=groups,

@@ -75,3 +75,85 @@ def test_parse_map_args():
         "admission_date": "Admit Date", "level_of_care": "LOC"}
     with pytest.raises(ValueError, match="CANONICAL=SOURCE"):
         parse_map_args(["nonsense"])
+
+
+# ---------------------------------------------------------------- content-aware guesses
+from analysis.mapping import (  # noqa: E402
+    MappingSpec,
+    guess_details,
+    spec_from_json,
+    spec_to_json,
+)
+
+
+def test_a_01_relapse_column_is_relapsed_not_a_date():
+    raw = pd.DataFrame({"admit": ["2024-01-01"] * 4, "relapse": ["0", "1", "0", "1"],
+                        "discharge": ["1", "0", "0", "1"], "time": ["3", "5", "8", "13"]})
+    details = guess_details(raw)
+    assert details.mapping["relapsed"] == "relapse"
+    assert "relapse_date" not in details.mapping and "discharge_date" not in details.mapping
+    declined = {g.field: g.reason for g in details.declined()}
+    assert "looks like a yes/no column" in declined["discharge_date"]
+    assert "--map discharge_date=discharge" in declined["discharge_date"]
+    assert details.mapping["admission_date"] == "admit"
+    assert "days_to_relapse" not in details.mapping  # a date-shaped file: the time column is not the end point
+
+
+@pytest.mark.parametrize("name,values,event_value,meaning", [
+    ("event", ["0", "1"], None, "1/yes/true is the relapse"),
+    ("CENSOR", ["1", "0"], None, "1/yes/true is the relapse"),
+    ("censored", ["1", "0"], "0", "1 means censored"),
+    ("status", ["1", "2"], "2", "2 is the relapse"),
+    ("fstat", ["True", "False"], None, "1/yes/true is the relapse"),
+])
+def test_event_flags_and_their_event_value(name, values, event_value, meaning):
+    raw = pd.DataFrame({name: values * 3, "futime": ["10", "20"] * 3})
+    details = guess_details(raw)
+    assert details.mapping == {"relapsed": name, "days_to_relapse": "futime"}
+    assert details.event_value == event_value
+    assert meaning in next(g.reason for g in details.guesses if g.field == "relapsed")
+
+
+@pytest.mark.parametrize("name,unit", [("weeks", "weeks"), ("TTR", None), ("follow_up_months", "months"),
+                                       ("Duration", None), ("time_yrs", "years"), ("lenfol", None)])
+def test_time_columns_and_their_unit(name, unit):
+    raw = pd.DataFrame({name: ["1", "2.5", "7"], "relapse": ["1", "0", "1"]})
+    details = guess_details(raw)
+    assert details.mapping.get("days_to_relapse") == name
+    assert details.time_unit == unit
+
+
+def test_a_text_time_column_is_not_a_duration():
+    raw = pd.DataFrame({"time": ["morning", "evening", "noon"], "event": ["1", "0", "1"]})
+    details = guess_details(raw)
+    assert "days_to_relapse" not in details.mapping
+    assert "looks like" in details.declined()[0].reason
+
+
+def test_real_world_names():
+    cols = ["Admit Dt", "Disch Dt", "Date of Last Contact", "Date of Relapse", "Program", "Facility"]
+    assert guess_mapping(cols) == {"admission_date": "Admit Dt", "discharge_date": "Disch Dt",
+                                   "last_contact_date": "Date of Last Contact", "relapse_date": "Date of Relapse",
+                                   "level_of_care": "Program", "site": "Facility"}
+    for name in ("Service", "LOC", "Modality"):
+        assert guess_mapping([name]) == {"level_of_care": name}
+
+
+def test_a_program_column_of_site_names_is_not_a_level_of_care():
+    raw = pd.DataFrame({"Program": ["Northside", "Harbor House", "Elm St"] * 4,
+                        "Admit Date": ["2024-01-01"] * 12})
+    details = guess_details(raw)
+    assert "level_of_care" not in details.mapping
+    assert "only 0% of its values can be placed" in details.declined()[0].reason
+
+
+def test_spec_json_roundtrip_and_old_format():
+    spec = MappingSpec({"days_to_relapse": "week", "relapsed": "arrest"}, {"prio": "numeric"}, "weeks", "1", "fin")
+    assert spec_from_json(spec_to_json(spec)) == spec
+    old = spec_from_json('{"admission_date": "Admit", "discharge_date": null}')
+    assert old == MappingSpec({"admission_date": "Admit"})
+    assert mapping_from_json(spec_to_json(spec)) == spec.columns
+    with pytest.raises(ValueError, match="time_unit"):
+        spec_from_json('{"format": "continuum-mapping", "columns": {}, "time_unit": "fortnights"}')
+    with pytest.raises(ValueError, match="types"):
+        spec_from_json('{"format": "continuum-mapping", "columns": {}, "types": {"x": "float"}}')
