@@ -1,10 +1,12 @@
-"""Data: sample or upload, column mapping, validation report, identifier refusal, data dictionary."""
+"""Data: sample or upload, column mapping with reasons, column roles and types, time unit, validation report."""
 import pandas as pd
 import streamlit as st
 
+from analysis.columns import TYPES, columns_frame
 from analysis.export import to_csv_bytes
-from analysis.mapping import guess_mapping, mapping_from_json, mapping_to_json
+from analysis.mapping import FIELD_LABELS, MappingSpec, spec_from_json, spec_to_json
 from analysis.schema import FIELDS
+from analysis.validation import TIME_UNITS
 from ui.state import context, load_dataset, sample_dataset, sample_path, set_dataset
 from ui.widgets import page_guard
 
@@ -14,23 +16,60 @@ ds = ctx.dataset
 ss = st.session_state
 
 NOT_MAPPED = "(not in file)"
+GUESSED = "(as guessed: 1 / yes / true)"
 FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "parquet": "application/octet-stream"}
+_LEAVE_WARNING = """<script>
+window.parent.addEventListener("beforeunload", function (e) { e.preventDefault(); e.returnValue = ""; });
+</script>"""
 
-def _reload(upload: dict | None, mapping: dict) -> None:
-    """Load the session's upload (or the sample) again with a new mapping, then redraw."""
+
+def _reload(upload: dict | None, spec: MappingSpec) -> None:
+    """Load the session's upload (or the sample) again with a new mapping spec, then redraw."""
+    options = dict(column_types=spec.types or None, time_unit=spec.time_unit, event_value=spec.event_value)
     if upload is not None:
-        set_dataset(load_dataset(upload["data"], upload["name"], mapping, is_sample=False, by=upload.get("by")))
+        upload["spec"] = spec
+        ss.setdefault("_specs_by_columns", {})[upload["columns"]] = spec  # reused for a file with these columns
+        set_dataset(load_dataset(upload["data"], upload["name"], spec.columns, is_sample=False, by=spec.by,
+                                 **options))
     else:
         p = sample_path()
-        set_dataset(load_dataset(p.read_bytes(), p.name, mapping, is_sample=True))
+        set_dataset(load_dataset(p.read_bytes(), p.name, spec.columns, is_sample=True, **options))
+    if spec.by:
+        ss["_pending_by"] = spec.by  # the sidebar picks it up before drawing its widget
     st.rerun()
+
+
+def _new_upload(data: bytes, name: str) -> None:
+    """A new file: load it with fresh guesses, or with the mapping chosen for a file with the same columns."""
+    first = load_dataset(data, name, None, is_sample=False)
+    columns = tuple(map(str, first.result.raw.columns)) if first.result.raw is not None else ()
+    upload = {"name": name, "size": len(data), "data": data, "columns": columns, "spec": None}
+    ss["upload"] = upload
+    remembered = ss.get("_specs_by_columns", {}).get(columns)
+    if remembered is not None and columns:
+        ss["_remembered"] = name
+        _reload(upload, remembered)
+    ss.pop("_remembered", None)
+    set_dataset(first)
+    st.rerun()
+
+
+def _preview(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first rows with spreadsheet row numbers (header = row 1) and dates shown as dates."""
+    out = frame.head(20).copy()
+    out.attrs = {}
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.date
+    out.index = pd.Index(out.index + 2, name="Row")
+    return out
 
 
 with page_guard("The data page"):
     st.markdown("Continuum analyses **de-identified treatment episodes**, one row per episode. "
                 "An uploaded file stays in this browser session's memory only: it is never written to disk "
-                "and is gone when the session ends.")
+                "and is gone when the session ends (reloading the page loses it).")
     choice = st.radio("Dataset", ["Bundled sample cohort", "Upload a file"], key="data_source", horizontal=True,
                       index=0 if ds.is_sample else 1)
     if choice == "Bundled sample cohort":
@@ -45,73 +84,109 @@ with page_guard("The data page"):
         if up is not None:
             data = up.getvalue()
             if ss.get("upload", {}).get("name") != up.name or ss.get("upload", {}).get("size") != len(data):
-                ss["upload"] = {"name": up.name, "size": len(data), "data": data, "mapping": None}
-                for k in [k for k in ss if str(k).startswith("map_")]:
-                    del ss[k]
-                set_dataset(load_dataset(data, up.name, None, is_sample=False))
-                st.rerun()
+                _new_upload(data, up.name)
         elif not ds.is_sample:
             st.caption(f"Loaded: {ds.label}. Upload another file to replace it.")
         else:
             st.info("Choose a file to analyse. Until then the pages show the sample cohort.")
+    if not ds.is_sample:
+        st.iframe(_LEAVE_WARNING, height=1)  # the browser asks before a reload loses the upload
+        if ss.get("_remembered") and ss.get("_remembered") == ss.get("upload", {}).get("name"):
+            st.caption("The mapping chosen earlier in this session for a file with the same columns was applied.")
 
     result = ds.result
+    rep = result.report
+    token = (ds.content_hash or "sample")[:8]
+    ss["_map_token"] = token
     # ---------------------------------------------------------------- identifier refusal / fatal
-    if result.report.fatal:
-        st.error(result.report.fatal)  # the identifier guard's refusal names the column(s)
+    if rep.fatal:
+        st.error(f"File rejected: {rep.fatal}")  # the identifier guard's refusal names the column(s)
 
     # ---------------------------------------------------------------- mapping editor
     if result.raw is not None:
         st.subheader("Column mapping")
         st.caption("Which column of the file holds each field Continuum understands. The guesses come from the "
-                   "column names; correct them here, or upload a mapping saved earlier.")
+                   "column names, checked against the content (the reasons are listed below). To unmap a field "
+                   f"that was guessed wrongly, choose **{NOT_MAPPED}** (on the command line: `--map FIELD=`).")
         file_cols = [str(c) for c in result.raw.columns]
-        guess = guess_mapping(file_cols)
-        current = dict(result.mapping) if result.mapping else guess
+        current = dict(result.mapping)
+        infos = {i.source: i for i in result.columns}
         with st.form("mapping_form"):
             cols = st.columns(3)
             chosen = {}
+            opts = [NOT_MAPPED, *file_cols]
             for i, f in enumerate(FIELDS):
-                opts = [NOT_MAPPED, *file_cols]
                 default = current.get(f.name, NOT_MAPPED)
-                idx = opts.index(default) if default in opts else 0
-                chosen[f.name] = cols[i % 3].selectbox(f.name, opts, index=idx, key=f"map_{f.name}",
-                                                       help=f.description)
+                chosen[f.name] = cols[i % 3].selectbox(
+                    FIELD_LABELS.get(f.name, f.name), opts, index=opts.index(default) if default in opts else 0,
+                    key=f"map_{f.name}_{token}", help=f"{f.name}: {f.description}")
+            c1, c2, c3 = st.columns(3)
+            units = list(TIME_UNITS)
+            unit = c1.selectbox("Durations are in", units, index=units.index(result.time_unit),
+                                key=f"map_time_unit_{token}",
+                                help="Unit of the time to relapse and length of stay in the file. Results are "
+                                     "reported in it.")
+            relapse_col = current.get("relapsed")
+            values = ([] if relapse_col is None else
+                      sorted(result.raw[relapse_col].dropna().astype(str).str.strip().unique().tolist())[:10])
+            event_opts = [GUESSED, *values]
+            now = result.event_value if result.event_value in values else GUESSED
+            event = c2.selectbox("Value that means a relapse", event_opts, index=event_opts.index(now),
+                                 key=f"map_event_{token}",
+                                 help="Flip it when 1 means censored (e.g. a CENSOR column), or for a status "
+                                      "coded 1/2.")
             group_opts = ["level_of_care", *[c for c in file_cols if c not in current.values()]]
-            prev_by = (ss.get("upload") or {}).get("by") or "level_of_care"
-            group_by = st.selectbox(
+            prev_by = result.by or "level_of_care"
+            group_by = c3.selectbox(
                 "Group episodes by", group_opts, index=group_opts.index(prev_by) if prev_by in group_opts else 0,
                 key="map_group_by",
                 help="Level of care by default. A file without a level of care can be analysed by another "
                      "column instead, such as a study arm or a site.")
+            st.markdown("**How each column is read** (change a type to override what its content suggests)")
+            table = columns_frame(result.columns)
+            edited = st.data_editor(
+                table, key=f"types_{token}", hide_index=True, disabled=["column", "used_as", "role", "levels",
+                                                                        "missing", "why"],
+                column_config={"type": st.column_config.SelectboxColumn("type", options=list(TYPES),
+                                                                        required=True),
+                               "used_as": "used as", "why": "why this type"})
             submitted = st.form_submit_button("Apply mapping", type="primary")
         if submitted:
-            mapping = {k: v for k, v in chosen.items() if v != NOT_MAPPED}
+            mapping = {k: (v if v != NOT_MAPPED else "") for k, v in chosen.items()}  # "" unmaps the field
+            types = dict(result.column_types)
+            for r in edited.itertuples():
+                info = infos.get(r.column)
+                if info is not None and info.role != "canonical" and (r.type != info.type or r.column in types):
+                    types[r.column] = r.type
             src = ss.get("upload") if not ds.is_sample else None
-            by = None if group_by == "level_of_care" else group_by
-            if src is not None:
-                src["by"] = by
-                if by:
-                    ss["_pending_by"] = by  # the sidebar picks it up before drawing its widget
-            _reload(src, mapping)
-        c1, c2 = st.columns(2)
-        c1.download_button("Download this mapping (JSON)", mapping_to_json(result.mapping or guess),
-                           file_name="continuum_mapping.json", mime="application/json", key="dl_mapping")
-        saved = c2.file_uploader("Upload a saved mapping (JSON)", type=["json"], key="mapping_json")
+            _reload(src, MappingSpec(mapping, types, unit, None if event == GUESSED else event,
+                                     None if group_by == "level_of_care" else group_by))
+        with st.expander("Why each column was guessed (and guesses not made)"):
+            for g in result.guesses:
+                st.markdown(("- " if g.made else "- *not guessed:* ") + f"**{g.field}** ← `{g.column}`: {g.reason}")
+        d1, d2 = st.columns(2)
+        d1.download_button("Download this mapping (JSON: columns, types, unit, relapse value)",
+                           spec_to_json(result.spec()), file_name="continuum_mapping.json",
+                           mime="application/json", key="dl_mapping")
+        saved = d2.file_uploader("Upload a saved mapping (JSON)", type=["json"], key="mapping_json")
         if saved is not None and ss.get("_mapping_applied") != saved.file_id:
             ss["_mapping_applied"] = saved.file_id
-            mapping = mapping_from_json(saved.getvalue())
-            _reload(ss.get("upload") if not ds.is_sample else None, mapping)
+            spec = spec_from_json(saved.getvalue())
+            _reload(ss.get("upload") if not ds.is_sample else None, spec)
 
     # ---------------------------------------------------------------- validation report
-    rep = result.report
     st.subheader("Validation report")
     m1, m2, m3 = st.columns(3)
     m1.metric("Rows read", f"{rep.n_rows_read:,}")
-    m2.metric("Rows accepted", f"{rep.n_rows_accepted:,}")
-    m3.metric("Rows excluded", f"{rep.n_rows_excluded:,}")
+    if rep.fatal:
+        m2.metric("File", "rejected")
+        m3.metric("Rows that can be analysed", "none")
+    else:
+        m2.metric("Rows accepted", f"{rep.n_rows_accepted:,}")
+        m3.metric("Rows excluded", f"{rep.n_rows_excluded:,}")
     if rep.n_rows_excluded == 0 and not rep.fatal:
-        st.success("Every row passed validation.")
+        st.success("Every row passed validation." + (f" Durations read in {result.time_unit}."
+                                                      if rep.shape == "durations" else ""))
     by_reason = rep.excluded_by_reason()
     if len(by_reason):
         st.markdown("**Excluded rows by reason**")
@@ -131,18 +206,17 @@ with page_guard("The data page"):
         st.dataframe(ul, hide_index=True, key="tbl_unknown")
     for note in rep.notes:
         st.info(note)
-    if result.extra_columns:
-        st.caption("Extra columns kept for grouping and adjustment: " + ", ".join(map(str, result.extra_columns)))
 
     # ---------------------------------------------------------------- preview & dictionary
     if ds.cohort is not None:
-        with st.expander("First rows of the cohort table"):
-            preview = ds.cohort.head(20).copy()
-            preview.attrs = {}
-            st.dataframe(preview, key="tbl_preview")
+        with st.expander("First rows of the episode table (row = spreadsheet row, header = row 1)"):
+            st.dataframe(_preview(result.episodes), key="tbl_preview")
     st.subheader("Data dictionary")
-    st.dataframe(pd.DataFrame({"Field": [f.name for f in FIELDS], "Kind": [f.kind for f in FIELDS],
-                               "Unit": [f.unit for f in FIELDS], "Meaning": [f.description for f in FIELDS]}),
+    st.dataframe(pd.DataFrame({"Field": [f.name for f in FIELDS],
+                               "Label": [FIELD_LABELS.get(f.name, f.name) for f in FIELDS],
+                               "Kind": [f.kind for f in FIELDS], "Unit": [f.unit for f in FIELDS],
+                               "Meaning": [f.description for f in FIELDS]}),
                  hide_index=True, key="tbl_dictionary")
     st.caption("Files come either date-shaped (admission, discharge, relapse, last contact and optional death "
-               "dates) or duration-shaped (los_days, days_to_relapse with relapsed 0/1, counted from admission).")
+               "dates) or duration-shaped (length of stay, time to relapse with a relapse flag, counted from "
+               "admission, in days, weeks, months or years).")

@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from analysis.cohort import ORIGINS
+from analysis.cohort import ORIGINS, choose_origin
 from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_options
 from analysis.schema import LEVEL_LABELS
 from analysis.suppression import DEFAULT_MIN_CELL
@@ -141,6 +141,8 @@ def render_sidebar(ds: Dataset) -> Context:
             _from_url(ss, options, bounds, by_options)
             ss["_url_read"] = True
         _sanitize(ss, options, bounds, by_options)
+        if ss["origin"] == "discharge" and choose_origin(cohort)[0] == "admission":
+            ss["origin"] = "admission"  # the file records no discharge: the origin it supports (#8)
 
         st.header("Filters", divider="gray")
         if bounds:

@@ -16,7 +16,7 @@ import streamlit as st
 from analysis.cohort import derive_cohort
 from analysis.filters import FilterSpec, apply_filters
 from analysis.loading import LoadResult, load_episodes
-from analysis.mapping import mapping_to_json
+from analysis.mapping import spec_to_json
 from analysis.provenance import Provenance
 
 __all__ = ["Dataset", "Context", "sample_path", "load_dataset", "sample_dataset", "current_dataset",
@@ -52,15 +52,18 @@ class Dataset:
 
 
 def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool,
-                 by: str | None = None) -> Dataset:
-    """Load bytes (identifier guard, mapping, validation) and derive the cohort table.
+                 by: str | None = None, column_types: dict | None = None, time_unit: str | None = None,
+                 event_value: str | None = None) -> Dataset:
+    """Load bytes (identifier guard, mapping, column types, validation) and derive the cohort table.
 
     ``by``: the grouping column when it is not ``level_of_care`` (a study arm, a site); a file
-    without a level of care is then valid.
+    without a level of care is then valid. ``column_types``, ``time_unit``, ``event_value``: as
+    :func:`analysis.loading.load_episodes` (chosen on the Data page, saved with the mapping).
     """
-    result = load_episodes(data, name=name, mapping=mapping, by=by)
+    result = load_episodes(data, name=name, mapping=mapping, by=by, column_types=column_types,
+                           time_unit=time_unit, event_value=event_value)
     cohort = derive_cohort(result.episodes) if result.ok else None
-    mapping_json = mapping_to_json(result.mapping) if result.mapping else "{}"
+    mapping_json = spec_to_json(result.spec()) if result.mapping else "{}"
     label = f"sample cohort ({name})" if is_sample else name
     key = f"{result.content_hash}|{mapping_json}|{by or ''}"
     return Dataset(key, label, is_sample, result, cohort, mapping_json)

@@ -1,0 +1,101 @@
+"""The Data page with a researcher's own cohort (UIS, in its own names): roles and types shown and
+overridable, the unit and grouping saved with the mapping, a mapping remembered for a file with the same
+columns, a rejected file read as a rejection, and the pages showing the CLI's numbers."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+UIS = ROOT / "tests" / "data" / "real_cohorts" / "uis.csv"
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    monkeypatch.setenv("CONTINUUM_STRICT", "1")
+    monkeypatch.delenv("CONTINUUM_SAMPLE_PATH", raising=False)
+
+
+def _upload(name: str, data: bytes, mime="text/csv") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="episodes").upload(name, data, mime).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _table(at, header):
+    for df in at.dataframe:
+        if header in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a column {header!r}")
+
+
+def test_uis_roles_types_and_grouping_by_its_own_arm_equal_the_cli(capsys):
+    at = _upload("uis.csv", UIS.read_bytes())
+    token = at.session_state["_map_token"]
+    assert at.selectbox(key=f"map_days_to_relapse_{token}").value == "TIME"
+    assert at.selectbox(key=f"map_relapsed_{token}").value == "CENSOR"
+    assert at.selectbox(key=f"map_time_unit_{token}").value == "days"
+    at.selectbox(key="map_group_by").set_value("TREAT")
+    at.button[0].click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Rows accepted"] == "628"
+    assert at.session_state["by"] == "TREAT"
+    at.switch_page("pages/time_to_relapse.py").run()
+    assert not at.exception
+    medians = _table(at, "Median (days)")
+    main(["outcomes", str(UIS), "--by", "TREAT", "--json"])
+    cli = json.loads(capsys.readouterr().out)
+    shown = dict(zip(medians.iloc[:, 0].astype(str), medians["Median (days)"].astype(str), strict=True))
+    for g in cli["groups"]:
+        assert float(shown[g["group"]].split()[0]) == pytest.approx(g["median"]), (shown, g["median"])
+
+
+def test_the_mapping_is_remembered_for_a_file_with_the_same_columns():
+    raw = pd.read_csv(UIS)
+    at = _upload("uis.csv", raw.to_csv(index=False).encode())
+    token = at.session_state["_map_token"]
+    at.selectbox(key=f"map_time_unit_{token}").set_value("weeks")
+    at.selectbox(key="map_group_by").set_value("TREAT")
+    at.button[0].click().run()
+    assert at.session_state["dataset"].result.time_unit == "weeks"
+    buf = io.BytesIO()
+    raw.to_excel(buf, index=False)
+    at.file_uploader(key="episodes").upload(
+        "uis.xlsx", buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    assert not at.exception
+    result = at.session_state["dataset"].result
+    assert result.source_name == "uis.xlsx" and result.time_unit == "weeks" and result.by == "TREAT"
+    assert any("same columns" in c.value for c in at.caption)
+
+
+def test_a_rejected_file_reads_as_a_rejection():
+    raw = pd.DataFrame({"x": ["1", "2"], "y": ["a", "b"]})
+    at = _upload("nothing.csv", raw.to_csv(index=False).encode())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["File"] == "rejected" and "Rows accepted" not in metrics
+    assert any(e.value.startswith("File rejected:") for e in at.error)
+
+
+def test_a_type_override_is_saved_with_the_mapping():
+    at = _upload("uis.csv", UIS.read_bytes())
+    token = at.session_state["_map_token"]
+    at.selectbox(key="map_group_by").set_value("TREAT")
+    # what the column editor returns when the user sets IVHX (row 4) to categorical
+    at.session_state[f"types_{token}"] = {"edited_rows": {4: {"type": "categorical"}}, "added_rows": [],
+                                           "deleted_rows": []}
+    at.button[0].click().run()
+    assert not at.exception
+    result = at.session_state["dataset"].result
+    assert result.column_types == {"IVHX": "categorical"}
+    spec = json.loads(at.session_state["dataset"].mapping_json)  # what "Download this mapping" saves
+    assert spec["types"] == {"IVHX": "categorical"} and spec["by"] == "TREAT"
