@@ -50,7 +50,7 @@ ROLES: tuple[str, ...] = ("canonical", "grouping", "covariate", "ignored")
 MAX_LEVELS = 20
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|key|no|num|number|code|pid|mrn)($|[^a-z])|id$", re.IGNORECASE)
-_SAMPLE = 200_000  # inference reads at most this many non-empty values of a column
+_SAMPLE = 20_000  # inference reads at most this many non-empty values of a column, spread over it
 
 #: Schema field kinds and the column type they amount to.
 _KIND_TYPE = {"id": "id", "category": "categorical", "date": "date", "number": "numeric", "integer": "numeric",
@@ -76,10 +76,15 @@ class ColumnInfo:
 
 
 def _sample(values: pd.Series) -> pd.Series:
+    """Non-empty values, at most :data:`_SAMPLE` of them taken evenly over the column."""
     present = values.dropna()
+    if present.dtype == object and len(present) and isinstance(present.iloc[0], str):
+        present = present[present.str.strip() != ""] if len(present) <= _SAMPLE else present
+    step = max(1, len(present) // _SAMPLE)
+    present = present.iloc[::step]
     if present.dtype == object:
         present = present[present.map(lambda v: not (isinstance(v, str) and not v.strip()))]
-    return present.iloc[:_SAMPLE]
+    return present
 
 
 def infer_type(values: pd.Series, name: str = "") -> tuple[str, str]:
@@ -146,8 +151,8 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
     for col in raw.columns:
         col = str(col)
         values = raw[col]
-        levels = int(as_text(values.iloc[:_SAMPLE]).nunique())
-        missing = int(as_text(values).isna().sum()) if values.dtype == object else int(values.isna().sum())
+        levels = int(values.nunique()) if raw.attrs.get("text_clean") else int(as_text(values).nunique())
+        missing = int(values.isna().sum()) if raw.attrs.get("text_clean") else int(as_text(values).isna().sum())
         if col in by_source:
             field = FIELD_BY_NAME[by_source[col]]
             type_ = _KIND_TYPE[field.kind]

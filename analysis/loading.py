@@ -122,7 +122,8 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
     if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1):
         raw = raw.reset_index(drop=True)
     if not raw.attrs.get("text_clean"):
-        raw = clean_blanks(raw)
+        raw = clean_blanks(raw).copy(deep=False)
+        raw.attrs["text_clean"] = True  # every text cell trimmed, blanks missing
     findings = tuple(find_identifier_columns(raw))
     if findings:
         report = _empty_report(len(raw), identifier_message(list(findings)))
