@@ -208,6 +208,7 @@ class OutcomesReport:
                 lines.append(f"  {t['term']:<36} HR {_fmt_ci(t['hr'], [t['lower'], t['upper']], '{:.2f}')}"
                              f"  p = {_fmt(t['p'], '{:.3g}')}")
             lines.append(f"  {d['cox']['ph_note']}")
+            lines += [f"  Note: {n}" for n in d["cox"].get("notes", [])]
         relapse_bench = [b for b in d["benchmarks"] if b["metric"] == "relapse"]
         if relapse_bench:
             lines += ["", "One-year relapse after discharge against 40-60% (McLellan et al., JAMA 2000):"]
