@@ -61,7 +61,8 @@ _KIND_TYPE = {"id": "id", "category": "categorical", "date": "date", "number": "
 class ColumnInfo:
     """One column of the file: its own name, its name in the episode table, role, type and why.
 
-    ``levels`` is the number of distinct non-empty values; ``missing`` the empty cells;
+    ``levels`` is the number of distinct non-empty values (of a mapped column: in a sample of up to
+    20,000 values spread over it); ``missing`` the empty cells;
     ``overridden`` says the type was set by the user rather than inferred.
     """
 
@@ -77,11 +78,10 @@ class ColumnInfo:
 
 def _sample(values: pd.Series) -> pd.Series:
     """Non-empty values, at most :data:`_SAMPLE` of them taken evenly over the column."""
-    present = values.dropna()
-    if present.dtype == object and len(present) and isinstance(present.iloc[0], str):
-        present = present[present.str.strip() != ""] if len(present) <= _SAMPLE else present
-    step = max(1, len(present) // _SAMPLE)
-    present = present.iloc[::step]
+    present = values.iloc[:: max(1, len(values) // (4 * _SAMPLE))].dropna()
+    if present.empty:
+        present = values.dropna()
+    present = present.iloc[:: max(1, len(present) // _SAMPLE)]
     if present.dtype == object:
         present = present[present.map(lambda v: not (isinstance(v, str) and not v.strip()))]
     return present
@@ -150,10 +150,10 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
     infos = []
     for col in raw.columns:
         col = str(col)
-        values = raw[col]
-        levels = int(values.nunique()) if raw.attrs.get("text_clean") else int(as_text(values).nunique())
-        missing = int(values.isna().sum()) if raw.attrs.get("text_clean") else int(as_text(values).isna().sum())
-        if col in by_source:
+        values = raw[col] if raw.attrs.get("text_clean") else as_text(raw[col])
+        missing = int(values.isna().sum())
+        if col in by_source:  # a mapped column: its distinct values are only shown (from a sample)
+            levels = int(values.iloc[:: max(1, len(values) // _SAMPLE)].nunique())
             field = FIELD_BY_NAME[by_source[col]]
             type_ = _KIND_TYPE[field.kind]
             wanted = overrides.get(col)
@@ -163,6 +163,7 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
                                  f"field with --map {field.name}= (or '(not in file)' in the app).")
             infos.append(ColumnInfo(col, field.name, "canonical", type_, f"mapped to {field.name}", levels, missing))
             continue
+        levels = int(values.nunique())
         if col in overrides:
             type_, reason, overridden = overrides[col], "set by you", True
         else:

@@ -197,7 +197,8 @@ def _text(values: pd.Series, clean: bool = False) -> pd.Series:
 def _numbers(problems: _Problems, rule: str, column: str, values: pd.Series, clean: bool) -> pd.Series:
     """Numbers of a column; unread values listed under ``rule``, thousands separators as a warning."""
     parsed = parse_numbers(values, clean)
-    problems.add(rule, column, parsed.bad, values, message=parsed.message(values.index))
+    if parsed.bad.any():
+        problems.add(rule, column, parsed.bad, values, message=parsed.message(values.index))
     problems.add("thousands_separator", column, parsed.grouped, values)
     return parsed.values
 
