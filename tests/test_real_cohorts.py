@@ -1,7 +1,8 @@
 """Real public cohorts, in their own column names and units, through the command line, against R.
 
 Cohorts (tests/r/real_cohorts_export.py): Rossi recidivism (lifelines; weeks), UIS drug-treatment
-(SurvSet; days), ACTG 320 AIDS trial (scikit-survival; days; CSV and Parquet). References:
+(SurvSet; days), ACTG 320 AIDS trial (scikit-survival; days; CSV and Parquet), Worcester Heart Attack
+Study (scikit-survival; days; Excel). References:
 tests/r/real_cohorts_reference.R (R 4.2.2, survival 3.5-3), on the times as they are in the file:
 survfit(Surv(time, status) ~ group, conf.type = "log-log") with summary(times =, extend = TRUE) and
 summary(fit, rmean = tau)$table, survdiff, coxph(Surv(time, status) ~ group + covariates,
@@ -29,6 +30,9 @@ RUNS = {
     "uis": ("uis.csv", ["--by", "TREAT", "--adjust", "AGE,BECK,NDRUGTX,SITE,IVHX,RACE", "--type", "IVHX=categorical"]),
     "aids": ("aids.csv", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
     "aids_parquet": ("aids.parquet", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
+    # los (days in hospital) is read as the length of stay, so the default origin would be discharge;
+    # R's reference is the usual Surv(lenfol, fstat) from admission
+    "whas500": ("whas500.xlsx", ["--by", "gender", "--adjust", "age,bmi,hr,sysbp,chf,afb", "--origin", "admission"]),
 }
 
 
@@ -153,3 +157,12 @@ def test_uis_names_and_types(capsys):
     terms = [t["term"] for t in payload["cox"]["terms"]]
     assert terms == ["TREAT[1]", "AGE", "BECK", "NDRUGTX", "SITE[1]", "IVHX[1]", "IVHX[2]", "RACE[1]"]
     assert payload["cox"]["reference"] == {"TREAT": "0", "SITE": "0", "IVHX": "3", "RACE": "0"}
+
+
+def test_whas500_excel_defaults_to_discharge_because_it_records_a_length_of_stay(capsys):
+    payload = outcomes_json(capsys, "whas500.xlsx", ["--by", "gender"])
+    assert payload["columns"]["los"]["used_as"] == "los_days"
+    assert payload["columns"]["fstat"]["used_as"] == "relapsed"
+    assert payload["origin"] == "discharge" and "records a length of stay" in payload["origin_reason"]
+    assert payload["not_recorded"] == {k: v for k, v in payload["not_recorded"].items()
+                                       if k in ("completion", "discharge_reasons")}

@@ -15,6 +15,11 @@ Run from the repository root:  python tests/r/real_cohorts_export.py   (then Rsc
   people, as shipped by scikit-survival (``sksurv.datasets.load_aids``): time (days), censor
   (True = AIDS diagnosis or death), tx, txgrp, strat2, sex, raceth, ivdrug, hemophil, karnof, cd4,
   priorzdv, age. The Parquet file keeps scikit-survival's types (categories, booleans, floats).
+* ``whas500.xlsx``: Worcester Heart Attack Study, 500 patients, as shipped by scikit-survival
+  (``load_whas500``): lenfol (days from hospital admission to death or last follow-up), fstat (True =
+  died), los (days in hospital), age, gender, bmi, hr, sysbp, diasbp, chf, afb, ... As an Excel
+  workbook, so that the typed Excel reader is checked against R too (R reads the same rows from
+  ``whas500.csv``).
 """
 from __future__ import annotations
 
@@ -50,6 +55,14 @@ def aids() -> pd.DataFrame:
     return pd.concat([pd.DataFrame({"time": y["time"], "censor": y["censor"]}), x.reset_index(drop=True)], axis=1)
 
 
+def whas500() -> pd.DataFrame:
+    from sksurv.datasets import load_whas500
+
+    x, y = load_whas500()
+    frame = pd.concat([pd.DataFrame({"lenfol": y["lenfol"], "fstat": y["fstat"]}), x.reset_index(drop=True)], axis=1)
+    return frame.astype({c: int for c in x.columns if str(x[c].dtype) == "category"})
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rossi().to_csv(OUT / "rossi.csv", index=False)
@@ -57,6 +70,9 @@ def main() -> None:
     frame = aids()
     frame.to_csv(OUT / "aids.csv", index=False)
     frame.to_parquet(OUT / "aids.parquet", index=False)
+    frame = whas500()
+    frame.to_csv(OUT / "whas500.csv", index=False)
+    frame.to_excel(OUT / "whas500.xlsx", index=False)
 
 
 if __name__ == "__main__":

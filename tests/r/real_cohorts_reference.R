@@ -65,5 +65,10 @@ aids$censor <- aids$censor == "True"
 run("aids", aids, "time", "censor", "tx", numeric = c("age", "cd4", "karnof", "ivdrug"),
     factors = list(sex = most_frequent(aids$sex)), horizons = c(30, 90, 180, 365), tau = 365)
 
+whas <- read.csv(file.path(src, "whas500.csv"))
+whas$fstat <- whas$fstat == "True"
+run("whas500", whas, "lenfol", "fstat", "gender", numeric = c("age", "bmi", "hr", "sysbp"),
+    binary = c("chf", "afb"), horizons = c(30, 90, 180, 365), tau = 365)
+
 writeLines(c(paste("R", getRversion()), paste("survival", packageVersion("survival"))),
            file.path(out, "versions.txt"))
