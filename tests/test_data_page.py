@@ -99,3 +99,14 @@ def test_a_type_override_is_saved_with_the_mapping():
     assert result.column_types == {"IVHX": "categorical"}
     spec = json.loads(at.session_state["dataset"].mapping_json)  # what "Download this mapping" saves
     assert spec["types"] == {"IVHX": "categorical"} and spec["by"] == "TREAT"
+
+
+def test_a_second_upload_gets_its_own_guesses_without_stale_widget_warnings():
+    at = _upload("uis.csv", UIS.read_bytes())
+    rossi = (ROOT / "tests" / "data" / "real_cohorts" / "rossi.csv").read_bytes()
+    at.file_uploader(key="episodes").upload("rossi.csv", rossi, "text/csv").run()
+    assert not at.exception
+    token = at.session_state["_map_token"]
+    assert at.selectbox(key=f"map_days_to_relapse_{token}").value == "week"
+    assert at.selectbox(key=f"map_time_unit_{token}").value == "weeks"
+    assert not [w.value for w in at.warning if "Session State" in str(w.value)]
