@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cox
-from analysis.cox import CoxResult, fit_cox
+from analysis.cox import CoxResult, _concordance, fit_cox
 
 DATA = Path(__file__).parent / "data" / "r_cox"
 COEF = pd.read_csv(DATA / "coef.csv")
@@ -77,7 +76,7 @@ FITS = {name: _fit(name) for name in DATASETS}
 def test_coefficients_against_R(name):
     ref = COEF[COEF["dataset"] == name].reset_index(drop=True)
     got = FITS[name].terms
-    assert list(got.columns) == ["term", "coef", "se", "hr", "lower", "upper", "z", "p"]
+    assert list(got.columns) == ["term", "coef", "se", "hr", "lower", "upper", "z", "p", "se_model"]
     assert got["term"].tolist() == ref["term"].tolist()
     np.testing.assert_allclose(got["coef"], ref["coef"], rtol=0, atol=1e-6)
     for col in ["se", "hr", "lower", "upper", "z", "p"]:
@@ -122,7 +121,7 @@ def test_death_is_censored_for_the_cause_specific_hazard():
 
 
 def test_fenwick_concordance_path_matches_R(monkeypatch):
-    monkeypatch.setattr(cox, "_DENSE_CONCORDANCE_CELLS", 0)
+    monkeypatch.setattr(_concordance, "_DENSE_CONCORDANCE_CELLS", 0)
     for name in ["lung", "lung_weighted", "synthetic_tied"]:
         assert _fit(name).concordance == pytest.approx(SUMMARY.loc[name, "concordance"], abs=1e-9)
 
