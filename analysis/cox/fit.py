@@ -75,7 +75,7 @@ class CoxResult:
     reference: dict
     ph_test: pd.DataFrame
     ph_violated: bool
-    group_col: str
+    group_col: str | None
     conf_level: float = 0.95
     converged: bool = True
     notes: tuple[str, ...] = field(default=())
@@ -155,7 +155,7 @@ def fit_cox(
     *,
     time_col: str,
     event_col: str,
-    group_col: str,
+    group_col: str | None,
     reference=None,
     covariates: Iterable[str] = (),
     reference_levels: Mapping[str, object] | None = None,
@@ -186,9 +186,9 @@ def fit_cox(
         One row per episode (the cohort table), or per set of identical episodes with ``count_col``.
     time_col, event_col : str
         Follow-up time (>= 0, any unit) and event code (1 relapse; 0, 2 censored).
-    group_col : str
+    group_col : str or None
         Categorical grouping column (e.g. ``level_of_care``); one treatment dummy per non-reference
-        level, named ``f"{group_col}[{level}]"``.
+        level, named ``f"{group_col}[{level}]"``. None: covariates only (e.g. time-window indicators).
     reference : optional
         Reference group; default the first observed level (category order, else sorted).
     covariates : iterable of str
@@ -245,10 +245,10 @@ def fit_cox(
         raise ValueError(f"The confidence level must be between 0 and 1, not {conf_level}.")
     covariates = list(covariates)
     reference_levels = dict(reference_levels or {})
-    if group_col in covariates:
+    if group_col is not None and group_col in covariates:
         raise ValueError(f"{group_col!r} is the grouping column; do not list it as a covariate too.")
     extras = [c for c in (weight_col, count_col, cluster_col, strata_col) if c]
-    cols = [time_col, event_col, group_col, *covariates, *extras]
+    cols = [time_col, event_col, *([group_col] if group_col else []), *covariates, *extras]
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise ValueError(f"Column(s) not found in the data: {', '.join(missing)}.")
@@ -257,7 +257,7 @@ def fit_cox(
     ok = df.notna().all(axis=1).to_numpy()
     n_dropped = int(counts_all[~ok].sum())
     df = df[ok]
-    if groups is not None:
+    if groups is not None and group_col is not None:
         df = _select_groups(df, group_col, groups)
     counts = _row_counts(df, count_col)
     if count_col is not None and np.any(counts == 0):
@@ -279,10 +279,12 @@ def fit_cox(
     robust = robust or cluster_col is not None
 
     notes: list[str] = []
-    gvar = design.categorical_variable(df[group_col], group_col, reference, first_is_default=True)
-    if len(gvar.levels) < 2:
-        raise ValueError(f"A Cox model by {group_col!r} needs at least two groups with data.")
-    variables = [gvar]
+    variables = []
+    if group_col is not None:
+        gvar = design.categorical_variable(df[group_col], group_col, reference, first_is_default=True)
+        if len(gvar.levels) < 2:
+            raise ValueError(f"A Cox model by {group_col!r} needs at least two groups with data.")
+        variables.append(gvar)
     for c in covariates:
         v = design.variable(df[c], c, reference_levels.get(c), counts=counts)
         if v.constant:
@@ -291,6 +293,8 @@ def fit_cox(
             continue
         notes.extend(design.variable_notes(v, counts, min_cell))
         variables.append(v)
+    if not variables:
+        raise ValueError("The Cox model has no term to estimate (no group column and no varying covariate).")
 
     # ---- collapse identical (time, event, design row, weight, cluster, stratum) rows into counts -------
     key_parts = [pd.factorize(time)[0], dead.astype(np.int64)]

@@ -1,0 +1,53 @@
+"""``compare_cohort``: a comparison on the cohort table for a time origin (what the CLI and the page call)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from analysis.cohort import survival_columns
+from analysis.comparison.core import TIME_UNITS, compare_groups
+from analysis.comparison.population import match_group
+from analysis.comparison.result import Comparison
+
+__all__ = ["DAYS_PER_UNIT", "compare_cohort"]
+
+DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+
+
+def _cluster(cohort: pd.DataFrame, keep: pd.Series, cluster) -> str | None:
+    if cluster != "auto":
+        return cluster
+    if "client_id" not in cohort.columns:
+        return None
+    ids = cohort.loc[keep, "client_id"].dropna()
+    return "client_id" if ids.duplicated().any() else None
+
+
+def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str = "discharge",
+                   cluster: str | None = "auto", time_unit: str = "days",
+                   reference_levels: Mapping[str, object] | None = None, **options) -> Comparison:
+    """:func:`~analysis.comparison.core.compare_groups` on a cohort table from ``analysis.cohort.derive_cohort``.
+
+    Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge), converted from days
+    to ``time_unit`` (1 week = 7 days, 1 month = 30.4375, 1 year = 365.25; Cox models and curves do not
+    depend on the unit, horizons and the restricted mean are read in it). ``cluster="auto"`` clusters the
+    robust variances on ``client_id`` when some person has more than one of the compared episodes (their
+    episodes are not independent), else none; None for none, or a column name. Other options go to
+    ``compare_groups`` (estimand, trim, tau, horizons, windows, conf_level).
+    """
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"The time unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
+    time_col, event_col = survival_columns(origin)
+    missing = [c for c in [by, *adjust] if c not in cohort.columns]
+    if missing:
+        raise ValueError(f"No such column: {', '.join(missing)}.")
+    keep = pd.Series(match_group(cohort[by], a) | match_group(cohort[by], b), index=cohort.index) & cohort[time_col].notna()
+    cluster_col = _cluster(cohort, keep, cluster)
+    cols = list(dict.fromkeys([by, time_col, event_col, *adjust] + ([cluster_col] if cluster_col else [])))
+    data = cohort[cols]
+    if time_unit != "days":
+        data = data.assign(**{time_col: data[time_col] / DAYS_PER_UNIT[time_unit]})
+    return compare_groups(data, group_col=by, a=a, b=b, time_col=time_col, event_col=event_col,
+                          covariates=list(adjust), reference_levels=reference_levels, cluster_col=cluster_col,
+                          time_unit=time_unit, origin=origin, **options)

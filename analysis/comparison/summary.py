@@ -1,0 +1,99 @@
+"""A plain-language summary of a comparison, true to its numbers.
+
+The summary leads with the restricted mean (relapse-free time) and the relapse difference. When the
+proportional-hazards test fails it says so first, does not quote a single hazard ratio as the verdict,
+and points at the window hazard ratios and the curves instead.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.comparison.result import Comparison
+
+__all__ = ["summary_text"]
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2f}" if p >= 0.01 else f"p = {p:.3f}"
+
+
+def _people(n: int, min_cell: int | None) -> str:
+    if min_cell is not None and 0 < n < min_cell:
+        return f"fewer than {min_cell} people"
+    return "1 person" if n == 1 else f"{n:,} people"
+
+
+def _single(unit: str) -> str:
+    return unit[:-1] if unit.endswith("s") else unit
+
+
+def summary_text(c: Comparison, min_cell: int | None = None) -> str:
+    """The summary sentences of :class:`~analysis.comparison.result.Comparison` (see the module notes)."""
+    A, B, unit = str(c.a), str(c.b), c.time_unit
+    out: list[str] = []
+    ph_fails = not c.ph["holds"]
+    if ph_fails and not math.isnan(c.ph["p"]):
+        out.append(f"The hazards of relapse are not proportional (test of proportional hazards, {_p(c.ph['p'])}): "
+                   f"{A} and {B} differ in different ways at different times, so a single hazard ratio would average "
+                   "opposite effects; read the relapse-free time and the adjusted curves instead.")
+    how = ("weighted so that both groups have the case mix of the two together" if c.estimand == "ate"
+           else f"with {B} weighted to the case mix of {A}")
+    adjusted = f"adjusted for {', '.join(c.covariates)}" if c.covariates else "without covariates (no adjustment)"
+    r = c.rmst
+    tau = f"{r['tau']:g} {unit}"
+    ci = f"95% CI {r['lower']:+.1f} to {r['upper']:+.1f}, {_p(r['p'])}"
+    if r["lower"] > 0 or r["upper"] < 0:
+        more = "more" if r["estimate"] > 0 else "fewer"
+        out.append(f"Compared fairly ({adjusted}, {how}), {A} clients were free of relapse for {abs(r['estimate']):.1f} "
+                   f"{more} {unit} on average than {B} clients over the first {tau} ({ci}).")
+    else:
+        out.append(f"Compared fairly ({adjusted}, {how}), there is no clear difference in relapse-free time over the "
+                   f"first {tau}: {A} minus {B} = {r['estimate']:+.1f} {unit} ({ci}).")
+    if len(c.differences):
+        d = c.differences.iloc[-1]
+        h = f"{_single(unit)} {d['time']:g}"
+        pa, pb = 1 - d["survival_a"], 1 - d["survival_b"]
+        out.append(f"By {h}, an estimated {pa:.0%} of {A} and {pb:.0%} of {B} clients had relapsed (difference "
+                   f"{100 * d['relapse_difference']:+.1f} percentage points, 95% CI {100 * d['relapse_lower']:+.1f} to "
+                   f"{100 * d['relapse_upper']:+.1f}).")
+    w = c.weighted_cox
+    if ph_fails:
+        wins = c.window_hazards.table
+        parts = [f"{row.hr:.2f} ({row.lower:.2f}-{row.upper:.2f}) in {_single(unit)}s {row.from_time:g}-{row.to_time:g}"
+                 for row in wins.itertuples() if not math.isnan(row.hr)]
+        if parts:
+            out.append(f"The hazard ratio of {A} vs {B} by window of follow-up: " + "; ".join(parts) + ".")
+        out.append(f"The weighted hazard ratio over all follow-up, {w.hr:.2f} ({w.lower:.2f}-{w.upper:.2f}), is such an "
+                   "average and is not a verdict.")
+    else:
+        out.append(f"The weighted hazard ratio of {A} vs {B} is {w.hr:.2f} (95% CI {w.lower:.2f}-{w.upper:.2f}, "
+                   f"{_p(w.p)}); adjusted for the covariates in the model it is {c.adjusted_cox.hr:.2f} "
+                   f"({c.adjusted_cox.lower:.2f}-{c.adjusted_cox.upper:.2f}).")
+    if len(c.balance):
+        worst = c.balance["smd_after"].abs().max()
+        bad = c.balance[c.balance["imbalanced_after"]]
+        if len(bad):
+            names = ", ".join(dict.fromkeys(bad["covariate"]))
+            out.append(f"After weighting, {names} remain imbalanced (standardised difference above 0.1): the "
+                       "adjustment is incomplete.")
+        else:
+            out.append(f"After weighting the groups are balanced on every covariate (largest standardised "
+                       f"difference {worst:.2f}).")
+    n_out = c.propensity.outside_support["a"] + c.propensity.outside_support["b"]
+    if n_out:
+        out.append(f"{_people(n_out, min_cell).capitalize()} have propensity scores outside the range of the other "
+                   "group: nobody comparable to them is in the other group.")
+    e = c.e_value
+    if e["limit"] == 1:
+        out.append(f"The E-value is {e['estimate']:.2f}, and the interval of the hazard ratio already includes no "
+                   "difference.")
+    else:
+        out.append(f"To explain the weighted hazard ratio away, an unmeasured confounder would need a risk ratio of "
+                   f"at least {e['estimate']:.2f} with both the group and relapse ({e['limit']:.2f} to move the "
+                   f"interval to 1), beyond the measured covariates{' (for an average hazard ratio)' if ph_fails else ''}.")
+    origin = f" Follow-up is counted from {c.origin}." if c.origin else ""
+    out.append("Only measured covariates are accounted for: differences in what was not recorded (severity, "
+               f"motivation, support at home) can still explain part of the result.{origin}")
+    return " ".join(out)
