@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.cohort import survival_columns
 from analysis.comparison.core import TIME_UNITS, compare_groups
-from analysis.comparison.population import match_group
+from analysis.comparison.population import _columns, match_group
 from analysis.comparison.result import Comparison
 
 __all__ = ["DAYS_PER_UNIT", "compare_cohort"]
@@ -41,7 +41,7 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     time_col, event_col = survival_columns(origin)
     missing = [c for c in [by, *adjust] if c not in cohort.columns]
     if missing:
-        raise ValueError(f"No such column: {', '.join(missing)}.")
+        raise ValueError(f"No such column: {', '.join(missing)}. The data has: {_columns(cohort)}.")
     keep = pd.Series(match_group(cohort[by], a) | match_group(cohort[by], b), index=cohort.index) & cohort[time_col].notna()
     cluster_col = _cluster(cohort, keep, cluster)
     cols = list(dict.fromkeys([by, time_col, event_col, *adjust] + ([cluster_col] if cluster_col else [])))

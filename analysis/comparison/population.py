@@ -32,6 +32,11 @@ class Population:
     n_b: int
 
 
+def _columns(data: pd.DataFrame) -> str:
+    names = [str(c) for c in data.columns]
+    return ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+
+
 def match_group(values: pd.Series, label) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = [c for c in values.cat.categories if c == label or str(c) == str(label)]
@@ -57,7 +62,7 @@ def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col:
     cols = [group_col, time_col, event_col, *covariates] + ([cluster_col] if cluster_col else [])
     missing = [c for c in dict.fromkeys(cols) if c not in data.columns]
     if missing:
-        raise ValueError(f"No such column: {', '.join(missing)}.")
+        raise ValueError(f"No such column: {', '.join(missing)}. The data has: {_columns(data)}.")
     if group_col in covariates:
         raise ValueError(f"{group_col!r} is the grouping column; it cannot also be a covariate.")
     if str(a) == str(b):
@@ -65,7 +70,9 @@ def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col:
     in_a, in_b = match_group(data[group_col], a), match_group(data[group_col], b)
     for label, mask in ((a, in_a), (b, in_b)):
         if not mask.any():
-            raise ValueError(f"No episodes with {group_col} = {label!r}.")
+            present = sorted(map(str, pd.unique(data[group_col].dropna())))
+            shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
+            raise ValueError(f"No episodes with {group_col} = {label!r} (its groups: {shown}).")
     keep = in_a | in_b
     reasons = []
     no_time = keep & data[time_col].isna().to_numpy()

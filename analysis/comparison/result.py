@@ -32,6 +32,12 @@ def _num(x) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else x
 
 
+def _time(x) -> float | int | None:
+    """A time for JSON: whole numbers without a trailing .0."""
+    x = _num(x)
+    return int(x) if x is not None and x.is_integer() else x
+
+
 def _level(x):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
@@ -159,11 +165,11 @@ class Comparison:
         surv = []
         for r in self.survival.itertuples():
             hide = min_cell is not None and r.n_at_risk < min_cell
-            surv.append({"group": lab[r.group], unit: _num(r.time), "estimate": None if hide else _num(r.survival),
+            surv.append({"group": lab[r.group], unit: _time(r.time), "estimate": None if hide else _num(r.survival),
                          "lower": None if hide else _num(r.ci_lower), "upper": None if hide else _num(r.ci_upper),
                          "std_err": None if hide else _num(r.std_err), "at_risk": cnt(r.n_at_risk),
                          "at_risk_weighted": None if hide else wcnt(r.n_at_risk_weighted)})
-        diffs = [{unit: _num(r.time), "estimate": _num(r.relapse_difference), "lower": _num(r.relapse_lower),
+        diffs = [{unit: _time(r.time), "estimate": _num(r.relapse_difference), "lower": _num(r.relapse_lower),
                   "upper": _num(r.relapse_upper), "p": _num(r.p), "se": _num(r.se),
                   "relapse": {lab["a"]: _num(1 - r.survival_a), lab["b"]: _num(1 - r.survival_b)}}
                  for r in self.differences.itertuples()]
@@ -197,14 +203,14 @@ class Comparison:
                         for b in self.balance.itertuples()],
             "weighted_survival": surv,
             "relapse_difference": diffs,
-            "rmst_difference": {"tau": r["tau"], "estimate": _num(r["estimate"]), "lower": _num(r["lower"]),
+            "rmst_difference": {"tau": _time(r["tau"]), "estimate": _num(r["estimate"]), "lower": _num(r["lower"]),
                                 "upper": _num(r["upper"]), "p": _num(r["p"]), "se": _num(r["se"]),
                                 "rmst": {lab["a"]: _num(r["rmst_a"]), lab["b"]: _num(r["rmst_b"])}},
             "weighted_cox": self._hr(self.weighted_cox, cnt),
             "adjusted_cox": self._hr(self.adjusted_cox, cnt),
             "ph_test": {"p": _num(self.ph["p"]), "holds": self.ph["holds"],
                         "tests": [{"model": t["model"], "p": _num(t["p"])} for t in self.ph["tests"]]},
-            "window_hr": [{f"from_{unit}": _num(w.from_time), f"to_{unit}": _num(w.to_time), "hr": _num(w.hr),
+            "window_hr": [{f"from_{unit}": _time(w.from_time), f"to_{unit}": _time(w.to_time), "hr": _num(w.hr),
                            "lower": _num(w.lower), "upper": _num(w.upper), "p": _num(w.p),
                            "events": {lab["a"]: cnt(w.events_a), lab["b"]: cnt(w.events_b)},
                            "at_risk": {lab["a"]: cnt(w.at_risk_a), lab["b"]: cnt(w.at_risk_b)}}
@@ -220,7 +226,7 @@ class Comparison:
             "suppressed_below": min_cell,
         }
         if include_curves:
-            out["curves"] = [{"group": lab[c.group], unit: _num(c.time), "estimate": _num(c.survival),
+            out["curves"] = [{"group": lab[c.group], unit: _time(c.time), "estimate": _num(c.survival),
                               "lower": _num(c.ci_lower), "upper": _num(c.ci_upper), "at_risk": cnt(c.n_at_risk)}
                              for c in self.curves.itertuples()
                              if min_cell is None or c.n_at_risk >= min_cell]
