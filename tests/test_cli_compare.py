@@ -35,6 +35,7 @@ def test_json_has_the_issue_shape_and_the_library_numbers(sample_json):
     assert ISSUE_KEYS <= set(d)
     assert (d["a"], d["b"], d["estimand"], d["origin"], d["time_unit"]) == ("iop", "residential", "ate", "discharge", "days")
     assert d["n"] == {"iop": 1396, "residential": 965}
+    assert d["excluded"] == [{"reason": "no follow-up time from the chosen origin (e.g. still in treatment)", "n": 21}]
     assert {"c_statistic", "outside_support", "ess"} <= set(d["propensity"])
     assert d["propensity"]["outside_support"] is None  # 9 people: a count under 11 is not shown
     assert {"covariate", "level", "smd_before", "smd_after"} <= set(d["balance"][0])

@@ -192,3 +192,12 @@ def test_date_covariate_refused():
     d = _rossi().assign(when=pd.Timestamp("2020-01-01"))
     with pytest.raises(ValueError, match="holds dates"):
         fit_cox(d, time_col="week", event_col="arrest", group_col="fin", covariates=["when"])
+
+
+def test_starting_values_reach_the_same_fit():
+    base = FITS["rossi_robust"]
+    start = {t: c + 0.3 for t, c in zip(base.terms["term"], base.terms["coef"], strict=True)} | {"not_a_term": 9.0}
+    warm = _fit("rossi_robust", init=start)
+    np.testing.assert_allclose(warm.terms["coef"], base.terms["coef"], atol=1e-7)
+    np.testing.assert_allclose(warm.terms["se"], base.terms["se"], rtol=1e-6)
+    assert warm.log_likelihood_null == base.log_likelihood_null

@@ -31,12 +31,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.cox import design
 from analysis.survival import _loglog_ci
 
 __all__ = ["WeightedKM", "weighted_km"]
-
-_CHUNK = 2_000_000  # cells per block when summing influences by cluster over many times
-
 
 @dataclass(frozen=True)
 class _Group:
@@ -150,34 +148,36 @@ class WeightedKM:
         return out
 
     def _curve_variance(self, g: _Group, rows: np.ndarray) -> np.ndarray:
-        """IJ variance of S at every distinct time: closed form for single-row clusters, sums for the rest."""
-        w2 = g.w * g.w
+        """IJ variance of S at every distinct time, summed by cluster, in one sorted pass.
+
+        A cluster's weighted influence on log S(t_j) is ``B_j R_c(j) + Q_c(j)`` with ``R_c(j)`` the weight of
+        its rows still at risk after t_j and ``Q_c(j)`` the sum of ``w (B_k - e / (n_k - d_k))`` over its
+        rows that ended by t_j. So ``sum_c (...)^2 = B_j^2 sum R^2 + 2 B_j sum RQ + sum Q^2``, and each of the
+        three sums changes only where a row ends: accumulated as differences at the rows' time indices.
+        """
         m = len(g.times)
-        single = np.ones(len(rows), dtype=bool)
-        if self.cluster is not None:
-            codes = self.cluster[rows]
-            sizes = np.bincount(codes)
-            single = sizes[codes] == 1
-        # rows whose time is <= t_j contribute the constant (B_k - e c_k)^2; later rows B_j^2
-        lk = g.B[g.k] - np.where(g.event, g.cinv[g.k], 0.0)
-        early = np.cumsum(np.bincount(g.k[single], weights=(w2 * lk * lk)[single], minlength=m))
-        later_w2 = np.cumsum(np.bincount(g.k[single], weights=w2[single], minlength=m)[::-1])[::-1]
-        later_w2 = np.append(later_w2[1:], 0.0)  # rows with k > j
-        var_log = early + g.B * g.B * later_w2
-        multi = np.nonzero(~single)[0]
-        if len(multi):
-            codes = self.cluster[rows][multi]
-            order = np.argsort(codes, kind="stable")
-            multi, codes = multi[order], codes[order]
-            starts = np.concatenate([[0], np.nonzero(np.diff(codes))[0] + 1])
-            sub = _Group(g.times, g.surv, g.n_w, g.d_w, g.n_raw, g.d_raw, g.c_raw, g.k[multi], g.event[multi],
-                         g.w[multi], g.cinv, g.B)
-            step = max(1, _CHUNK // len(multi))
-            for j0 in range(0, m, step):
-                js = np.arange(j0, min(m, j0 + step))
-                sums = np.add.reduceat(sub.w[:, None] * sub.log_influence(js), starts, axis=0)
-                var_log[js] += (sums * sums).sum(axis=0)
-        return g.surv * g.surv * var_log
+        lk = g.w * (g.B[g.k] - np.where(g.event, g.cinv[g.k], 0.0))
+        codes = self.cluster[rows] if self.cluster is not None else np.arange(len(rows))
+        order = np.lexsort((g.k, codes))
+        c, k, w, q = codes[order], g.k[order], g.w[order], lk[order]
+        first = np.concatenate([[True], c[1:] != c[:-1]])
+        starts = np.nonzero(first)[0]
+        group_id = np.cumsum(first) - 1
+        csum_w = np.cumsum(w)
+        csum_q = np.cumsum(q)
+        base_w = np.concatenate([[0.0], csum_w])[starts][group_id]
+        base_q = np.concatenate([[0.0], csum_q])[starts][group_id]
+        total_w = np.add.reduceat(w, starts)[group_id]
+        r_after = total_w - (csum_w - base_w)
+        q_after = csum_q - base_q
+        r_before = r_after + w
+        q_before = q_after - q
+        r2 = np.bincount(k, weights=r_after ** 2 - r_before ** 2, minlength=m)
+        rq = np.bincount(k, weights=r_after * q_after - r_before * q_before, minlength=m)
+        q2 = np.bincount(k, weights=q_after ** 2 - q_before ** 2, minlength=m)
+        sum_r2 = (np.add.reduceat(w, starts) ** 2).sum() + np.cumsum(r2)
+        var_log = g.B ** 2 * sum_r2 + 2 * g.B * np.cumsum(rq) + np.cumsum(q2)
+        return g.surv * g.surv * np.maximum(var_log, 0.0)
 
     def at(self, horizons: Sequence[float]) -> pd.DataFrame:
         """Each curve at the horizons (value at the last time <= h), robust se and log-log CI, and the
@@ -255,7 +255,7 @@ def weighted_km(time: np.ndarray, relapse: np.ndarray, weights: np.ndarray, in_a
     relapse = np.asarray(relapse, dtype=bool)
     w = np.asarray(weights, dtype="float64")
     in_a = np.asarray(in_a, dtype=bool)
-    codes = pd.factorize(pd.Series(cluster))[0] if cluster is not None else None
+    codes = pd.factorize(design.value_codes(cluster))[0] if cluster is not None else None
     rows_a, rows_b = np.nonzero(in_a)[0], np.nonzero(~in_a)[0]
     z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
     return WeightedKM(_group(time[rows_a], relapse[rows_a], w[rows_a]), _group(time[rows_b], relapse[rows_b], w[rows_b]),

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analysis.cohort import survival_columns
 from analysis.comparison.core import TIME_UNITS, compare_groups
-from analysis.comparison.population import _columns, match_group
+from analysis.comparison.population import _columns, check_groups_present, match_group
 from analysis.comparison.result import Comparison
 
 __all__ = ["DAYS_PER_UNIT", "compare_cohort"]
@@ -15,13 +16,19 @@ __all__ = ["DAYS_PER_UNIT", "compare_cohort"]
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 
 
-def _cluster(cohort: pd.DataFrame, keep: pd.Series, cluster) -> str | None:
-    if cluster != "auto":
-        return cluster
-    if "client_id" not in cohort.columns:
-        return None
-    ids = cohort.loc[keep, "client_id"].dropna()
-    return "client_id" if ids.duplicated().any() else None
+def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str | None, np.ndarray | None]:
+    """The cluster column and its integer codes on the kept rows (strings factorised once, here)."""
+    col = "client_id" if cluster == "auto" else cluster
+    if col is None or (cluster == "auto" and col not in cohort.columns):
+        return None, None
+    if col not in cohort.columns:
+        raise ValueError(f"No such column: {col} (the cluster of the robust variances).")
+    codes, uniques = pd.factorize(cohort.loc[keep, col])
+    if cluster == "auto" and len(uniques) == int((codes >= 0).sum()):
+        return None, None  # every person has one compared episode: no clustering needed
+    out = pd.array(codes, dtype="Int64")
+    out[codes < 0] = pd.NA
+    return col, out
 
 
 def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str = "discharge",
@@ -42,10 +49,14 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     missing = [c for c in [by, *adjust] if c not in cohort.columns]
     if missing:
         raise ValueError(f"No such column: {', '.join(missing)}. The data has: {_columns(cohort)}.")
-    keep = pd.Series(match_group(cohort[by], a) | match_group(cohort[by], b), index=cohort.index) & cohort[time_col].notna()
-    cluster_col = _cluster(cohort, keep, cluster)
-    cols = list(dict.fromkeys([by, time_col, event_col, *adjust] + ([cluster_col] if cluster_col else [])))
-    data = cohort[cols]
+    in_a, in_b = match_group(cohort[by], a), match_group(cohort[by], b)
+    check_groups_present(cohort, by, (a, in_a), (b, in_b))
+    keep = pd.Series(in_a | in_b, index=cohort.index)
+    cluster_col, codes = _cluster_codes(cohort, keep, cluster)
+    cols = list(dict.fromkeys([by, time_col, event_col, *adjust]))
+    data = cohort.loc[keep, cols]
+    if cluster_col:
+        data = data.assign(**{cluster_col: codes})
     if time_unit != "days":
         data = data.assign(**{time_col: data[time_col] / DAYS_PER_UNIT[time_unit]})
     return compare_groups(data, group_col=by, a=a, b=b, time_col=time_col, event_col=event_col,

@@ -84,7 +84,7 @@ def compare_groups(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, e
 
     t = rows[time_col].to_numpy(dtype="float64")
     relapse = rows[event_col].to_numpy() == 1
-    cluster = rows[cluster_col].to_numpy() if cluster_col else None
+    cluster = rows[cluster_col] if cluster_col else None
     km = weighted_km(t, relapse, w, in_a, cluster=cluster, conf_level=conf_level)
     follow = min(t[in_a].max(), t[~in_a].max())
     hz = [float(h) for h in (horizons if horizons is not None else defaults["horizons"])]
@@ -106,7 +106,7 @@ def compare_groups(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, e
     acox = adjusted_cox(rows, time_col=time_col, event_col=event_col, covariates=covariates,
                         reference_levels=reference_levels, conf_level=conf_level)
     windows_hr = window_hazard_ratios(rows, time_col=time_col, event_col=event_col, cuts=win, covariates=covariates,
-                                      reference_levels=reference_levels, conf_level=conf_level)
+                                      reference_levels=reference_levels, conf_level=conf_level, start=acox)
     at_tau = km.at([tau_])
     share = float((1 - at_tau["survival"]).max())
     ev = e_value_hr(wcox.hr, wcox.lower, wcox.upper, outcome_share=share)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Population", "comparison_population", "match_group"]
+__all__ = ["Population", "check_groups_present", "comparison_population", "match_group"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,27 @@ def match_group(values: pd.Series, label) -> np.ndarray:
     return (values.astype(object).eq(label) | values.astype(str).eq(str(label))).to_numpy() & values.notna().to_numpy()
 
 
+def _coded(rows: pd.DataFrame, covariates: Sequence[str]) -> dict:
+    """Text covariates as Categoricals with sorted categories (the order every model reads them in), so the
+    strings are factorised once rather than in every model."""
+    out = {}
+    for c in dict.fromkeys(covariates):
+        s = rows[c]
+        if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            if pd.api.types.infer_dtype(s, skipna=False) == "string":
+                out[c] = pd.Categorical(s.to_numpy(dtype=object))
+    return out
+
+
+def check_groups_present(data: pd.DataFrame, group_col: str, *groups: tuple) -> None:
+    """Raise a sentence naming the column's groups when one of ``(label, mask)`` has no row."""
+    for label, mask in groups:
+        if not mask.any():
+            present = sorted(map(str, pd.unique(data[group_col].dropna())))
+            shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
+            raise ValueError(f"No episodes with {group_col} = {label!r} (its groups: {shown}).")
+
+
 def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, event_col: str,
                           covariates: Sequence[str], cluster_col: str | None = None) -> Population:
     """Select the rows of groups ``a`` and ``b`` with a follow-up time, an event code and every covariate.
@@ -68,11 +89,7 @@ def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col:
     if str(a) == str(b):
         raise ValueError("The two groups to compare must differ.")
     in_a, in_b = match_group(data[group_col], a), match_group(data[group_col], b)
-    for label, mask in ((a, in_a), (b, in_b)):
-        if not mask.any():
-            present = sorted(map(str, pd.unique(data[group_col].dropna())))
-            shown = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
-            raise ValueError(f"No episodes with {group_col} = {label!r} (its groups: {shown}).")
+    check_groups_present(data, group_col, (a, in_a), (b, in_b))
     keep = in_a | in_b
     reasons = []
     no_time = keep & data[time_col].isna().to_numpy()
@@ -94,7 +111,7 @@ def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col:
     t = pd.to_numeric(rows[time_col], errors="coerce")
     if t.isna().any() or (t < 0).any():
         raise ValueError(f"The time column {time_col!r} must hold numbers >= 0.")
-    rows = rows.assign(in_a=in_a[keep])
+    rows = rows.assign(in_a=in_a[keep], **_coded(rows, covariates))
     n_a, n_b = int(rows["in_a"].sum()), int((~rows["in_a"]).sum())
     for label, n in ((a, n_a), (b, n_b)):
         if n == 0:

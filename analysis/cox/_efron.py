@@ -28,6 +28,7 @@ class _Efron:
     """
 
     def __init__(self, time, dead, X, w, count):
+        X = np.asfortranarray(X)  # column sums (bincount per column) read contiguous memory
         self.X, self.dead = X, dead
         self.w = w
         self.cw = w * count
@@ -48,7 +49,7 @@ class _Efron:
         starts = np.cumsum(self.d_int) - self.d_int
         k = np.arange(self.rep_t.size) - np.repeat(starts, self.d_int) + 1
         self.f = k / self.d_int[self.rep_t]
-        self.Xd = X[dead]
+        self.Xd = np.asfortranarray(X[dead])
         self.cwd = self.cw[dead]
 
     def evaluate(self, beta):
@@ -70,9 +71,9 @@ class _Efron:
         t0 = np.bincount(rt, weights=inv2, minlength=m)
         t1 = np.bincount(rt, weights=f * inv2, minlength=m)
         t2 = np.bincount(rt, weights=f * f * inv2, minlength=m)
-        za = _binsum(self.pos, r[:, None] * self.X, m + 1)
+        za = _binsum(self.pos, np.asfortranarray(self.X * r[:, None]), m + 1)
         abase = np.cumsum(za[::-1], axis=0)[::-1][1:]
-        bsum = _binsum(self.tdead, rd[:, None] * self.Xd, m)
+        bsum = _binsum(self.tdead, np.asfortranarray(self.Xd * rd[:, None]), m)
         return loglik, dict(eta=eta, r=r, den=den, s0=s0, s1=s1, t0=t0, t1=t1, t2=t2, abase=abase, b=bsum)
 
     def score_info(self, pc, tw=None):
@@ -164,11 +165,12 @@ class NewtonFit:
     converged: bool
 
 
-def newton(model: _Strata, p: int) -> NewtonFit:
-    """Newton-Raphson from 0 with step-halving; stops as R's ``coxfit6`` (relative log-lik change <= 1e-9)."""
-    beta = np.zeros(p)
+def newton(model: _Strata, p: int, start: np.ndarray | None = None) -> NewtonFit:
+    """Newton-Raphson from ``start`` (default 0) with step-halving; stops as R's ``coxfit6`` (relative
+    log-likelihood change <= 1e-9). The null log-likelihood is always the one at 0."""
+    beta = np.zeros(p) if start is None else np.asarray(start, dtype="float64").copy()
     ll, pcs = model.evaluate(beta)
-    ll_null = ll
+    ll_null = ll if start is None else model.evaluate(np.zeros(p))[0]
     U, info = model.score_info(pcs)
     converged = False
     iterations = 0

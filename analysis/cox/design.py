@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Term", "Variable", "MANY_LEVELS", "variable", "design_columns", "variable_notes"]
+__all__ = ["Term", "Variable", "MANY_LEVELS", "variable", "design_columns", "variable_notes", "pattern_key", "collapse", "value_codes"]
 
 MANY_LEVELS = 20  # more levels than this gets a note (issue #8)
 
@@ -118,29 +118,38 @@ def variable(s: pd.Series, name: str, ref=None, *, counts: np.ndarray | None = N
 
 def design_columns(variables: Sequence[Variable], rows: np.ndarray | None = None
                    ) -> tuple[list[Term], np.ndarray, list[list[int]]]:
-    """Terms, the design matrix (rows x terms, uncentred) and the columns of each variable."""
+    """Terms, the design matrix (rows x terms, uncentred, column-major) and the columns of each variable."""
     terms: list[Term] = []
-    columns: list[np.ndarray] = []
     term_cols: list[list[int]] = []
     for v in variables:
         idx = []
         if v.categorical:
-            codes = v.codes if rows is None else v.codes[rows]
             ref_code = v.levels.index(v.ref)
             for j, lev in enumerate(v.levels):
-                if j == ref_code:
-                    continue
-                idx.append(len(terms))
-                terms.append(Term(f"{v.name}[{lev}]", v.name, lev))
-                columns.append((codes == j).astype("float64"))
+                if j != ref_code:
+                    idx.append(len(terms))
+                    terms.append(Term(f"{v.name}[{lev}]", v.name, lev))
         else:
             idx.append(len(terms))
             terms.append(Term(v.name, v.name))
-            columns.append(v.values if rows is None else v.values[rows])
         term_cols.append(idx)
-    n = len(rows) if rows is not None else (len(variables[0].codes if variables[0].categorical
-                                                   else variables[0].values) if variables else 0)
-    X = np.column_stack(columns) if columns else np.zeros((n, 0))
+    if rows is not None:
+        n = len(rows)
+    elif variables:
+        n = len(variables[0].codes if variables[0].categorical else variables[0].values)
+    else:
+        n = 0
+    X = np.zeros((n, len(terms)), order="F")
+    for v, idx in zip(variables, term_cols, strict=True):
+        if v.categorical:
+            codes = v.codes if rows is None else v.codes[rows]
+            col = np.full(len(v.levels), -1, dtype=np.int64)  # level code -> design column (-1: reference)
+            col[[j for j, lev in enumerate(v.levels) if j != v.levels.index(v.ref)]] = idx
+            target = col[codes]
+            hit = target >= 0
+            X[np.nonzero(hit)[0], target[hit]] = 1.0
+        else:
+            X[:, idx[0]] = v.values if rows is None else v.values[rows]
     return terms, X, term_cols
 
 
@@ -159,3 +168,42 @@ def variable_notes(v: Variable, counts: np.ndarray | None = None, min_cell: int 
         notes.append(f"{v.name}: level(s) {', '.join(small)} have fewer than {min_cell} people; their "
                      "estimates are unstable and could point at individuals: merge them with another level.")
     return notes
+
+
+def value_codes(values) -> np.ndarray:
+    """Integer codes (>= 0, equal values equal codes, not necessarily dense) of a column without missing values.
+
+    Whole numbers in a modest range (days, ages, counts, codes) are offset by their minimum, which is much
+    cheaper than hashing; anything else is factorised.
+    """
+    if isinstance(values, pd.Series | pd.api.extensions.ExtensionArray) and pd.api.types.is_numeric_dtype(values.dtype):
+        x = np.asarray(pd.array(values).to_numpy(dtype="float64", na_value=np.nan))
+    else:
+        x = np.asarray(values)
+    if x.dtype.kind in "iub" or (x.dtype.kind == "f" and len(x) and np.all(np.isfinite(x))):
+        lo, hi = (x.min(), x.max()) if len(x) else (0, 0)
+        if hi - lo <= 4 * len(x) + 1024 and (x.dtype.kind != "f" or np.array_equal(x, np.floor(x))):
+            return (x - lo).astype(np.int64)
+    return pd.factorize(x if x.dtype.kind != "O" else pd.Series(x))[0].astype(np.int64)
+
+
+def collapse(key: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with equal keys as one: ``(first, inverse, count)``, the position of each group's first row (in
+    order of first appearance), each row's group and each group's count (sum of ``counts``, default 1)."""
+    inverse, uniques = pd.factorize(key)
+    seen = np.maximum.accumulate(np.concatenate([[-1], inverse]))
+    first = np.flatnonzero(np.diff(seen) > 0)
+    return first, inverse, np.bincount(inverse, weights=counts, minlength=len(uniques))
+
+
+def pattern_key(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """One integer per distinct combination of integer-coded columns (codes >= 0), e.g. to collapse rows."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    radix = 1
+    for part in parts:
+        card = int(part.max()) + 1 if len(part) else 1
+        if radix * card >= 2**62:  # too many combinations for one integer key
+            return pd.MultiIndex.from_arrays(list(parts)).factorize()[0].astype(np.int64)
+        key = key * card + part
+        radix *= card
+    return key

@@ -127,19 +127,6 @@ def _row_counts(df: pd.DataFrame, count_col: str | None) -> np.ndarray:
     return c
 
 
-def _collapse_key(parts: list[np.ndarray]) -> np.ndarray:
-    """One integer per distinct combination of the (integer-coded) parts."""
-    key = np.zeros(len(parts[0]), dtype=np.int64)
-    radix = 1
-    for part in parts:
-        card = int(part.max()) + 1 if len(part) else 1
-        if radix * card >= 2**62:  # too many combinations for one integer key
-            return pd.MultiIndex.from_arrays(parts).factorize()[0].astype(np.int64)
-        key = key * card + part
-        radix *= card
-    return key
-
-
 def _select_groups(df: pd.DataFrame, group_col: str, groups: Sequence) -> pd.DataFrame:
     keep = df[group_col].isin(list(groups)) | df[group_col].astype(str).isin([str(g) for g in groups])
     df = df[keep.to_numpy()]
@@ -167,6 +154,9 @@ def fit_cox(
     strata_col: str | None = None,
     conf_level: float = 0.95,
     min_cell: int = 11,
+    with_concordance: bool = True,
+    with_ph_test: bool = True,
+    init: Mapping[str, float] | None = None,
 ) -> CoxResult:
     """Cox proportional-hazards model of time to relapse by group, Efron ties, as R ``coxph``.
 
@@ -218,6 +208,12 @@ def fit_cox(
         Confidence level of the hazard-ratio intervals.
     min_cell : int
         Categorical levels with fewer people than this get a note.
+    with_concordance, with_ph_test : bool
+        Compute the concordance and the ``cox.zph`` test (default); turned off by callers that only need
+        the coefficients (the concordance is then NaN and the PH table empty).
+    init : mapping, optional
+        Starting values by term name (R ``init=``; terms not named start at 0, names not in the model are
+        ignored). The maximum is the same; a good start saves iterations.
 
     Returns
     -------
@@ -297,19 +293,22 @@ def fit_cox(
         raise ValueError("The Cox model has no term to estimate (no group column and no varying covariate).")
 
     # ---- collapse identical (time, event, design row, weight, cluster, stratum) rows into counts -------
-    key_parts = [pd.factorize(time)[0], dead.astype(np.int64)]
-    key_parts += [v.codes if v.categorical else pd.factorize(v.values)[0] for v in variables]
-    key_parts += [pd.factorize(df[c])[0] for c in (weight_col, cluster_col, strata_col) if c]
-    _, first, inverse = np.unique(_collapse_key(key_parts), return_index=True, return_inverse=True)
-    count = np.bincount(inverse.ravel(), weights=counts)
+    extra_codes = {c: design.value_codes(df[c]) for c in (weight_col, cluster_col, strata_col) if c}
+    key_parts = [design.value_codes(time), dead.astype(np.int64)]
+    key_parts += [v.codes if v.categorical else design.value_codes(v.values) for v in variables]
+    key_parts += list(extra_codes.values())
+    first, _, count = design.collapse(design.pattern_key(key_parts), counts)
 
     terms_, X, term_cols = design.design_columns(variables, first)
     names = [t.name for t in terms_]
     X = X - (count @ X) / count.sum()  # centring, as R does; estimates do not depend on it
     ta, da, wa = time[first], dead[first], w[first]
-    sa = pd.factorize(df[strata_col])[0][first] if strata_col else None
+    sa = extra_codes[strata_col][first] if strata_col else None
     model = build_strata(ta, da, X, wa, count, sa)
-    fit = newton(model, X.shape[1])
+    start = None
+    if init:
+        start = np.array([float(init.get(n, 0.0)) for n in names])
+    fit = newton(model, X.shape[1], start)
     beta = fit.beta
     for v in variables:
         if v.categorical:
@@ -341,7 +340,7 @@ def fit_cox(
         resid = model.score_residuals(fit.pcs, len(count), X.shape[1])
         dfbeta = (wa[:, None] * resid) @ cov
         if cluster_col:
-            cl = pd.factorize(df[cluster_col])[0][first]
+            cl = pd.factorize(extra_codes[cluster_col][first])[0]
             n_clusters = int(cl.max()) + 1
             sums = np.column_stack([np.bincount(cl, weights=count * dfbeta[:, j], minlength=n_clusters)
                                     for j in range(dfbeta.shape[1])])
@@ -361,10 +360,13 @@ def fit_cox(
             "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "se_model": se_model,
         })
     eta = (X * beta).sum(axis=1)  # not X @ beta: BLAS may round identical rows differently (ties matter)
-    ph = zph_table(model, ta, da, count, fit.pcs, fit.info, term_cols, [v.name for v in variables])
+    conc = _concordance(model, eta) if with_concordance else float("nan")
+    ph = (zph_table(model, ta, da, count, fit.pcs, fit.info, term_cols, [v.name for v in variables])
+          if with_ph_test else pd.DataFrame({"term": pd.Series(dtype=object), "chisq": pd.Series(dtype=float),
+                                             "df": pd.Series(dtype=int), "p": pd.Series(dtype=float)}))
     reference_out = {v.name: v.ref for v in variables if v.categorical}
     return CoxResult(
-        terms=terms, concordance=_concordance(model, eta), n=int(counts.sum()), n_events=int(counts[dead].sum()),
+        terms=terms, concordance=conc, n=int(counts.sum()), n_events=int(counts[dead].sum()),
         n_dropped_missing=n_dropped, log_likelihood=fit.loglik, log_likelihood_null=fit.loglik_null,
         reference=reference_out, ph_test=ph, ph_violated=bool((ph["p"] < _PH_ALPHA).any()),
         group_col=group_col, conf_level=conf_level, converged=fit.converged, notes=tuple(notes + warnings_),
