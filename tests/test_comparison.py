@@ -222,3 +222,18 @@ def test_bad_input_gets_a_sentence(change, kwargs, message):
         d["age2"] = d["age"] * 2.0
     with pytest.raises(ValueError, match=message):
         compare_groups(d, **{**ROSSI, **kwargs})
+
+
+def test_numbers_at_risk_under_the_chart():
+    d = _rossi()
+    cmp = compare_groups(d, **ROSSI)
+    tab = cmp.at_risk([0, 10, 52, 60]).set_index(["group", "time"])
+    for g, fin in (("a", 1), ("b", 0)):
+        weeks = d.loc[d["fin"] == fin, "week"]
+        assert tab.loc[(g, 0), "n_at_risk"] == len(weeks)
+        assert tab.loc[(g, 10), "n_at_risk"] == (weeks >= 10).sum()
+        assert tab.loc[(g, 52), "n_at_risk"] == (weeks >= 52).sum()
+        assert tab.loc[(g, 60), "n_at_risk"] == 0
+    w = cmp.weights.weights[cmp.population.data["in_a"].to_numpy()]
+    assert tab.loc[("a", 0), "n_at_risk_weighted"] == pytest.approx(w.sum())
+    assert cmp.curves.attrs["time_unit"] == "weeks"

@@ -111,11 +111,14 @@ def compare_groups(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, e
     share = float((1 - at_tau["survival"]).max())
     ev = e_value_hr(wcox.hr, wcox.lower, wcox.upper, outcome_share=share)
     notes += [*ps.notes, *wcox.fit.warnings, *acox.fit.notes, *windows_hr.notes]
+    curves, at_h, diffs = km.curves(), km.at(kept), km.differences(kept)
+    for frame in (curves, at_h, diffs, windows_hr.table):
+        frame.attrs["time_unit"] = time_unit
     return Comparison(
         group_col=group_col, a=a, b=b, estimand=estimand, origin=origin, time_unit=time_unit, tau=tau_,
         horizons=tuple(kept), windows=tuple(float(x) for x in win), covariates=tuple(covariates),
         cluster_col=cluster_col, n_clusters=wcox.fit.n_clusters, conf_level=conf_level, population=pop,
-        propensity=ps, weights=ws, balance=bal, curves=km.curves(), survival=km.at(kept),
-        differences=km.differences(kept), rmst=km.rmst_difference(tau_), weighted_cox=wcox, adjusted_cox=acox,
+        propensity=ps, weights=ws, balance=bal, curves=curves, survival=at_h, differences=diffs,
+        rmst=km.rmst_difference(tau_), weighted_cox=wcox, adjusted_cox=acox,
         ph=ph_verdict(acox, wcox), window_hazards=windows_hr, e_value=ev, relapse_share=share,
         notes=tuple(dict.fromkeys(notes)))

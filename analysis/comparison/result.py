@@ -110,6 +110,25 @@ class Comparison:
         """``{"a": str(a), "b": str(b)}``: the group keys of every frame mapped to the groups' names."""
         return {"a": str(self.a), "b": str(self.b)}
 
+    def at_risk(self, times) -> pd.DataFrame:
+        """Numbers at risk (T >= t) under the chart at the given times, people and weighted, per group.
+
+        Columns ``group`` ("a"/"b"), ``time``, ``n_at_risk`` (a count of people), ``n_at_risk_weighted``.
+        """
+        t = np.atleast_1d(np.asarray(times, dtype="float64"))
+        parts = []
+        for g in ("a", "b"):
+            c = self.curves[self.curves["group"] == g]
+            c = c[c["n_event"] + c["n_censor"] > 0] if len(c) > 1 else c  # the time-0 row adds no one
+            nxt = np.searchsorted(c["time"].to_numpy(), t, side="left")
+            parts.append(pd.DataFrame({"group": g, "time": t,
+                                       "n_at_risk": np.append(c["n_at_risk"].to_numpy(), 0.0)[nxt],
+                                       "n_at_risk_weighted": np.append(c["n_at_risk_weighted"].to_numpy(), 0.0)[nxt]}))
+        out = pd.concat(parts, ignore_index=True)
+        out.attrs["count_columns"] = ["n_at_risk", "n_at_risk_weighted"]
+        out.attrs["time_unit"] = self.time_unit
+        return out
+
     def summary(self, min_cell: int | None = None) -> str:
         """Plain-language summary (counts of people below ``min_cell`` said as "fewer than ...")."""
         return summary_text(self, min_cell)
