@@ -237,3 +237,10 @@ def test_numbers_at_risk_under_the_chart():
     w = cmp.weights.weights[cmp.population.data["in_a"].to_numpy()]
     assert tab.loc[("a", 0), "n_at_risk_weighted"] == pytest.approx(w.sum())
     assert cmp.curves.attrs["time_unit"] == "weeks"
+
+
+def test_without_covariates_the_summary_says_crude():
+    cmp = compare_groups(_rossi(), **{**ROSSI, "covariates": []})
+    np.testing.assert_allclose(cmp.weights.weights, 1.0)  # stabilised ATE weights of an empty model
+    assert cmp.propensity.c_statistic == 0.5 and cmp.balance.empty
+    assert cmp.summary().startswith("Without covariates to adjust for (a crude comparison, not a fair one), ")

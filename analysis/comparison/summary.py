@@ -40,16 +40,17 @@ def summary_text(c: Comparison, min_cell: int | None = None) -> str:
                    "opposite effects; read the relapse-free time and the adjusted curves instead.")
     how = ("weighted so that both groups have the case mix of the two together" if c.estimand == "ate"
            else f"with {B} weighted to the case mix of {A}")
-    adjusted = f"adjusted for {', '.join(c.covariates)}" if c.covariates else "without covariates (no adjustment)"
+    lead = (f"Compared fairly (adjusted for {', '.join(c.covariates)}, {how})" if c.covariates
+            else "Without covariates to adjust for (a crude comparison, not a fair one)")
     r = c.rmst
     tau = f"{r['tau']:g} {unit}"
     ci = f"95% CI {r['lower']:+.1f} to {r['upper']:+.1f}, {_p(r['p'])}"
     if r["lower"] > 0 or r["upper"] < 0:
         more = "more" if r["estimate"] > 0 else "fewer"
-        out.append(f"Compared fairly ({adjusted}, {how}), {A} clients were free of relapse for {abs(r['estimate']):.1f} "
+        out.append(f"{lead}, {A} clients were free of relapse for {abs(r['estimate']):.1f} "
                    f"{more} {unit} on average than {B} clients over the first {tau} ({ci}).")
     else:
-        out.append(f"Compared fairly ({adjusted}, {how}), there is no clear difference in relapse-free time over the "
+        out.append(f"{lead}, there is no clear difference in relapse-free time over the "
                    f"first {tau}: {A} minus {B} = {r['estimate']:+.1f} {unit} ({ci}).")
     if len(c.differences):
         d = c.differences.iloc[-1]
@@ -68,9 +69,11 @@ def summary_text(c: Comparison, min_cell: int | None = None) -> str:
         out.append(f"The weighted hazard ratio over all follow-up, {w.hr:.2f} ({w.lower:.2f}-{w.upper:.2f}), is such an "
                    "average and is not a verdict.")
     else:
+        adj = c.adjusted_cox
+        also = (f"; adjusted for the covariates in the model it is {adj.hr:.2f} ({adj.lower:.2f}-{adj.upper:.2f})"
+                if c.covariates else "")
         out.append(f"The weighted hazard ratio of {A} vs {B} is {w.hr:.2f} (95% CI {w.lower:.2f}-{w.upper:.2f}, "
-                   f"{_p(w.p)}); adjusted for the covariates in the model it is {c.adjusted_cox.hr:.2f} "
-                   f"({c.adjusted_cox.lower:.2f}-{c.adjusted_cox.upper:.2f}).")
+                   f"{_p(w.p)}){also}.")
     if len(c.balance):
         worst = c.balance["smd_after"].abs().max()
         bad = c.balance[c.balance["imbalanced_after"]]
