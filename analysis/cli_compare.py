@@ -14,6 +14,7 @@ import sys
 from analysis.cli import add_file_arguments, mapping_from_args
 from analysis.cohort import ORIGINS, derive_cohort
 from analysis.comparison import TIME_UNITS, compare_cohort
+from analysis.comparison.bootstrap import DEFAULT_SEED
 from analysis.loading import load_episodes
 from analysis.suppression import DEFAULT_MIN_CELL
 
@@ -65,6 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cluster", default="auto",
                    help="cluster of the robust variances: auto (client_id when people have several episodes), "
                         "none, or a column")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="also give percentile-bootstrap intervals of the relapse and RMST differences from N "
+                        "replicates that repeat the propensity fit (default 0: none; slow on large files)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the bootstrap (default {DEFAULT_SEED})")
     p.add_argument("--min-cell", type=int, default=DEFAULT_MIN_CELL,
                    help=f"suppress counts below this many people (default {DEFAULT_MIN_CELL})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -113,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         cmp = compare_cohort(cohort, by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin, cluster=cluster,
                              time_unit=unit if unit in TIME_UNITS else "days", reference_levels=refs,
                              estimand=args.estimand, trim=args.trim, tau=args.tau, horizons=args.horizons,
-                             windows=args.windows)
+                             windows=args.windows, bootstrap=args.bootstrap, seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -159,6 +164,13 @@ def _text(d: dict, min_cell: int) -> str:
     r = d["rmst_difference"]
     lines.append(f"Relapse-free {unit} in the first {r['tau']:g} (RMST), A - B: {_f(r['estimate'], '+.1f')} "
                  f"({_f(r['lower'], '+.1f')} to {_f(r['upper'], '+.1f')}), p {_f(r['p'], '.3g')}")
+    if "bootstrap" in d:
+        bs = d["bootstrap"]
+        lines.append(f"Bootstrap ({bs['used']} of {bs['replicates']} replicates, seed {bs['seed']}, resampling "
+                     f"{bs['resampled']}): RMST difference {_f(bs['rmst_difference']['lower'], '+.1f')} to "
+                     f"{_f(bs['rmst_difference']['upper'], '+.1f')}; relapse difference "
+                     + ", ".join(f"{u} {x[u]:g}: {_f(x['lower'], '+.3f')} to {_f(x['upper'], '+.3f')}"
+                                 for x in bs["relapse_difference"]))
     for key in ("weighted_cox", "adjusted_cox"):
         h = d[key]
         lines.append(f"Hazard ratio A vs B, {h['model']} ({h['variance']}): {_f(h['hr'])} ({_f(h['lower'])}-"

@@ -244,3 +244,27 @@ def test_without_covariates_the_summary_says_crude():
     np.testing.assert_allclose(cmp.weights.weights, 1.0)  # stabilised ATE weights of an empty model
     assert cmp.propensity.c_statistic == 0.5 and cmp.balance.empty
     assert cmp.summary().startswith("Without covariates to adjust for (a crude comparison, not a fair one), ")
+
+
+def test_seeded_bootstrap_repeats_the_propensity_fit():
+    from analysis.comparison.bootstrap import _resample
+
+    codes = np.array([0, 0, 1, 2, 2, 2])
+    picked = _resample(codes, np.random.default_rng(3))
+    assert len(np.unique(codes)) == 3 and all((codes[picked] == c).sum() % (codes == c).sum() == 0 for c in range(3))
+    d = _rossi()
+    twice = [compare_groups(d, **ROSSI, bootstrap=5, seed=7).bootstrap for _ in range(2)]
+    assert twice[0] == twice[1] and twice[0]["used"] == 5 and twice[0]["unit"] == "episode"
+    other = compare_groups(d, **ROSSI, bootstrap=5, seed=8).bootstrap
+    assert other["rmst_difference"] != twice[0]["rmst_difference"]
+    cmp = compare_groups(d, **ROSSI, bootstrap=40)
+    bs = cmp.bootstrap
+    # the bootstrap spread agrees with the influence-value standard errors (weights known) to sampling error
+    assert bs["rmst_difference"]["se"] == pytest.approx(cmp.rmst["se"], rel=0.3)
+    for row, ij in zip(bs["relapse_difference"], cmp.differences["se"], strict=True):
+        assert row["se"] == pytest.approx(ij, rel=0.3)
+    assert bs["rmst_difference"]["lower"] < cmp.rmst["estimate"] < bs["rmst_difference"]["upper"]
+    out = cmp.to_dict()
+    assert out["bootstrap"]["method"] == "percentile bootstrap repeating the propensity fit"
+    assert "seeded percentile bootstrap (40 replicates)" in out["conventions"]["intervals"]
+    assert "bootstrap" not in compare_groups(d, **ROSSI).to_dict()

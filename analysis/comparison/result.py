@@ -73,6 +73,7 @@ class Comparison:
     e_value : E-values of the weighted hazard ratio (dict, with the method in words)
     relapse_share : share relapsed by tau (the larger group's), which decides the E-value conversion
     notes : plain-language remarks
+    bootstrap : percentile-bootstrap intervals that repeat the propensity fit (dict), or None when not asked
     Frames carry ``attrs["count_columns"]``: the columns that are counts of people.
     """
 
@@ -104,6 +105,7 @@ class Comparison:
     e_value: dict
     relapse_share: float
     notes: tuple[str, ...] = ()
+    bootstrap: dict | None = None
 
     @property
     def labels(self) -> dict:
@@ -155,7 +157,9 @@ class Comparison:
             "intervals": f"weighted Kaplan-Meier with robust infinitesimal-jackknife variance ({clus}), as R "
                          "survfit(weights = w, robust = TRUE, id = cluster), log-log 95% intervals; relapse and RMST "
                          "differences from the same influence values with normal intervals; propensity weights "
-                         "treated as known (no bootstrap)",
+                         "treated as known" + (f"; beside them a seeded percentile bootstrap ({self.bootstrap['used']} "
+                                               "replicates) that repeats the propensity fit"
+                                               if self.bootstrap else " (no bootstrap)"),
             "weighted_cox": f"coxph(weights = w, robust = TRUE, cluster = {self.cluster_col or 'episode'}), Efron ties, "
                             "sandwich interval",
             "adjusted_cox": "coxph(group + covariates), Efron ties, model-based interval",
@@ -244,6 +248,14 @@ class Comparison:
             "counts_of_people": list(COUNT_PATHS),
             "suppressed_below": min_cell,
         }
+        if self.bootstrap is not None:
+            bs = self.bootstrap
+            out["bootstrap"] = {
+                "replicates": bs["replicates"], "used": bs["used"], "failed": bs["failed"], "seed": bs["seed"],
+                "resampled": bs["unit"], "method": "percentile bootstrap repeating the propensity fit",
+                "relapse_difference": [{unit: _time(r["time"]), "se": _num(r["se"]), "lower": _num(r["lower"]),
+                                        "upper": _num(r["upper"])} for r in bs["relapse_difference"]],
+                "rmst_difference": {k: _num(v) for k, v in bs["rmst_difference"].items()}}
         if include_curves:
             out["curves"] = [{"group": lab[c.group], unit: _time(c.time), "estimate": _num(c.survival),
                               "lower": _num(c.ci_lower), "upper": _num(c.ci_upper), "at_risk": cnt(c.n_at_risk)}
