@@ -11,9 +11,10 @@ import argparse
 import json
 import sys
 
+from analysis import cli
 from analysis.cli import add_file_arguments, mapping_from_args
 from analysis.cohort import ORIGINS, derive_cohort
-from analysis.comparison import TIME_UNITS, compare_cohort
+from analysis.comparison import compare_cohort
 from analysis.comparison.bootstrap import DEFAULT_SEED
 from analysis.loading import load_episodes
 from analysis.suppression import DEFAULT_MIN_CELL
@@ -103,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         col, level = item.split("=", 1)
         refs[col.strip()] = level.strip()
-    result = load_episodes(args.file, mapping=mapping, by=args.by)
+    # the shared loader of issue #8 (--mapping, --type, --time-unit, --event-value) where the CLI has it
+    loader = getattr(cli, "load_from_args", None)
+    result = loader(args) if loader else load_episodes(args.file, mapping=mapping, by=args.by)
+    if result is None:
+        return 2
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)
         return 2
@@ -111,18 +116,19 @@ def run(args: argparse.Namespace) -> int:
     by = _canonical(args.by, cols, result.mapping)
     adjust = [_canonical(c.strip(), cols, result.mapping) for c in args.adjust.split(",") if c.strip()]
     refs = {_canonical(k, cols, result.mapping): v for k, v in refs.items()}
-    unit = getattr(args, "time_unit", None) or "days"
+    unit = getattr(result, "time_unit", "days")  # the unit the file's durations were read in
+    labels = getattr(result, "display_names", None)  # the file's own column names
     cluster = None if args.cluster == "none" else args.cluster
     try:
         cohort = derive_cohort(result.episodes)
         cmp = compare_cohort(cohort, by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin, cluster=cluster,
-                             time_unit=unit if unit in TIME_UNITS else "days", reference_levels=refs,
+                             time_unit=unit, reference_levels=refs,
                              estimand=args.estimand, trim=args.trim, tau=args.tau, horizons=args.horizons,
                              windows=args.windows, bootstrap=args.bootstrap, seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    payload = cmp.to_dict(min_cell=args.min_cell)
+    payload = cmp.to_dict(min_cell=args.min_cell, labels=labels)
     payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
                          "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
                          "rows_excluded": result.report.n_rows_excluded}

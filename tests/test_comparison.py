@@ -268,3 +268,13 @@ def test_seeded_bootstrap_repeats_the_propensity_fit():
     assert out["bootstrap"]["method"] == "percentile bootstrap repeating the propensity fit"
     assert "seeded percentile bootstrap (40 replicates)" in out["conventions"]["intervals"]
     assert "bootstrap" not in compare_groups(d, **ROSSI).to_dict()
+
+
+def test_labels_name_columns_as_the_user_knows_them():
+    d = _rossi().rename(columns={"race": "race_ethnicity"})
+    cmp = compare_groups(d, **{**ROSSI, "covariates": ["age", "race_ethnicity", "prio"]})
+    out = cmp.to_dict(labels={"race_ethnicity": "race", "fin": "FIN"})
+    assert out["by"] == "FIN" and out["covariates"] == ["age", "race", "prio"]
+    assert "race[True]" in [t["term"] for t in out["propensity"]["terms"]]
+    assert [b["covariate"] for b in out["balance"]] == ["age", "race", "prio"]
+    assert "adjusted for age, race, prio" in out["summary"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,18 @@ def _num(x) -> float | None:
         return None
     x = float(x)
     return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _namer(labels: Mapping[str, str] | None):
+    """Rename a column, or the column part of a term ``col[level]``, by ``labels``."""
+    labels = dict(labels or {})
+
+    def name(x: str) -> str:
+        if x in labels:
+            return labels[x]
+        head, sep, rest = x.partition("[")
+        return labels.get(head, head) + sep + rest if sep else x
+    return name
 
 
 def _time(x) -> float | int | None:
@@ -131,9 +144,10 @@ class Comparison:
         out.attrs["time_unit"] = self.time_unit
         return out
 
-    def summary(self, min_cell: int | None = None) -> str:
-        """Plain-language summary (counts of people below ``min_cell`` said as "fewer than ...")."""
-        return summary_text(self, min_cell)
+    def summary(self, min_cell: int | None = None, labels: Mapping[str, str] | None = None) -> str:
+        """Plain-language summary (counts of people below ``min_cell`` said as "fewer than ..."; columns named
+        by ``labels``, e.g. the file's own names)."""
+        return summary_text(self, min_cell, labels)
 
     def conventions(self) -> dict:
         w = ("ATE, stabilised: A P(A)/ps, B P(B)/(1-ps)" if self.estimand == "ate" else
@@ -171,11 +185,14 @@ class Comparison:
             "time_unit": self.time_unit,
         }
 
-    def to_dict(self, min_cell: int | None = None, *, include_curves: bool = False) -> dict:
+    def to_dict(self, min_cell: int | None = None, *, include_curves: bool = False,
+                labels: Mapping[str, str] | None = None) -> dict:
         """JSON-ready dict (shape of issue #9). Counts of people are raw unless ``min_cell`` is given, then
         counts from 1 to ``min_cell - 1`` are null, as are curve values with fewer than ``min_cell`` at risk.
-        ``counts_of_people`` lists the paths that hold counts of people."""
+        ``counts_of_people`` lists the paths that hold counts of people. ``labels`` renames columns (the
+        grouping column, covariates and their terms) to the names the user knows."""
         lab = self.labels
+        name = _namer(labels)
         unit = self.time_unit[:-1] if self.time_unit.endswith("s") else self.time_unit
 
         def cnt(n):
@@ -199,8 +216,8 @@ class Comparison:
         r = self.rmst
         ps = self.propensity
         out = {
-            "by": self.group_col, "a": lab["a"], "b": lab["b"], "estimand": self.estimand, "origin": self.origin,
-            "time_unit": self.time_unit, "covariates": list(self.covariates),
+            "by": name(self.group_col), "a": lab["a"], "b": lab["b"], "estimand": self.estimand,
+            "origin": self.origin, "time_unit": self.time_unit, "covariates": [name(c) for c in self.covariates],
             "n": {lab["a"]: cnt(self.population.n_a), lab["b"]: cnt(self.population.n_b)},
             "excluded": [{"reason": e.reason, "n": cnt(e.n)} for e in self.population.exclusions.itertuples() if e.n],
             "propensity": {
@@ -211,15 +228,15 @@ class Comparison:
                 "ess": {lab[k]: _num(v) for k, v in self.weights.ess.items()},
                 "max_weight": {lab[k]: _num(v) for k, v in self.weights.max_weight.items()},
                 "n_trimmed": {lab[k]: cnt(v) for k, v in self.weights.n_trimmed.items()},
-                "reference": {k: _level(v) for k, v in ps.reference.items()},
-                "terms": [{"term": t.term, "coef": _num(t.coef), "se": _num(t.se), "odds_ratio": _num(t.odds_ratio),
+                "reference": {name(k): _level(v) for k, v in ps.reference.items()},
+                "terms": [{"term": name(t.term), "coef": _num(t.coef), "se": _num(t.se), "odds_ratio": _num(t.odds_ratio),
                            "lower": _num(t.lower), "upper": _num(t.upper), "p": _num(t.p)} for t in ps.terms.itertuples()],
                 "distribution": [{"group": lab[d.group], "quantile": d.quantile, "score": _num(d.score)}
                                  for d in ps.distribution.itertuples()],
                 "histogram": [{"group": lab[h.group], "bin_lower": _num(h.bin_lower), "bin_upper": _num(h.bin_upper),
                                "n": cnt(h.n)} for h in ps.histogram.itertuples()],
             },
-            "balance": [{"covariate": b.covariate, "level": _level(b.level), "kind": b.kind,
+            "balance": [{"covariate": name(b.covariate), "level": _level(b.level), "kind": b.kind,
                          "mean_a": _num(b.mean_a), "mean_b": _num(b.mean_b),
                          "mean_a_weighted": _num(b.mean_a_weighted), "mean_b_weighted": _num(b.mean_b_weighted),
                          "smd_before": _num(b.smd_before), "smd_after": _num(b.smd_after)}
@@ -242,7 +259,7 @@ class Comparison:
                         "rr": _num(self.e_value["rr"]), "common_outcome": self.e_value["common_outcome"],
                         "relapse_share": _num(self.relapse_share), "method": self.e_value["method"]},
             "cluster": {"column": self.cluster_col, "n_clusters": self.n_clusters},
-            "summary": self.summary(min_cell),
+            "summary": self.summary(min_cell, labels),
             "notes": list(self.notes),
             "conventions": self.conventions(),
             "counts_of_people": list(COUNT_PATHS),

@@ -7,6 +7,7 @@ and points at the window hazard ratios and the curves instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +30,11 @@ def _single(unit: str) -> str:
     return unit[:-1] if unit.endswith("s") else unit
 
 
-def summary_text(c: Comparison, min_cell: int | None = None) -> str:
-    """The summary sentences of :class:`~analysis.comparison.result.Comparison` (see the module notes)."""
+def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str, str] | None = None) -> str:
+    """The summary sentences of :class:`~analysis.comparison.result.Comparison` (see the module notes);
+    ``labels`` gives the names to call columns by."""
+    labels = dict(labels or {})
+    covs = [labels.get(v, v) for v in c.covariates]
     A, B, unit = str(c.a), str(c.b), c.time_unit
     out: list[str] = []
     ph_fails = not c.ph["holds"]
@@ -40,7 +44,7 @@ def summary_text(c: Comparison, min_cell: int | None = None) -> str:
                    "opposite effects; read the relapse-free time and the adjusted curves instead.")
     how = ("weighted so that both groups have the case mix of the two together" if c.estimand == "ate"
            else f"with {B} weighted to the case mix of {A}")
-    lead = (f"Compared fairly (adjusted for {', '.join(c.covariates)}, {how})" if c.covariates
+    lead = (f"Compared fairly (adjusted for {', '.join(covs)}, {how})" if covs
             else "Without covariates to adjust for (a crude comparison, not a fair one)")
     r = c.rmst
     tau = f"{r['tau']:g} {unit}"
@@ -78,7 +82,7 @@ def summary_text(c: Comparison, min_cell: int | None = None) -> str:
         worst = c.balance["smd_after"].abs().max()
         bad = c.balance[c.balance["imbalanced_after"]]
         if len(bad):
-            names = ", ".join(dict.fromkeys(bad["covariate"]))
+            names = ", ".join(dict.fromkeys(labels.get(v, v) for v in bad["covariate"]))
             out.append(f"After weighting, {names} remain imbalanced (standardised difference above 0.1): the "
                        "adjustment is incomplete.")
         else:
