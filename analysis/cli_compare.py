@@ -57,7 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="ate: both groups weighted to their joint case mix (default); att: B weighted to A")
     p.add_argument("--trim", type=_trim, default=None, metavar="LOW,HIGH",
                    help="winsorise each group's weights at these percentiles, e.g. 1,99 (default none)")
-    p.add_argument("--origin", choices=ORIGINS, default="discharge", help="time origin (default discharge)")
+    p.add_argument("--origin", choices=ORIGINS, default=None,
+                   help="time origin (default: discharge when the file records discharge, else admission)")
     p.add_argument("--tau", type=float, default=None,
                    help="horizon of the restricted mean (default 365 days / 52 weeks / 12 months / 1 year)")
     p.add_argument("--horizons", type=_numbers, default=None,

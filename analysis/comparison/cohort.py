@@ -1,6 +1,7 @@
 """``compare_cohort``: a comparison on the cohort table for a time origin (what the CLI and the page call)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -31,12 +32,23 @@ def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str 
     return col, out
 
 
-def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str = "discharge",
+def _origin(cohort: pd.DataFrame, origin: str | None) -> tuple[str, str | None]:
+    """The requested origin, or discharge where the file records it and admission otherwise (with why)."""
+    if origin is not None:
+        return origin, None
+    if "time_discharge_days" in cohort.columns and cohort["time_discharge_days"].notna().any():
+        return "discharge", None
+    return "admission", ("Follow-up is counted from admission: the file records no discharge (no discharge "
+                         "date or length of stay), so there is no time from discharge.")
+
+
+def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str | None = None,
                    cluster: str | None = "auto", time_unit: str = "days",
                    reference_levels: Mapping[str, object] | None = None, **options) -> Comparison:
     """:func:`~analysis.comparison.core.compare_groups` on a cohort table from ``analysis.cohort.derive_cohort``.
 
-    Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge), converted from days
+    Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge; default discharge
+    where the file records discharges, else admission, with a note saying so), converted from days
     to ``time_unit`` (1 week = 7 days, 1 month = 30.4375, 1 year = 365.25; Cox models and curves do not
     depend on the unit, horizons and the restricted mean are read in it). ``cluster="auto"`` clusters the
     robust variances on ``client_id`` when some person has more than one of the compared episodes (their
@@ -45,6 +57,7 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"The time unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
+    origin, why = _origin(cohort, origin)
     time_col, event_col = survival_columns(origin)
     missing = [c for c in [by, *adjust] if c not in cohort.columns]
     if missing:
@@ -59,6 +72,7 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
         data = data.assign(**{cluster_col: codes})
     if time_unit != "days":
         data = data.assign(**{time_col: data[time_col] / DAYS_PER_UNIT[time_unit]})
-    return compare_groups(data, group_col=by, a=a, b=b, time_col=time_col, event_col=event_col,
-                          covariates=list(adjust), reference_levels=reference_levels, cluster_col=cluster_col,
-                          time_unit=time_unit, origin=origin, **options)
+    result = compare_groups(data, group_col=by, a=a, b=b, time_col=time_col, event_col=event_col,
+                            covariates=list(adjust), reference_levels=reference_levels, cluster_col=cluster_col,
+                            time_unit=time_unit, origin=origin, **options)
+    return dataclasses.replace(result, notes=(why, *result.notes)) if why else result

@@ -115,7 +115,9 @@ def comparison_population(data: pd.DataFrame, *, group_col: str, a, b, time_col:
     n_a, n_b = int(rows["in_a"].sum()), int((~rows["in_a"]).sum())
     for label, n in ((a, n_a), (b, n_b)):
         if n == 0:
-            raise ValueError(f"No episodes of {group_col} = {label!r} have follow-up and every covariate.")
+            why = "; ".join(f"{r}: {k:,}" for r, k in reasons if k)
+            raise ValueError(f"No episodes of {group_col} = {label!r} have follow-up and every covariate "
+                             f"(episodes left out of the comparison, {why}).")
     excl = pd.DataFrame(reasons, columns=["reason", "n"])
     excl.attrs["count_columns"] = ["n"]
     return Population(data=rows, exclusions=excl, n_a=n_a, n_b=n_b)
