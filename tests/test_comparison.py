@@ -278,3 +278,12 @@ def test_labels_name_columns_as_the_user_knows_them():
     assert "race[True]" in [t["term"] for t in out["propensity"]["terms"]]
     assert [b["covariate"] for b in out["balance"]] == ["age", "race", "prio"]
     assert "adjusted for age, race, prio" in out["summary"]
+
+
+def test_e_value_uses_relapse_by_the_end_of_follow_up():
+    d = _rossi()
+    cmp = compare_groups(d, **ROSSI, tau=4)  # relapse by week 4 is rare; by week 52 it is not
+    last = cmp.curves.groupby("group")["survival"].last()
+    assert cmp.relapse_share == pytest.approx(float((1 - last).max()))
+    assert cmp.relapse_share > 0.15 and cmp.e_value["common_outcome"]
+    assert cmp.e_value["estimate"] == pytest.approx(e_value_rr(hr_to_rr(cmp.weighted_cox.hr)))

@@ -111,8 +111,8 @@ def compare_groups(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, e
                         reference_levels=reference_levels, conf_level=conf_level)
     windows_hr = window_hazard_ratios(rows, time_col=time_col, event_col=event_col, cuts=win, covariates=covariates,
                                       reference_levels=reference_levels, conf_level=conf_level, start=acox)
-    at_tau = km.at([tau_])
-    share = float((1 - at_tau["survival"]).max())
+    # the hazard ratio is over all follow-up: is relapse common (> 15%) by its end, in either group?
+    share = float(max(1 - km.a.surv[-1], 1 - km.b.surv[-1]))
     ev = e_value_hr(wcox.hr, wcox.lower, wcox.upper, outcome_share=share)
     notes += [*ps.notes, *wcox.fit.warnings, *acox.fit.notes, *windows_hr.notes]
     boot = None

@@ -84,7 +84,8 @@ class Comparison:
     ph : proportional-hazards verdict (``p``, ``holds``, ``tests``)
     window_hazards : :class:`WindowHazards`
     e_value : E-values of the weighted hazard ratio (dict, with the method in words)
-    relapse_share : share relapsed by tau (the larger group's), which decides the E-value conversion
+    relapse_share : share relapsed by the end of follow-up (weighted KM, the larger group's), which decides
+        the E-value conversion
     notes : plain-language remarks
     bootstrap : percentile-bootstrap intervals that repeat the propensity fit (dict), or None when not asked
     Frames carry ``attrs["count_columns"]``: the columns that are counts of people.
