@@ -287,3 +287,32 @@ def test_e_value_uses_relapse_by_the_end_of_follow_up():
     assert cmp.relapse_share == pytest.approx(float((1 - last).max()))
     assert cmp.relapse_share > 0.15 and cmp.e_value["common_outcome"]
     assert cmp.e_value["estimate"] == pytest.approx(e_value_rr(hr_to_rr(cmp.weighted_cox.hr)))
+
+
+def test_a_level_in_one_group_only_is_said_not_raised():
+    d = _rossi()
+    d["site"] = np.where(d.index < 3, "rare", "common")
+    d.loc[:2, "fin"] = 1  # the three people of the rare site are all in group 1
+    cmp = compare_groups(d, **{**ROSSI, "covariates": ["age", "site"]})
+    assert any("numerically 0 or 1" in n for n in cmp.notes)
+    assert any("site: level(s) rare have fewer than 11 people" in n for n in cmp.notes)
+    assert cmp.propensity.outside_support == {"a": 3, "b": 0}
+    assert np.isinf(cmp.propensity.terms.set_index("term").loc["site[rare]", "upper"])
+    assert cmp.to_dict()["propensity"]["terms"][-1]["upper"] is None  # JSON holds no infinity
+
+
+def test_cluster_auto_on_client_id_and_missing_ids_are_their_own_cluster():
+    from analysis.comparison import compare_cohort
+
+    d = _rossi()
+    d["time_admission_days"], d["event_admission"] = d["week"] * 7.0, d["arrest"]
+    d["client_id"] = [f"C{i // 2}" for i in range(len(d))]  # pairs of episodes per person
+    d.loc[:9, "client_id"] = None
+    args = dict(by="fin", a=1, b=0, adjust=["age", "prio"], origin="admission", time_unit="weeks")
+    cmp = compare_cohort(d, **args)
+    assert cmp.cluster_col == "client_id" and cmp.n_clusters == 10 + (len(d) - 10) // 2
+    assert cmp.population.n_a + cmp.population.n_b == len(d)  # nobody dropped for a missing id
+    one = compare_cohort(d.assign(client_id=[f"C{i}" for i in range(len(d))]), **args)
+    assert one.cluster_col is None and one.n_clusters == len(d)
+    assert one.rmst["estimate"] == pytest.approx(cmp.rmst["estimate"], abs=1e-12)  # clusters change the se only
+    assert one.rmst["se"] != pytest.approx(cmp.rmst["se"], rel=1e-3)

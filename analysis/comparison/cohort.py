@@ -18,18 +18,19 @@ DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 
 
 def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str | None, np.ndarray | None]:
-    """The cluster column and its integer codes on the kept rows (strings factorised once, here)."""
+    """The cluster column and its integer codes on the kept rows (strings factorised once, here); an episode
+    without an id counts as its own cluster."""
     col = "client_id" if cluster == "auto" else cluster
     if col is None or (cluster == "auto" and col not in cohort.columns):
         return None, None
     if col not in cohort.columns:
         raise ValueError(f"No such column: {col} (the cluster of the robust variances).")
     codes, uniques = pd.factorize(cohort.loc[keep, col])
-    if cluster == "auto" and len(uniques) == int((codes >= 0).sum()):
+    lone = codes < 0  # an episode without a client id is its own cluster
+    codes[lone] = len(uniques) + np.arange(int(lone.sum()))
+    if cluster == "auto" and len(uniques) == int((~lone).sum()):
         return None, None  # every person has one compared episode: no clustering needed
-    out = pd.array(codes, dtype="Int64")
-    out[codes < 0] = pd.NA
-    return col, out
+    return col, codes
 
 
 def _origin(cohort: pd.DataFrame, origin: str | None) -> tuple[str, str | None]:

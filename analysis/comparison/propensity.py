@@ -135,9 +135,10 @@ def fit_propensity(data: pd.DataFrame, *, in_a: np.ndarray, covariates: Sequence
                      "no counterpart in the other group.")
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     coef, se = np.asarray(fit.params), np.asarray(fit.bse)
-    table = pd.DataFrame({"term": names, "coef": coef, "se": se, "odds_ratio": np.exp(coef),
-                          "lower": np.exp(coef - z * se), "upper": np.exp(coef + z * se),
-                          "p": 2 * stats.norm.sf(np.abs(coef / se))})
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a separated level: limits run to inf
+        table = pd.DataFrame({"term": names, "coef": coef, "se": se, "odds_ratio": np.exp(coef),
+                              "lower": np.exp(coef - z * se), "upper": np.exp(coef + z * se),
+                              "p": 2 * stats.norm.sf(np.abs(coef / se))})
     lo = max(scores[in_a].min(), scores[~in_a].min())
     hi = min(scores[in_a].max(), scores[~in_a].max())
     outside = (scores < lo) | (scores > hi)
