@@ -146,13 +146,21 @@ def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cu
             coef = start.fit.terms.set_index("term")["coef"]
             init = {f"_w{k}": float(coef["_group[a]"]) for k in estimable}
             init.update({t: float(v) for t, v in coef.items() if t != "_group[a]"})
-        fit = fit_cox(split, time_col="_time", event_col="_event", group_col=None,
-                      covariates=[*[f"_w{k}" for k in estimable], *covariates], reference_levels=reference_levels,
-                      strata_col="_window", conf_level=conf_level, with_concordance=False, with_ph_test=False,
-                      init=init)
-        terms = fit.terms.set_index("term")
-        for k in estimable:
-            table.loc[k, ["hr", "lower", "upper", "p"]] = terms.loc[f"_w{k}", ["hr", "lower", "upper", "p"]].to_numpy()
+        try:
+            fit = fit_cox(split, time_col="_time", event_col="_event", group_col=None,
+                          covariates=[*[f"_w{k}" for k in estimable], *covariates], reference_levels=reference_levels,
+                          strata_col="_window", conf_level=conf_level, with_concordance=False, with_ph_test=False,
+                          init=init)
+        except ValueError as exc:  # e.g. too few people per window for the covariates
+            notes.append(f"No window hazard ratios: {exc}")
+            fit = None
+        if fit is not None:
+            terms = fit.terms.set_index("term")
+            for k in estimable:
+                if f"_w{k}" not in fit.infinite_terms:  # a ratio running to infinity stays null
+                    table.loc[k, ["hr", "lower", "upper", "p"]] = terms.loc[f"_w{k}", ["hr", "lower", "upper",
+                                                                                       "p"]].to_numpy()
+            notes.extend(fit.warnings)
     table = table[["from_time", "to_time", "hr", "lower", "upper", "p", "events_a", "events_b", "at_risk_a", "at_risk_b"]]
     table.attrs["count_columns"] = ["events_a", "events_b", "at_risk_a", "at_risk_b"]
     return WindowHazards(table, fit, tuple(notes))
