@@ -11,12 +11,10 @@ import argparse
 import json
 import sys
 
-from analysis import cli
-from analysis.cli import add_file_arguments, mapping_from_args
+from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS, derive_cohort
 from analysis.comparison import compare_cohort
 from analysis.comparison.bootstrap import DEFAULT_SEED
-from analysis.loading import load_episodes
 from analysis.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["add_parser", "run"]
@@ -78,23 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _canonical(name: str, columns, mapping: dict[str, str]) -> str:
-    """A column by the file's name or the canonical one."""
-    if name in columns:
-        return name
-    for canonical, source in mapping.items():
-        if source == name and canonical in columns:
-            return canonical
-    return name
-
-
 def run(args: argparse.Namespace) -> int:
-    mapping = mapping_from_args(args)
-    if mapping is None:
-        return 2
-    if args.by is None:
-        print("error: --by COL is required: the column whose groups --a and --b name.", file=sys.stderr)
-        return 2
     if args.min_cell < 1:
         print("error: --min-cell must be at least 1.", file=sys.stderr)
         return 2
@@ -105,34 +87,36 @@ def run(args: argparse.Namespace) -> int:
             return 2
         col, level = item.split("=", 1)
         refs[col.strip()] = level.strip()
-    # the shared loader of issue #8 (--mapping, --type, --time-unit, --event-value) where the CLI has it
-    loader = getattr(cli, "load_from_args", None)
-    result = loader(args) if loader else load_episodes(args.file, mapping=mapping, by=args.by)
+    result = load_from_args(args)  # --map, --mapping, --type, --time-unit, --event-value
     if result is None:
         return 2
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)
+        for note in result.report.notes:
+            print(f"note: {note}", file=sys.stderr)
         return 2
-    cols = result.episodes.columns
-    by = _canonical(args.by, cols, result.mapping)
-    adjust = [_canonical(c.strip(), cols, result.mapping) for c in args.adjust.split(",") if c.strip()]
-    refs = {_canonical(k, cols, result.mapping): v for k, v in refs.items()}
-    unit = getattr(result, "time_unit", "days")  # the unit the file's durations were read in
-    labels = getattr(result, "display_names", None)  # the file's own column names
+    if result.by is None:
+        print("error: --by COL is required: the column whose groups --a and --b name.", file=sys.stderr)
+        return 2
     cluster = None if args.cluster == "none" else args.cluster
     try:
-        cohort = derive_cohort(result.episodes)
-        cmp = compare_cohort(cohort, by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin, cluster=cluster,
-                             time_unit=unit, reference_levels=refs,
+        by = result.resolve_column(result.by)
+        adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
+        refs = {result.resolve_column(k): v for k, v in refs.items()}
+        if cluster not in (None, "auto"):
+            cluster = result.resolve_column(cluster)
+        cmp = compare_cohort(derive_cohort(result.episodes), by=by, a=args.a, b=args.b, adjust=adjust,
+                             origin=args.origin, cluster=cluster, time_unit=result.time_unit, reference_levels=refs,
                              estimand=args.estimand, trim=args.trim, tau=args.tau, horizons=args.horizons,
                              windows=args.windows, bootstrap=args.bootstrap, seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    payload = cmp.to_dict(min_cell=args.min_cell, labels=labels)
+    payload = cmp.to_dict(min_cell=args.min_cell, labels=result.display_names)
     payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
                          "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
                          "rows_excluded": result.report.n_rows_excluded}
+    payload["load_notes"] = list(result.report.notes)
     print(json.dumps(payload, indent=2) if args.json else _text(payload, args.min_cell))
     return 0
 

@@ -64,7 +64,7 @@ def test_text_output(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--by", "level_of_care", "--a", "IOP", "--b", "residential"], "No episodes with level_of_care = 'IOP' (its groups:"),
-    (["--by", "level_of_care", "--a", "iop", "--b", "residential", "--adjust", "nope"], "No such column: nope"),
+    (["--by", "level_of_care", "--a", "iop", "--b", "residential", "--adjust", "nope"], "There is no column 'nope' in the file"),
     (["--a", "iop", "--b", "residential"], "--by COL is required"),
     (["--by", "level_of_care", "--a", "iop", "--b", "iop"], "must differ"),
     (["--by", "level_of_care", "--a", "iop", "--b", "residential", "--reference-level", "sex"], "COL=LEVEL"),
@@ -80,3 +80,31 @@ def test_bad_input_is_a_sentence_and_exit_2(capsys, argv, message):
 def test_bad_option_values_exit_2(capsys):
     assert main(["compare", SAMPLE, "--by", "level_of_care", "--a", "iop", "--b", "residential", "--trim", "5"]) == 2
     assert "expected 2 percentiles" in capsys.readouterr().err
+
+
+ROSSI = str(Path(__file__).parent / "data" / "r_compare" / "rossi.csv")
+
+
+def test_a_real_cohort_in_weeks_in_its_own_names_equals_r(capsys):
+    """Rossi et al. (1980) as shipped by lifelines: week/arrest are guessed as time and event, read in weeks;
+    no length of stay, so the origin is admission. Equal to tests/r/comparison_reference.R (rossi_ate)."""
+    assert main(["compare", ROSSI, "--by", "fin", "--a", "1", "--b", "0", "--adjust", "age,prio,race,wexp,mar,paro",
+                 "--windows", "0,13,26,52", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["time_unit"], d["origin"]) == ("weeks", "admission") and "no discharge" in d["origin_reason"]
+    assert d["covariates"] == ["age", "prio", "race", "wexp", "mar", "paro"]  # the file's names
+    assert [r["week"] for r in d["relapse_difference"]] == [4, 13, 26, 52] and d["rmst_difference"]["tau"] == 52
+    ref = Path(__file__).parent / "data" / "r_compare"
+    import pandas as pd
+
+    rmst = pd.read_csv(ref / "rossi_ate_rmst.csv").iloc[0]
+    cox = pd.read_csv(ref / "rossi_ate_cox.csv").set_index("model")
+    win = pd.read_csv(ref / "rossi_ate_windows.csv")
+    assert d["rmst_difference"]["estimate"] == pytest.approx(rmst["diff"], abs=1e-6)
+    assert d["rmst_difference"]["se"] == pytest.approx(rmst["se_diff"], abs=1e-6)
+    assert d["weighted_cox"]["hr"] == pytest.approx(cox.loc["weighted", "hr"], rel=1e-6)
+    assert d["weighted_cox"]["upper"] == pytest.approx(cox.loc["weighted", "upper"], rel=1e-6)
+    assert d["adjusted_cox"]["hr"] == pytest.approx(cox.loc["covariate-adjusted", "hr"], rel=1e-6)
+    assert [w["hr"] for w in d["window_hr"]] == pytest.approx(win["hr"].tolist(), rel=1e-6)
+    assert main(["compare", ROSSI, "--by", "fin", "--a", "1", "--b", "0", "--origin", "discharge"]) == 2
+    assert "Use the origin admission" in capsys.readouterr().err

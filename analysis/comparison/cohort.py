@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import survival_columns
+from analysis.cohort import choose_origin, survival_columns
 from analysis.comparison.core import TIME_UNITS, compare_groups
 from analysis.comparison.population import _columns, check_groups_present, match_group
 from analysis.comparison.result import Comparison
+from analysis.validation import TIME_UNITS as DAYS_IN  # days in one unit: week 7, month 30.4375, year 365.25
 
-__all__ = ["DAYS_PER_UNIT", "compare_cohort"]
-
-DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+__all__ = ["compare_cohort"]
 
 
 def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str | None, np.ndarray | None]:
@@ -33,23 +32,14 @@ def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str 
     return col, codes
 
 
-def _origin(cohort: pd.DataFrame, origin: str | None) -> tuple[str, str | None]:
-    """The requested origin, or discharge where the file records it and admission otherwise (with why)."""
-    if origin is not None:
-        return origin, None
-    if "time_discharge_days" in cohort.columns and cohort["time_discharge_days"].notna().any():
-        return "discharge", None
-    return "admission", ("Follow-up is counted from admission: the file records no discharge (no discharge "
-                         "date or length of stay), so there is no time from discharge.")
-
-
 def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str | None = None,
                    cluster: str | None = "auto", time_unit: str = "days",
                    reference_levels: Mapping[str, object] | None = None, **options) -> Comparison:
     """:func:`~analysis.comparison.core.compare_groups` on a cohort table from ``analysis.cohort.derive_cohort``.
 
-    Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge; default discharge
-    where the file records discharges, else admission, with a note saying so), converted from days
+    Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge; default as
+    ``analysis.cohort.choose_origin``: discharge where the file records it, else admission, and the result
+    says why in ``origin_reason``), converted from days
     to ``time_unit`` (1 week = 7 days, 1 month = 30.4375, 1 year = 365.25; Cox models and curves do not
     depend on the unit, horizons and the restricted mean are read in it). ``cluster="auto"`` clusters the
     robust variances on ``client_id`` when some person has more than one of the compared episodes (their
@@ -58,7 +48,7 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"The time unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
-    origin, why = _origin(cohort, origin)
+    origin, why = choose_origin(cohort, origin)
     time_col, event_col = survival_columns(origin)
     missing = [c for c in [by, *adjust] if c not in cohort.columns]
     if missing:
@@ -72,8 +62,8 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     if cluster_col:
         data = data.assign(**{cluster_col: codes})
     if time_unit != "days":
-        data = data.assign(**{time_col: data[time_col] / DAYS_PER_UNIT[time_unit]})
+        data = data.assign(**{time_col: data[time_col] / DAYS_IN[time_unit]})
     result = compare_groups(data, group_col=by, a=a, b=b, time_col=time_col, event_col=event_col,
                             covariates=list(adjust), reference_levels=reference_levels, cluster_col=cluster_col,
                             time_unit=time_unit, origin=origin, **options)
-    return dataclasses.replace(result, notes=(why, *result.notes)) if why else result
+    return dataclasses.replace(result, origin_reason=why)

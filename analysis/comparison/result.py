@@ -88,6 +88,7 @@ class Comparison:
         the E-value conversion
     notes : plain-language remarks
     bootstrap : percentile-bootstrap intervals that repeat the propensity fit (dict), or None when not asked
+    origin_reason : why this time origin (the default one the file supports, or as chosen)
     Frames carry ``attrs["count_columns"]``: the columns that are counts of people.
     """
 
@@ -120,6 +121,7 @@ class Comparison:
     relapse_share: float
     notes: tuple[str, ...] = ()
     bootstrap: dict | None = None
+    origin_reason: str | None = None
 
     @property
     def labels(self) -> dict:
@@ -218,7 +220,7 @@ class Comparison:
         ps = self.propensity
         out = {
             "by": name(self.group_col), "a": lab["a"], "b": lab["b"], "estimand": self.estimand,
-            "origin": self.origin, "time_unit": self.time_unit, "covariates": [name(c) for c in self.covariates],
+            "origin": self.origin, "origin_reason": self.origin_reason, "time_unit": self.time_unit, "covariates": [name(c) for c in self.covariates],
             "n": {lab["a"]: cnt(self.population.n_a), lab["b"]: cnt(self.population.n_b)},
             "excluded": [{"reason": e.reason, "n": cnt(e.n)} for e in self.population.exclusions.itertuples() if e.n],
             "propensity": {
