@@ -139,6 +139,7 @@ def _text(d: dict, min_cell: int) -> str:
         f"File: {d['source']['file']} (sha256 {d['source']['sha256_12']}); episodes used: {a} {_c(d['n'][a], min_cell)}, "
         f"{b} {_c(d['n'][b], min_cell)}" + "".join(f"; excluded ({e['reason']}) {_c(e['n'], min_cell)}"
                                                    for e in d["excluded"]),
+        *([f"Origin: {d['origin_reason']}."] if d.get("origin_reason") else []),
         "", "Summary: " + d["summary"], "",
         f"Propensity model on {', '.join(d['covariates']) or 'no covariates'}: c-statistic {_f(ps['c_statistic'], '.3f')}; "
         f"outside common support {_c(ps['outside_support'], min_cell)}; effective sample size {a} "
