@@ -7,11 +7,18 @@ own targets in a file of the same format (:func:`load_benchmarks`).
 
 A benchmark is a band ``[low, high]`` (``low == high`` for a point value), not a verdict:
 :func:`compare_to_benchmark` says whether an estimate's 95% interval lies below, inside, across or
-above it.
+above it. It says nothing for an estimate that is suppressed (``"suppressed"``) or for a figure
+about another measure, shown for context only (direction ``other_measure``: symptom recurrence in
+diabetes, hypertension and asthma beside relapse in addiction; ``"not_comparable"``).
+
+An organisation's own targets are judged by :func:`target_status`: met, not met, or cannot tell
+from the interval. :class:`BenchmarkBand` carries one band with the horizon, origin and unit it
+was stated for, so a chart draws it only where that definition applies.
 """
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +28,9 @@ import pandas as pd
 from analysis.schema import LEVELS_OF_CARE, normalize_level_of_care
 
 __all__ = [
-    "COLUMNS", "REQUIRED_COLUMNS", "UNITS", "PROPORTION_UNITS", "DIRECTIONS", "PLACEMENTS",
-    "load_benchmarks", "validate_benchmarks", "compare_to_benchmark", "place_against_benchmarks",
+    "COLUMNS", "REQUIRED_COLUMNS", "UNITS", "PROPORTION_UNITS", "DIRECTIONS", "PLACEMENTS", "STATUSES",
+    "BenchmarkBand", "load_benchmarks", "validate_benchmarks", "compare_to_benchmark", "place_against_benchmarks",
+    "benchmark_band", "target_status", "organisation_targets",
 ]
 
 COLUMNS: tuple[str, ...] = ("id", "metric", "horizon_days", "origin", "unit", "level_of_care", "low",
@@ -31,10 +39,15 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("id", "metric", "unit", "low", "high", "dir
 """Columns an organisation's file must have; the others may be left out (read as blank)."""
 PROPORTION_UNITS: tuple[str, ...] = ("person", "discharge", "episode", "appointment")
 """Units whose ``low``/``high`` are proportions in 0-1 (per person, discharge, episode, appointment)."""
-UNITS: tuple[str, ...] = (*PROPORTION_UNITS, "hours/week")
-DIRECTIONS: tuple[str, ...] = ("lower_is_better", "higher_is_better", "context")
+UNITS: tuple[str, ...] = (*PROPORTION_UNITS, "hours/week", "days")
+DIRECTIONS: tuple[str, ...] = ("lower_is_better", "higher_is_better", "context", "other_measure")
+"""``context``: no better side, still placed; ``other_measure``: a figure about another measure,
+shown beside ours for context and never placed."""
 ORIGINS: tuple[str, ...] = ("admission", "discharge")
-PLACEMENTS: tuple[str, ...] = ("below", "inside", "overlapping", "above", "unknown")
+PLACEMENTS: tuple[str, ...] = ("below", "inside", "overlapping", "above", "unknown", "suppressed",
+                               "not_comparable")
+STATUSES: tuple[str, ...] = ("met", "not_met", "cannot_tell", "suppressed", "no_estimate", "not_a_target")
+"""Results of :func:`target_status`."""
 
 _PACKAGED_BY = "Continuum"
 _EXTRA_BY = "organisation"
@@ -174,32 +187,144 @@ def load_benchmarks(extra: str | Path | bytes | pd.DataFrame | None = None) -> p
     return pd.concat([table, own], ignore_index=True)
 
 
-def compare_to_benchmark(estimate, lower, upper, low, high):
+def _interval(estimate, lower, upper, *more):
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype="float64") for a in (estimate, lower, upper, *more)))
+    est, lo, hi = arrays[:3]
+    no_interval = np.isnan(lo) | np.isnan(hi)
+    return (est, np.where(no_interval, est, lo), np.where(no_interval, est, hi), *arrays[3:])
+
+
+def _flags(flag, shape) -> np.ndarray:
+    """A boolean array of ``shape`` from a flag (scalar or array; missing counts as False)."""
+    if flag is None:
+        return np.zeros(shape, dtype=bool)
+    a = np.asarray(flag, dtype=object)
+    return np.broadcast_to(np.where(pd.isna(a), False, a).astype(bool), shape)
+
+
+def compare_to_benchmark(estimate, lower, upper, low, high, *, suppressed=None, comparable=None):
     """Where an estimate's interval lies against a benchmark band ``[low, high]``.
 
     ``"below"`` when ``upper < low``; ``"above"`` when ``lower > high``; ``"inside"`` when
     ``low <= lower`` and ``upper <= high``; ``"overlapping"`` otherwise (the interval meets the band
     without lying within it; touching an end counts as meeting). A missing interval falls back to
-    the point estimate; ``"unknown"`` when nothing is available. Vectorised over arrays.
+    the point estimate; ``"unknown"`` when nothing is available. ``"suppressed"`` where
+    ``suppressed`` is true (an estimate that is not shown is not placed either) and
+    ``"not_comparable"`` where ``comparable`` is false (a band about another measure). Vectorised.
 
     Returns
     -------
     str or numpy.ndarray of str
     """
-    est = np.asarray(estimate, dtype="float64")
-    lo = np.asarray(lower, dtype="float64")
-    hi = np.asarray(upper, dtype="float64")
-    est, lo, hi, b_lo, b_hi = np.broadcast_arrays(est, lo, hi, np.asarray(low, dtype="float64"),
-                                                  np.asarray(high, dtype="float64"))
-    no_interval = np.isnan(lo) | np.isnan(hi)
-    lo = np.where(no_interval, est, lo)
-    hi = np.where(no_interval, est, hi)
+    est, lo, hi, b_lo, b_hi = _interval(estimate, lower, upper, low, high)
+    sup = _flags(suppressed, est.shape)
+    other = ~_flags(True if comparable is None else comparable, est.shape)
     unknown = np.isnan(lo) | np.isnan(hi) | np.isnan(b_lo) | np.isnan(b_hi)
     with np.errstate(invalid="ignore"):
         result = np.select(
-            [unknown, hi < b_lo, lo > b_hi, (lo >= b_lo) & (hi <= b_hi)],
-            ["unknown", "below", "above", "inside"], default="overlapping")
+            [sup, other, unknown, hi < b_lo, lo > b_hi, (lo >= b_lo) & (hi <= b_hi)],
+            ["suppressed", "not_comparable", "unknown", "below", "above", "inside"], default="overlapping")
     return str(result) if result.ndim == 0 else result.astype(object)
+
+
+def target_status(estimate, lower, upper, low, high, direction, *, suppressed=None):
+    """Whether an estimate meets a target, judged from its 95% interval.
+
+    ``higher_is_better`` (the target is at least ``low``): ``"met"`` when ``lower >= low``,
+    ``"not_met"`` when ``upper < low``, else ``"cannot_tell"``. ``lower_is_better`` (at most
+    ``high``): ``"met"`` when ``upper <= high``, ``"not_met"`` when ``lower > high``, else
+    ``"cannot_tell"``. Without an interval the point estimate decides. ``"suppressed"`` where
+    ``suppressed``; ``"no_estimate"`` when the estimate is missing; ``"not_a_target"`` for the
+    directions ``context`` and ``other_measure``. Vectorised.
+
+    Returns
+    -------
+    str or numpy.ndarray of str
+    """
+    est, lo, hi, b_lo, b_hi = _interval(estimate, lower, upper, low, high)
+    direction = np.broadcast_to(np.asarray(direction, dtype=object), est.shape)
+    sup = _flags(suppressed, est.shape)
+    up = direction == "higher_is_better"
+    down = direction == "lower_is_better"
+    with np.errstate(invalid="ignore"):
+        result = np.select(
+            [~(up | down), sup, np.isnan(est),
+             up & (lo >= b_lo), up & (hi < b_lo), down & (hi <= b_hi), down & (lo > b_hi)],
+            ["not_a_target", "suppressed", "no_estimate", "met", "not_met", "met", "not_met"],
+            default="cannot_tell")
+    return str(result) if result.ndim == 0 else result.astype(object)
+
+
+def organisation_targets(benchmarks: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`load_benchmarks` that an organisation added (its own targets)."""
+    return benchmarks[benchmarks["provided_by"] == _EXTRA_BY].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class BenchmarkBand:
+    """One benchmark band with the definition it was stated for, so a chart draws it only there.
+
+    Attributes
+    ----------
+    low, high : float
+        The band, proportions 0-1 (``low == high`` for a point value).
+    horizon_days : float or None
+        The horizon the figure was stated at (365 for "within a year"); None when not stated.
+    origin : str or None
+        ``"admission"`` or ``"discharge"``; None when not stated.
+    unit : str
+        ``"person"``, ``"discharge"``, ...
+    source : str
+        Short citation with year, e.g. ``"McLellan et al. 2000"``.
+    what : str
+        What the band measures, e.g. ``"relapse within a year after treatment"``.
+    """
+
+    low: float
+    high: float
+    horizon_days: float | None
+    origin: str | None
+    unit: str
+    source: str
+    what: str
+
+    @property
+    def label(self) -> str:
+        """``"McLellan et al. 2000: 40-60% relapse within a year after treatment (365 days from discharge)"``."""
+        band = f"{self.low:.0%}" if self.low == self.high else f"{self.low * 100:.0f}-{self.high:.0%}"
+        where = []
+        if self.horizon_days is not None:
+            where.append(f"{self.horizon_days:g} days")
+        if self.origin:
+            where.append(f"from {self.origin}")
+        tail = f" ({' '.join(where)})" if where else ""
+        return f"{self.source}: {band} {self.what}{tail}"
+
+    def applies_to(self, *, origin: str | None = None, unit: str | None = None) -> bool:
+        """True when a chart with this origin and unit may draw the band (unstated parts match anything)."""
+        ok_origin = self.origin is None or origin is None or self.origin == origin
+        ok_unit = unit is None or self.unit == unit
+        return ok_origin and ok_unit
+
+
+_BAND_WHAT = {"relapse": "relapse within a year after treatment",
+              "share_of_year_relapses_by_day_90": "of the year's relapses by 3 months"}
+
+
+def benchmark_band(benchmark_id: str, benchmarks: pd.DataFrame | None = None) -> BenchmarkBand:
+    """The band of one registry row (default: the packaged table) as a :class:`BenchmarkBand`."""
+    from analysis.labels import source_label
+
+    table = load_benchmarks() if benchmarks is None else benchmarks
+    rows = table[table["id"] == benchmark_id]
+    if rows.empty:
+        raise ValueError(f"No benchmark with the id {benchmark_id!r} in the registry.")
+    r = rows.iloc[0]
+    h = r["horizon_days"]
+    return BenchmarkBand(low=float(r["low"]), high=float(r["high"]),
+                         horizon_days=None if pd.isna(h) else float(h), origin=r["origin"] or None,
+                         unit=str(r["unit"]), source=source_label(r["source"], r["year"]),
+                         what=_BAND_WHAT.get(str(r["metric"]), str(r["metric"]).replace("_", " ")))
 
 
 def _key(series: pd.Series | None, n: int, kind: str) -> np.ndarray:
@@ -217,13 +342,16 @@ def place_against_benchmarks(estimates: pd.DataFrame, benchmarks: pd.DataFrame |
     Matching: same ``metric``; same ``horizon_days`` and ``origin`` (a blank matches only a blank);
     same ``unit`` if ``estimates`` has a unit column; a benchmark stated for all levels of care
     (blank level) matches every estimate, a level-specific benchmark only estimates for that level.
-    Placement by :func:`compare_to_benchmark`.
+    Placement by :func:`compare_to_benchmark`: ``"suppressed"`` for an estimate flagged in an
+    optional ``suppressed`` column, ``"not_comparable"`` against a band of direction
+    ``other_measure``.
 
     Parameters
     ----------
     estimates
         Columns ``metric`` and ``estimate``; optional ``lower``, ``upper``, ``horizon_days``,
-        ``origin``, ``level_of_care`` (blank or ``"all"`` for the whole program), ``unit``.
+        ``origin``, ``level_of_care`` (blank or ``"all"`` for the whole program), ``unit``,
+        ``suppressed`` (bool).
     benchmarks
         Output of :func:`load_benchmarks` (default: the packaged table).
 
@@ -256,7 +384,9 @@ def place_against_benchmarks(estimates: pd.DataFrame, benchmarks: pd.DataFrame |
     merged = merged[(merged["_blvl"] == "") | (merged["_blvl"] == merged["_lvl"])]
     lower = merged["lower"] if "lower" in merged.columns else np.nan
     upper = merged["upper"] if "upper" in merged.columns else np.nan
-    merged["placement"] = compare_to_benchmark(merged["estimate"], lower, upper,
-                                               merged["benchmark_low"], merged["benchmark_high"])
+    merged["placement"] = compare_to_benchmark(
+        merged["estimate"], lower, upper, merged["benchmark_low"], merged["benchmark_high"],
+        suppressed=merged["suppressed"].to_numpy() if "suppressed" in merged.columns else None,
+        comparable=(merged["benchmark_direction"] != "other_measure").to_numpy())
     drop = [*keys, "_lvl", "_blvl", "benchmark_metric", "benchmark_horizon_days", "benchmark_origin"]
     return merged.drop(columns=drop).reset_index(drop=True)

@@ -3,7 +3,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.benchmarks import COLUMNS, compare_to_benchmark, load_benchmarks, place_against_benchmarks
+from analysis.benchmarks import (
+    COLUMNS,
+    BenchmarkBand,
+    benchmark_band,
+    compare_to_benchmark,
+    load_benchmarks,
+    organisation_targets,
+    place_against_benchmarks,
+    target_status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +40,8 @@ def test_packaged_figures_from_domain_brief(table):
     assert "JAMA 2000;284(13):1689-95" in r.source
     ctx = table[table["id"].str.startswith("mclellan2000_context")]
     assert sorted(zip(ctx["low"], ctx["high"], strict=True)) == [(0.3, 0.5), (0.5, 0.7), (0.5, 0.7)]
-    assert (ctx["direction"] == "context").all()
+    # symptom recurrence in other illnesses is another measure: shown for context, never placed
+    assert (ctx["direction"] == "other_measure").all()
     assert _row(table, "hunt1971_relapse_timing")[["low", "high", "year"]].tolist() == [0.6, 0.7, 1971]
     mix = table[table["metric"].str.startswith("discharge_reason_") & (table["year"] == 2019)]
     assert mix["low"].sum() == pytest.approx(0.999)  # TEDS-D 2019 shares, rounded
@@ -142,3 +152,69 @@ def test_place_against_benchmarks_matches_unit_when_given(table):
     assert place_against_benchmarks(est, table).empty
     est["unit"] = "person"
     assert place_against_benchmarks(est, table)["placement"].tolist() == ["inside"]
+
+
+def test_no_placement_for_a_suppressed_estimate_or_another_measure():
+    # the estimate 0.30-0.41 would overlap 0.40-0.60; suppressed, it is not placed at all
+    assert compare_to_benchmark(0.35, 0.30, 0.41, 0.40, 0.60, suppressed=True) == "suppressed"
+    out = compare_to_benchmark([0.35, 0.35, 0.50], [0.30, 0.30, 0.45], [0.41, 0.41, 0.55], 0.40, 0.60,
+                               suppressed=[False, True, np.nan], comparable=[True, True, False])
+    assert out.tolist() == ["overlapping", "suppressed", "not_comparable"]
+
+
+def test_place_against_benchmarks_suppressed_column_and_context_bands(table):
+    est = pd.DataFrame({"metric": ["relapse", "relapse", "relapse"], "horizon_days": [365, 365, None],
+                        "origin": ["discharge", "discharge", None], "level_of_care": ["iop", "op", ""],
+                        "estimate": [0.5, 0.5, 0.5], "lower": [0.45, 0.45, 0.45], "upper": [0.55, 0.55, 0.55],
+                        "suppressed": [False, True, False]})
+    out = place_against_benchmarks(est, table)
+    got = dict(zip(out["level_of_care"] + ":" + out["benchmark_id"], out["placement"], strict=True))
+    assert got["iop:mclellan2000_relapse_365"] == "inside"
+    assert got["op:mclellan2000_relapse_365"] == "suppressed"
+    # the chronic-illness rows (no horizon, no origin) match the unstated-horizon estimate, unplaced
+    ctx = {k: v for k, v in got.items() if "context" in k}
+    assert len(ctx) == 3 and set(ctx.values()) == {"not_comparable"}
+
+
+@pytest.mark.parametrize(("est", "lower", "upper", "direction", "expected"), [
+    # target: completion at least 50% (band 0.5-1.0)
+    (0.60, 0.55, 0.65, "higher_is_better", "met"),          # whole interval at or above 0.5
+    (0.55, 0.50, 0.60, "higher_is_better", "met"),          # lower limit exactly on the target
+    (0.52, 0.45, 0.59, "higher_is_better", "cannot_tell"),  # interval across 0.5
+    (0.40, 0.35, 0.49, "higher_is_better", "not_met"),      # whole interval below
+    (0.60, np.nan, np.nan, "higher_is_better", "met"),      # no interval: the point decides
+    (np.nan, np.nan, np.nan, "higher_is_better", "no_estimate"),
+    (0.60, 0.55, 0.65, "context", "not_a_target"),
+])
+def test_target_status_higher_is_better(est, lower, upper, direction, expected):
+    assert target_status(est, lower, upper, 0.5, 1.0, direction) == expected
+
+
+def test_target_status_lower_is_better_vectorised_and_suppressed():
+    # target: 90-day relapse at most 25% (band 0-0.25)
+    out = target_status([0.20, 0.24, 0.30, 0.20], [0.15, 0.20, 0.26, 0.15], [0.25, 0.28, 0.34, 0.25], 0.0, 0.25,
+                        "lower_is_better", suppressed=[False, False, False, True])
+    assert out.tolist() == ["met", "cannot_tell", "not_met", "suppressed"]
+
+
+def test_organisation_targets_and_days_unit():
+    csv = (b"id,metric,horizon_days,origin,unit,level_of_care,low,high,direction,source\n"
+           b"board_completion,completion_rate,,,discharge,IOP,0.5,1,higher_is_better,Board 2025\n"
+           b"board_median_stay,median_los_days,,,days,residential,28,365,higher_is_better,Board 2025\n")
+    targets = organisation_targets(load_benchmarks(csv))
+    assert targets["id"].tolist() == ["board_completion", "board_median_stay"]
+    assert targets["level_of_care"].tolist() == ["iop", "residential"]
+    assert targets.loc[1, ["unit", "low", "high"]].tolist() == ["days", 28.0, 365.0]
+
+
+def test_benchmark_band_carries_its_definition(table):
+    band = benchmark_band("mclellan2000_relapse_365", table)
+    assert band == BenchmarkBand(low=0.4, high=0.6, horizon_days=365.0, origin="discharge", unit="person",
+                                 source="McLellan et al. 2000", what="relapse within a year after treatment")
+    assert band.label == ("McLellan et al. 2000: 40-60% relapse within a year after treatment "
+                          "(365 days from discharge)")
+    assert band.applies_to(origin="discharge", unit="person")
+    assert not band.applies_to(origin="admission")
+    assert not band.applies_to(unit="discharge")
+    with pytest.raises(ValueError, match="No benchmark with the id 'nope'"):
+        benchmark_band("nope", table)
