@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from analysis import figures as F
+from analysis import labels
 from analysis.survival import at_risk_table, km_by_group
 
 
@@ -119,7 +120,7 @@ def test_km_figure_truncates_below_min_cell_and_values_are_one_minus_s():
     # drawn values are 1 - S(t) from the KM table (step corners only)
     k = km[(km["group"] == "iop") & (km["time"] <= 20)].set_index("time")
     x = np.asarray(iop.x)
-    np.testing.assert_allclose(np.asarray(iop.y), 1 - k.loc[x, "survival"].to_numpy())
+    np.testing.assert_allclose(np.asarray(iop.y), 1 - k.loc[x, "survival"].to_numpy(), atol=1e-7)
     # hand-computed 1 - S(2): two events out of 30 then 29 at risk
     assert np.asarray(iop.y)[x == 2][0] == pytest.approx(1 - (29 / 30) * (28 / 29))
     # op: 14 at risk at time 2; 11 at time 8, 10 at time 10 -> stops at 8
@@ -137,8 +138,9 @@ def test_km_figure_survival_view_and_ci_flip():
     r_lo, r_hi = rel.data[0], rel.data[1]
     s_lo, s_hi = surv.data[0], surv.data[1]
     # 1 - S interval is [1 - upper, 1 - lower]; NaN limits (S = 1) fall back to the estimate
-    np.testing.assert_allclose(np.asarray(r_lo.y), 1 - np.asarray(s_hi.y))
-    np.testing.assert_allclose(np.asarray(r_hi.y), 1 - np.asarray(s_lo.y))
+    # (plotted as float32: equal to 1e-7, far below a pixel)
+    np.testing.assert_allclose(np.asarray(r_lo.y), 1 - np.asarray(s_hi.y), atol=1e-7)
+    np.testing.assert_allclose(np.asarray(r_hi.y), 1 - np.asarray(s_lo.y), atol=1e-7)
     assert np.all(np.asarray(r_lo.y) <= np.asarray(rel.data[2].y) + 1e-12)
 
 
@@ -166,8 +168,9 @@ def test_km_at_risk_table_text_matches_at_risk_table():
     # op at day 25: T >= 25 -> 28 only... times 26, 28 -> 2 at risk -> "<11"
     assert text_traces[1].text[4].startswith("<11")
     assert "Number at risk" in _annotations(fig)
-    assert "McLellan" in _annotations(fig)
-    assert any(s.type == "rect" for s in fig.layout.shapes) and any(s.type == "line" for s in fig.layout.shapes)
+    # the curves stop at day 20: a band stated at 365 days has nothing to sit beside, and says so
+    assert "band at 365 days not drawn: no curve reaches 365 days" in _annotations(fig)
+    assert not any(s.type == "rect" for s in fig.layout.shapes) and any(s.type == "line" for s in fig.layout.shapes)
     # the x ticks of the chart are the table's days, so columns line up
     assert list(fig.layout.xaxis.tickvals) == days
 
@@ -276,8 +279,46 @@ def test_completion_figure_hides_suppressed_and_draws_benchmarks(cohort):
     assert iop.x[0] == pytest.approx(r["completion_rate"])
     assert iop.error_x.array[0] == pytest.approx(r["ci_upper"] - r["completion_rate"])
     assert iop.marker.color == F.LEVEL_COLORS["iop"]
-    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 2
+    # TEDS ticks are stated over all discharges: not drawn beside rates that leave transfers out
+    assert not [s for s in fig.layout.shapes if s.type == "rect"]
+    assert "2 benchmark tick(s) stated over all discharges not drawn" in _annotations(fig)
     assert "<11: not shown" in _annotations(fig)
+
+
+def test_completion_figure_like_for_like_ticks(cohort):
+    from analysis.benchmarks import place_against_benchmarks
+    from analysis.retention import completion_rates
+
+    comp = completion_rates(cohort)
+    est = pd.DataFrame({"metric": "discharge_reason_completed", "unit": "discharge",
+                        "level_of_care": comp["group"].astype(str), "group": comp["group"].astype(object),
+                        "estimate": comp["completion_rate_all"], "lower": comp["all_ci_lower"],
+                        "upper": comp["all_ci_upper"]})
+    pl = place_against_benchmarks(est)
+    pl = pl[pl["benchmark_level_of_care"] != ""]
+    fig = F.completion_figure(comp, placements=pl, basis="all_discharges")
+    assert "all discharges" in fig.layout.title.text and "all discharges" in fig.layout.xaxis.title.text
+    bars = {t.name: t for t in fig.data if t.type == "bar"}
+    # bars over all discharges: completed / discharged, by hand from the cohort
+    res = cohort[(cohort["level_of_care"] == "residential") & ~cohort["in_treatment"]]
+    assert bars["Residential"].x[0] == pytest.approx(res["completed"].mean())
+    ticks = [s for s in fig.layout.shapes if s.type == "rect"]
+    # one TEDS 2004 tick per level with a by-service figure (php has none); residential has two
+    assert len(ticks) == 6
+    res_i = list(fig.layout.yaxis.categoryarray).index("Residential")
+    res_ticks = sorted((t.x0 + t.x1) / 2 for t in ticks if t.y0 < res_i < t.y1)
+    assert res_ticks == pytest.approx([0.43, 0.62])
+    tick_labels = [a.text for a in fig.layout.annotations if a.name == "tick label"]
+    assert sorted(tick_labels) == ["long-term", "short-term"]
+    key = next(t for t in fig.data if t.type == "scatter")
+    assert key.name == "Benchmark: SAMHSA TEDS 2004 (all discharges)"
+    # a suppressed row gets neither a bar nor a tick
+    comp2 = comp.copy()
+    comp2.loc[comp2["group"] == "residential", ["completion_rate_all", "all_ci_lower", "all_ci_upper"]] = np.nan
+    fig2 = F.completion_figure(comp2, placements=pl, basis="all_discharges")
+    assert len([s for s in fig2.layout.shapes if s.type == "rect"]) == 4
+    with pytest.raises(ValueError, match="Unknown completion basis"):
+        F.completion_figure(comp, basis="some")
 
 
 def test_reason_mix_figure_fixed_colours_and_suppression(cohort):
@@ -374,7 +415,7 @@ def test_forest_figure_log_axis_and_clipping():
     _check_common(fig, "Hazard ratio (log scale)")
     assert fig.layout.xaxis.type == "log"
     pts = fig.data[0]
-    assert list(pts.y) == ["Level of care: IOP", "age", "Level of care: OP", "Sex: &lt;b&gt;x&lt;/b&gt;"]
+    assert list(pts.y) == ["Level of care: IOP", "Age (per year)", "Level of care: OP", "Sex: &lt;b&gt;x&lt;/b&gt;"]
     assert pts.marker.color[0] == F.LEVEL_COLORS["iop"]
     assert np.isfinite(np.asarray(pts.error_x.array)).all()
     assert "∞" in _annotations(fig)
@@ -389,7 +430,8 @@ def test_balance_figure_sorted_with_reference_line(cohort):
     _check_common(fig, "SD units")
     order = list(fig.layout.yaxis.categoryarray)
     top = bal.loc[bal["smd"].abs().idxmax()]
-    assert order[0].startswith(top["variable"])
+    assert order[0].startswith(html.escape(labels.column_label(top["variable"])))
+    assert not any("_" in o for o in order)  # readable labels, no raw codes
     np.testing.assert_allclose(np.sort(np.asarray(fig.data[0].x)), np.sort(bal["smd"].abs().to_numpy()))
     assert any(s.x0 == 0.1 for s in fig.layout.shapes)
 
@@ -418,5 +460,175 @@ def test_benchmark_figure_uses_caller_labels():
                         "estimate": [0.5], "lower": [0.45], "upper": [0.55],
                         "what": ["Relapse within a year after discharge (IOP)"]})
     fig = F.benchmark_figure(place_against_benchmarks(est))
-    labels = {str(v) for t in fig.data for v in (t.y if t.y is not None else [])}
-    assert any(v.startswith("Relapse within a year after discharge (IOP) vs McLellan") for v in labels)
+    labels = {str(v).replace("<br>", " ") for t in fig.data for v in (t.y if t.y is not None else [])}
+    assert "Relapse within a year after discharge (IOP) vs McLellan et al. 2000" in labels
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks drawn only where they apply; KM publication options; compact layout; sizes
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample_km(cohort):
+    from analysis.relapse import relapse_survival_data
+    d = relapse_survival_data(cohort, origin="discharge")
+    return d, km_by_group(d, time_col="time", event_col="event", group_col="group")
+
+
+def _band_shapes(fig):
+    return [s for s in fig.layout.shapes if s.type == "rect" and s.name == "benchmark band"]
+
+
+def test_km_band_drawn_at_its_horizon_only(sample_km):
+    from analysis.benchmarks import benchmark_band
+    _, km = sample_km
+    band = benchmark_band("mclellan2000_relapse_365")
+    fig = F.km_figure(km, origin="discharge", benchmark_band=band, show_censor_marks=False)
+    (rect,) = _band_shapes(fig)
+    # a short bar centred on day 365 (1.2% of the axis either side), from 40% to 60%, not a strip
+    half = 0.012 * float(fig.layout.xaxis.range[1] / 1.02)
+    assert rect.x0 == pytest.approx(365 - half, abs=1) and rect.x1 == pytest.approx(365 + half, abs=1)
+    assert 350 < rect.x0 < 365 < rect.x1 < 380
+    assert (rect.y0, rect.y1) == (0.4, 0.6)
+    assert not [s for s in fig.layout.shapes if s.xref == "paper" or (s.x0 is not None and s.x0 < 300)]
+    assert "McLellan et al. 2000: 40-60% at 365 days" in _annotations(fig)
+    # the legacy tuple is the one-year band, drawn the same way
+    legacy = F.km_figure(km, benchmark_band=(0.4, 0.6, "40-60% (McLellan 2000)"), show_censor_marks=False)
+    assert _band_shapes(legacy)[0].x0 == pytest.approx(rect.x0)
+    # from admission the band (stated from discharge) is not drawn, and the chart says why
+    adm = F.km_figure(km, origin="admission", benchmark_band=band, show_censor_marks=False)
+    assert not _band_shapes(adm)
+    assert "stated from discharge, so not drawn on a chart from admission" in _annotations(adm)
+
+
+def test_relapse_horizons_band_only_at_365_and_same_origin(cohort):
+    from analysis.benchmarks import benchmark_band
+    from analysis.relapse import relapse_rates
+    band = benchmark_band("mclellan2000_relapse_365")
+    fig = F.relapse_horizons_figure(relapse_rates(cohort, origin="discharge"), benchmark_band=band)
+    (rect,) = _band_shapes(fig)
+    assert (rect.x0, rect.x1) == (3 - 0.48, 3 + 0.48)  # the fourth horizon, 365 d, only
+    adm = F.relapse_horizons_figure(relapse_rates(cohort, origin="admission"), benchmark_band=band)
+    assert not _band_shapes(adm) and "not drawn on rates from admission" in _annotations(adm)
+    short = F.relapse_horizons_figure(relapse_rates(cohort, horizons=(30, 90)), benchmark_band=band)
+    assert not _band_shapes(short) and "a horizon not shown here" in _annotations(short)
+
+
+def test_benchmark_figure_no_marker_for_context_or_suppressed():
+    from analysis.benchmarks import place_against_benchmarks
+    est = pd.DataFrame({"metric": ["relapse", "relapse", "relapse"], "horizon_days": [365, 365, None],
+                        "origin": ["discharge", "discharge", None], "unit": "person",
+                        "level_of_care": ["iop", "op", ""], "estimate": [0.5, np.nan, 0.5],
+                        "lower": [0.45, np.nan, 0.45], "upper": [0.55, np.nan, 0.55],
+                        "suppressed": [False, True, False]})
+    pl = place_against_benchmarks(est)
+    fig = F.benchmark_figure(pl)
+    band = fig.data[0]
+    assert len(band.y) == 5  # iop and op against McLellan; three chronic-illness context bands
+    markers = [t for t in fig.data if t.type == "scatter"]
+    assert len(markers) == 1 and len(markers[0].x) == 1 and markers[0].x[0] == 0.5  # iop only
+    rows = [str(y).replace("<br>", " ") for y in band.y]
+    assert sum(r.endswith("(context: another measure)") for r in rows) == 3
+    notes = _annotations(fig)
+    assert "context bands (other illnesses) are another measure: no placement" in notes
+    assert "<11: not shown: 1 estimate(s), band only" in notes
+    # long labels wrap, and the left margin follows the longest line
+    assert all(len(part) <= 48 for r in band.y for part in str(r).split("<br>") if " " in part)
+    # on a phone the labels go above their bars, so the chart keeps the full width
+    compact = F.benchmark_figure(pl, compact=True)
+    assert compact.layout.yaxis.showticklabels is False and compact.layout.margin.l == 12
+    assert sorted(a.text for a in compact.layout.annotations if a.name == "row label") == sorted(set(compact.data[0].y))
+
+
+def test_km_logrank_p_medians_and_kmunicate_table(sample_km):
+    from analysis.survival import logrank, median_survival
+    d, km = sample_km
+    lr = logrank(d, time_col="time", event_col="event", group_col="group")
+    med = median_survival(km)
+    ar = at_risk_table(km, [0, 90, 180, 365])
+    fig = F.km_figure(km, at_risk=ar, logrank_p=lr.p, medians=med, risk_table="kmunicate",
+                      show_censor_marks=False)
+    p_ann = next(a for a in fig.layout.annotations if a.name == "logrank")
+    assert p_ann.text == (f"Log-rank p = {lr.p:.3f}" if lr.p >= 0.001 else "Log-rank p <0.001")
+    # one dotted line down from 50% at each median lying on its drawn curve
+    drawn = {t.legendgroup: max(t.x) for t in _lines(fig) if t.legendgroup in F.LEVEL_COLORS}
+    expected = {str(g): m for g, m in zip(med["group"], med["median_days"], strict=True)
+                if np.isfinite(m) and str(g) in drawn and m <= drawn[str(g)]}
+    lines = {s.name.removeprefix("median "): s.x0 for s in fig.layout.shapes if (s.name or "").startswith("median ")
+             and s.name != "median 50%"}
+    assert lines == pytest.approx(expected) and len(expected) > 0
+    # KMunicate: three blocks (at risk, relapses so far, censored so far), a row per group in each
+    text = {t.name: list(t.text) for t in fig.data if t.mode == "text"}
+    iop = ar[ar["group"] == "iop"]
+    fmt = lambda v: "<11" if 1 <= v < 11 else f"{v:,.0f}"  # noqa: E731
+    assert text["IOP at risk"] == [fmt(v) for v in iop["n_at_risk"]]
+    assert text["IOP event"] == [fmt(v) for v in iop["n_event_cum"]]
+    assert text["IOP censor"] == [fmt(v) for v in iop["n_censor_cum"]]
+    ticks = [t.replace("<b>", "").replace("</b>", "") for t in fig.layout.yaxis2.ticktext]
+    n = ar["group"].nunique()
+    assert ticks[0] == "At risk" and ticks[n + 1] == "Relapses so far" and ticks[2 * n + 2] == "Censored so far"
+    assert len(ticks) == 3 * (n + 1)
+    # bands off
+    off = F.km_figure(km, show_ci=False, show_censor_marks=False)
+    assert not [t for t in off.data if t.fill == "tonexty"]
+    with pytest.raises(ValueError, match="Unknown risk table style"):
+        F.km_figure(km, at_risk=ar, risk_table="fancy")
+
+
+def test_compact_layout_legend_below_and_notes_stack(sample_km):
+    _, km = sample_km
+    ar = at_risk_table(km, [0, 90, 180, 365])
+    wide = F.km_figure(km, at_risk=ar, show_censor_marks=False)
+    fig = F.km_figure(km, at_risk=ar, show_censor_marks=False, compact=True,
+                      title="Time to relapse by level of care, from discharge, with numbers at risk")
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0 and fig.layout.legend.yanchor == "bottom"
+    assert wide.layout.legend.y == 1.02
+    assert "<br>" in fig.layout.title.text and all(len(p) <= 36 for p in fig.layout.title.text.split("<br>"))
+    # phone: numbers at risk without the cumulative relapses in brackets, so columns do not overlap
+    iop = next(t for t in fig.data if t.mode == "text" and t.name == "IOP at risk")
+    assert not any("(" in str(v) for v in iop.text)
+    # notes and provenance stack under each other and the bottom margin grows with them
+    before = (fig.layout.margin.b, fig.layout.height)
+    F.add_provenance(fig, "Data: sample.csv " + "x " * 60)
+    ys = sorted(-a.yshift for a in fig.layout.annotations if a.name in ("note", "provenance"))
+    assert ys == sorted(set(ys)) and len(ys) >= 2
+    assert fig.layout.margin.b > before[0] and fig.layout.height - before[1] == fig.layout.margin.b - before[0]
+
+
+def test_every_builder_takes_compact(cohort, sample_km):
+    from analysis.relapse import relapse_rates
+    from analysis.retention import completion_rates, discharge_reason_mix, retention_curve
+    _, km = sample_km
+    figs = [F.retention_figure(retention_curve(cohort), compact=True),
+            F.completion_figure(completion_rates(cohort), compact=True),
+            F.reason_mix_figure(discharge_reason_mix(cohort), compact=True),
+            F.los_figure(cohort, compact=True), F.hours_figure(cohort, compact=True),
+            F.relapse_horizons_figure(relapse_rates(cohort), compact=True), F.km_figure(km, compact=True)]
+    for fig in figs:
+        assert fig.layout.legend.yref == "container" and fig.layout.margin.l <= 52
+        assert fig.layout.legend.entrywidthmode == "fraction"
+
+
+def test_figures_sent_small(sample_km):
+    import json
+
+    import plotly.io as pio
+    _, km = sample_km
+    fig = F.km_figure(km)
+    spec = json.loads(pio.to_json(fig, validate=False))
+    # plotted numbers travel as float32 typed arrays, and the template carries no trace defaults
+    line = next(t for t in spec["data"] if t.get("name") == "IOP")
+    assert line["y"]["dtype"] == "f4" and line["customdata"]["dtype"] == "f4"
+    assert "data" not in spec["layout"]["template"]
+    assert len(json.dumps(spec["layout"]["template"])) < 1500
+
+
+def test_step_points_merge_corners_below_a_pixel():
+    from analysis.figures.curves import MAX_CURVE_POINTS, _step_points
+    t = np.arange(0, 6000, dtype=float)
+    k = pd.DataFrame({"time": t, "survival": 1 - t / 6000})  # a corner at every day
+    pos = _step_points(k, ("survival",), span=6000.0)
+    assert len(pos) <= MAX_CURVE_POINTS + 1 and pos[0] == 0 and pos[-1] == len(t) - 1
+    # each kept corner is the last corner of its 4-day bin: the drawn step is off by < 4 days of 6,000
+    assert np.diff(t[pos]).max() <= 6000 / MAX_CURVE_POINTS
+    few = _step_points(k.iloc[:100], ("survival",), span=6000.0)
+    assert len(few) == 100  # small curves keep every corner

@@ -5,14 +5,20 @@ where it must be) and returns a ``plotly.graph_objects.Figure``. One module per 
 
 * :mod:`analysis.figures._layout`: palette, group colours and labels, layout, notes, provenance;
 * :mod:`analysis.figures.curves`: Kaplan-Meier curves with the risk table, cumulative incidence;
-* :mod:`analysis.figures.retention`: time in treatment, completion, discharge reasons, stays, hours, flows;
+* :mod:`analysis.figures.retention`: time in treatment, completion, discharge reasons, next level of care;
+* :mod:`analysis.figures.distributions`: length of stay and hours per week as box plots;
 * :mod:`analysis.figures.relapse`: relapse by horizon;
 * :mod:`analysis.figures.comparison`: hazard ratios and case-mix balance;
-* :mod:`analysis.figures.benchmarks`: estimates against benchmark bands.
+* :mod:`analysis.figures.benchmarks`: estimates against benchmark bands, bands at their horizon;
+* :mod:`analysis.figures.risk_table`: the table under a Kaplan-Meier chart (at risk, KMunicate);
+* :mod:`analysis.figures.static`: SVG/PDF/PNG export (kaleido, system Chromium) and plotted numbers.
+
+Every builder takes ``compact=True`` for a narrow screen (legend below, wrapped labels).
 
 ``from analysis import figures; figures.km_figure(...)`` works for every public name.
 """
 from analysis.figures._layout import (
+    COMPACT_WIDTH,
     LEVEL_COLORS,
     OKABE_ITO,
     REASON_COLORS,
@@ -23,15 +29,23 @@ from analysis.figures._layout import (
 )
 from analysis.figures.benchmarks import PLACEMENT_STYLES, benchmark_figure
 from analysis.figures.comparison import balance_figure, forest_figure
-from analysis.figures.curves import cumulative_incidence_figure, km_figure
+from analysis.figures.curves import MAX_CURVE_POINTS, cumulative_incidence_figure, km_figure
+from analysis.figures.distributions import hours_figure, los_figure
 from analysis.figures.relapse import relapse_horizons_figure
 from analysis.figures.retention import (
+    COMPLETION_BASES,
     completion_figure,
-    hours_figure,
-    los_figure,
     reason_mix_figure,
     retention_figure,
     sankey_figure,
+)
+from analysis.figures.risk_table import RISK_TABLE_STYLES
+from analysis.figures.static import (
+    STATIC_FORMATS,
+    close_static_export,
+    figure_data,
+    find_chromium,
+    static_image,
 )
 
 __all__ = [
@@ -39,4 +53,6 @@ __all__ = [
     "km_figure", "cumulative_incidence_figure", "retention_figure", "completion_figure",
     "reason_mix_figure", "los_figure", "hours_figure", "sankey_figure", "relapse_horizons_figure",
     "forest_figure", "balance_figure", "benchmark_figure", "to_image_config", "add_provenance",
+    "COMPACT_WIDTH", "MAX_CURVE_POINTS", "COMPLETION_BASES", "RISK_TABLE_STYLES", "STATIC_FORMATS",
+    "static_image", "figure_data", "find_chromium", "close_static_export",
 ]

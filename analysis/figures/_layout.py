@@ -21,8 +21,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
-from analysis.schema import LEVEL_LABELS, LEVELS_OF_CARE
+from analysis import labels
+from analysis.schema import LEVELS_OF_CARE
 from analysis.suppression import format_count
 
 OKABE_ITO: tuple[str, ...] = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
@@ -44,7 +46,17 @@ REASON_COLORS: dict[str, str] = {
 }
 """Fixed colours per discharge reason (Okabe-Ito; completion green, leaving early vermillion)."""
 
-_TEMPLATE = "plotly_white"
+def _trimmed_template() -> go.layout.Template:
+    """plotly_white's layout only: its defaults for 40 trace types we never draw weigh 6 kB per figure."""
+    keep = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor",
+            "xaxis", "yaxis", "shapedefaults", "annotationdefaults", "title")
+    base = pio.templates["plotly_white"].layout.to_plotly_json()
+    return go.layout.Template(layout={k: v for k, v in base.items() if k in keep})
+
+
+_TEMPLATE = _trimmed_template()
+COMPACT_WIDTH = 380
+"""Width (px) a compact figure is laid out for: a phone held upright."""
 _FONT_SIZE = 13
 _NOTE_COLOR = "#555555"
 
@@ -93,19 +105,8 @@ def group_colors(groups: Iterable) -> dict[str, str]:
 
 
 def group_label(g: object) -> str:
-    """Short display label: a level code becomes its abbreviation ("iop" -> "IOP", "detox" -> "Detox").
-
-    Uses :data:`analysis.schema.LEVEL_LABELS`: the abbreviation in brackets when the label has one
-    ("Intensive outpatient (IOP)" -> "IOP"), else the label ("Residential"). Other values: ``str(g)``.
-    """
-    code = _level_code(g)
-    if code is None:
-        return str(g)
-    label = LEVEL_LABELS[code]
-    if "(" in label and label.endswith(")"):
-        short = label[label.rindex("(") + 1:-1]
-        return short[:1].upper() + short[1:]
-    return label
+    """Short display label of a group (:func:`analysis.labels.group_label`): "iop" -> "IOP"."""
+    return labels.group_label(g)
 
 
 def _esc(text: object) -> str:
@@ -131,30 +132,106 @@ def _group_order(series: pd.Series) -> list:
     return found
 
 
+def _wrap(text: str, width: int) -> str:
+    """Break already-escaped text into lines of at most ``width`` characters with ``<br>`` (plotly's break)."""
+    out, line = [], ""
+    for word in str(text).split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    out.append(line)
+    return "<br>".join(out)
+
+
+def _lines(text: str) -> int:
+    return str(text).count("<br>") + 1
+
+
+def _state(fig: go.Figure) -> dict:
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    return dict(meta.get("continuum", {"compact": False, "bottom": 55, "legend_px": 0}))
+
+
+def _set_state(fig: go.Figure, state: dict, height: int | None = None) -> None:
+    """Store the layout state; grow the bottom margin to hold notes and legend, and the height with it
+    (so the plot area keeps its size, whatever height a caller set in between)."""
+    margin_b = max(110, state["bottom"] + state["legend_px"] + 12)
+    old_b = fig.layout.margin.b if fig.layout.margin.b is not None else 110
+    base = height if height is not None else (fig.layout.height or 450)
+    fig.update_layout(meta={"continuum": state}, margin={"b": margin_b},
+                      height=int(base + margin_b - (110 if height is not None else old_b)))
+
+
+def _legend_columns(fig: go.Figure) -> tuple[int, int]:
+    """(entries per row, rows) of a compact legend: 3 per row when every name is short, 2, else 1.
+
+    Plotly is given ``entrywidth`` as that fraction of the width, so the rows are known in advance
+    and the bottom margin can hold them exactly.
+    """
+    names = [str(t.name) for t in fig.data if getattr(t, "showlegend", True) is not False and t.name]
+    if not names or fig.layout.showlegend is False:
+        return 1, 0
+    longest = max(len(n.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) for n in names)
+    per_row = 3 if longest <= 8 else 2 if longest <= 18 else 1
+    return per_row, -(-len(names) // per_row)
+
+
 def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", legend_title: str | None = None,
-            height: int | None = None) -> go.Figure:
-    entries = sum(1 for t in fig.data if getattr(t, "showlegend", False) is not False and t.name)
-    chars = sum(len(t.name) + 6 for t in fig.data if getattr(t, "showlegend", False) is not False and t.name)
-    if entries > 8 or chars > 110:  # would wrap into the title: legend on the right, one per line
-        legend = {"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.02}
+            height: int | None = None, compact: bool = False, notes_at: int = 55) -> go.Figure:
+    """Title, legend, margins and template shared by every chart.
+
+    Wide (default): the legend sits above the plot, or on the right when it would run into the
+    title (more than 8 entries or 110 characters). ``compact=True`` (a phone, a narrow column):
+    title wrapped to 36 characters, the legend below the chart, narrow margins; notes and the
+    provenance line added later wrap too and the bottom margin grows to hold them. Notes start
+    ``notes_at`` px under the plot area (under the x-axis title; less under a table without axis).
+    """
+    shown = [t for t in fig.data if getattr(t, "showlegend", False) is not False and t.name]
+    if compact:
+        title_text = _wrap(_esc(title), 36)
+        per_row, rows = _legend_columns(fig)
+        legend = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "xanchor": "left", "x": 0,
+                  "font": {"size": 12}, "entrywidthmode": "fraction", "entrywidth": round(1 / per_row, 3) - 0.005}
+        margin = {"l": 52, "r": 12, "t": 28 + 20 * _lines(title_text)}
+        legend_px = 24 * rows + 10 + (22 if legend_title and rows else 0)
     else:
-        legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
+        title_text = _esc(title)
+        chars = sum(len(t.name) + 6 for t in shown)
+        if len(shown) > 8 or chars > 110:  # would wrap into the title: legend on the right, one per line
+            legend = {"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.02}
+        else:
+            legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
+        margin = {"l": 70, "r": 30, "t": 90}
+        legend_px = 0
     legend["title"] = {"text": _esc(legend_title) if legend_title else ""}
     fig.update_layout(
-        template=_TEMPLATE, font={"size": _FONT_SIZE},
-        title={"text": _esc(title), "x": 0.01, "xanchor": "left"}, legend=legend,
-        margin={"l": 70, "r": 30, "t": 90, "b": 110}, hovermode=hovermode, showlegend=True,
+        template=_TEMPLATE, font={"size": _FONT_SIZE - (1 if compact else 0)},
+        title={"text": title_text, "x": 0.01, "xanchor": "left", "font": {"size": 15 if compact else 17}},
+        legend=legend, margin=margin, hovermode=hovermode, showlegend=True,
     )
-    if height is not None:
-        fig.update_layout(height=height)
+    state = {"compact": compact, "bottom": notes_at, "legend_px": legend_px}
+    _set_state(fig, state, height=int(height or 450))
     return fig
 
 
 def _note(fig: go.Figure, text: str) -> None:
-    """Small grey note under the plot area (55 px below it, above the provenance line), left-aligned."""
-    fig.add_annotation(text=_esc(text), xref="paper", yref="paper", x=0, y=0, yshift=-55, xanchor="left",
-                       yanchor="top", showarrow=False, font={"size": 11, "color": _NOTE_COLOR},
-                       name="note")
+    """Small grey note under the plot area (below the axis title, above the provenance line), left-aligned.
+
+    Notes stack: each one goes under the previous; in compact figures they wrap to the width.
+    """
+    _stack_text(fig, _esc(text), size=11, color=_NOTE_COLOR, name="note")
+
+
+def _stack_text(fig: go.Figure, text: str, *, size: int, color: str, name: str) -> None:
+    state = _state(fig)
+    text = _wrap(text, 58 if state["compact"] else 190)
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-state["bottom"], xanchor="left",
+                       yanchor="top", showarrow=False, align="left", font={"size": size, "color": color},
+                       name=name)
+    state["bottom"] += (size + 4) * _lines(text) + 4
+    _set_state(fig, state)
 
 
 def _small_note(min_cell: int) -> str:
@@ -183,7 +260,12 @@ def _count_text(df: pd.DataFrame, col: str) -> list[str]:
 
 
 def _by_label(by: str) -> str:
-    return "Level of care" if by == "level_of_care" else by.replace("_", " ").capitalize()
+    return labels.column_label(by)
+
+
+def _f32(values) -> np.ndarray:
+    """Plotted numbers as float32: half the bytes sent to the browser, far below a pixel of error."""
+    return np.asarray(values, dtype="float32")
 
 
 
@@ -194,8 +276,6 @@ def to_image_config(filename: str) -> dict:
 
 
 def add_provenance(fig: go.Figure, text: str) -> go.Figure:
-    """Add a small grey provenance line (data file, date, filters) at the bottom of the figure."""
-    fig.add_annotation(text=_esc(text), xref="paper", yref="paper", x=0, y=0, yshift=-78, xanchor="left",
-                       yanchor="top", showarrow=False, font={"size": 10, "color": "#777777"},
-                       name="provenance")
+    """Add a small grey provenance line (data file, date, filters) under the chart and its notes."""
+    _stack_text(fig, _esc(text), size=10, color="#777777", name="provenance")
     return fig

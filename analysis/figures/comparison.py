@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis import labels
 from analysis.figures._layout import (
     _NOTE_COLOR,
     LEVEL_COLORS,
-    _by_label,
     _esc,
     _group_order,
     _layout,
@@ -21,7 +21,7 @@ from analysis.figures._layout import (
 )
 
 
-def forest_figure(terms: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+def forest_figure(terms: pd.DataFrame, *, title: str | None = None, compact: bool = False) -> go.Figure:
     """Hazard ratios with 95% Wald intervals ``exp(coef +- z se)`` on a log axis, reference line at 1.
 
     Rows in the order of ``terms`` (:attr:`analysis.cox.CoxResult.terms`), top to bottom. Level-of-care
@@ -70,7 +70,7 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None) -> go.Figure
                      tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], minor={"showgrid": False})
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      title_text="Term")
-    _layout(fig, title, height=max(320, 140 + 32 * len(t)))
+    _layout(fig, title, height=max(320, 140 + 32 * len(t)), compact=compact)
     notes = ["Hazard ratio > 1: relapse sooner than the reference"]
     if (~ok).any():
         notes.append(f"{int((~ok).sum())} term(s) without an estimate not shown")
@@ -81,14 +81,11 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None) -> go.Figure
 
 
 def _term_label(term: str) -> str:
-    """``"level_of_care[iop]"`` -> ``"Level of care: IOP"``; other terms unchanged."""
-    if "[" in term and term.endswith("]"):
-        col, level = term[:-1].split("[", 1)
-        return f"{_by_label(col)}: {group_label(level)}"
-    return term
+    """``"level_of_care[iop]"`` -> ``"Level of care: IOP"`` (:func:`analysis.labels.term_label`)."""
+    return labels.term_label(term)
 
 
-def balance_figure(balance: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+def balance_figure(balance: pd.DataFrame, *, title: str | None = None, compact: bool = False) -> go.Figure:
     """Case-mix balance: absolute standardized mean differences, largest first, line at 0.1.
 
     ``SMD = (mean_1 - mean_0) / sqrt((s_1^2 + s_0^2) / 2)`` per variable level (computed by the case-mix
@@ -108,7 +105,8 @@ def balance_figure(balance: pd.DataFrame, *, title: str | None = None) -> go.Fig
     b = balance.copy()
     b["abs_smd"] = np.abs(_num(b, "smd"))
     level = b["level"].astype(object) if "level" in b.columns else pd.Series(None, index=b.index)
-    b["label"] = [_esc(v) if (lv is None or lv != lv or str(lv) == "") else f"{_esc(v)}: {_esc(lv)}"
+    b["label"] = [_esc(labels.column_label(v)) if (lv is None or lv != lv or str(lv) == "")
+                  else _esc(f"{labels.column_label(v)}: {labels.value_label(lv, v)}")
                   for v, lv in zip(b["variable"].astype(str), level, strict=True)]
     b = b.dropna(subset=["abs_smd"])
     col = "group" if "group" in b.columns else ("comparison" if "comparison" in b.columns else None)
@@ -134,5 +132,5 @@ def balance_figure(balance: pd.DataFrame, *, title: str | None = None) -> go.Fig
     fig.update_xaxes(title_text="Absolute standardized difference (SD units)", rangemode="tozero")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, autorange="reversed",
                      title_text="Variable")
-    _layout(fig, title, height=max(320, 140 + 24 * len(order)))
+    _layout(fig, title, height=max(320, 140 + 24 * len(order)), compact=compact)
     return fig

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.benchmarks import BenchmarkBand
 from analysis.figures._layout import (
     _NOTE_COLOR,
     _count_text,
@@ -15,22 +16,26 @@ from analysis.figures._layout import (
     _note,
     _num,
     _small_note,
+    _wrap,
     group_colors,
     group_label,
 )
+from analysis.figures.benchmarks import as_band
 from analysis.suppression import DEFAULT_MIN_CELL
 
 
 def relapse_horizons_figure(rates: pd.DataFrame, *, title: str | None = None,
-                            benchmark_band: tuple[float, float, str] | None = None) -> go.Figure:
+                            benchmark_band: BenchmarkBand | tuple | None = None, compact: bool = False) -> go.Figure:
     """Cumulative relapse by horizon per group: KM with interval, naive share and lost-as-relapse share.
 
     Per group and horizon (:func:`analysis.relapse.relapse_rates`): the Kaplan-Meier estimate
     ``1 - S(h)`` with its interval (filled marker and error bar), the naive share
     ``relapsed / reached`` (hollow marker) and the share counting everyone not reached as relapsed
     ``(relapsed + not reached) / eligible`` (x marker). Groups sit side by side within each horizon.
-    Suppressed values (NaN) are left out and noted. ``benchmark_band`` is drawn over the 365-day
-    horizon when present.
+    Suppressed values (NaN) are left out and noted. ``benchmark_band`` (a
+    :class:`~analysis.benchmarks.BenchmarkBand`, or ``(low, high, label)`` for the one-year band) is
+    drawn over its own horizon only, and only when its origin is the rates' origin; otherwise a
+    note says why it is not drawn.
 
     Returns
     -------
@@ -90,19 +95,30 @@ def relapse_horizons_figure(rates: pd.DataFrame, *, title: str | None = None,
                 marker={"color": "#444444", "size": 10, "symbol": "circle-open", "line": {"width": 2}})
     _legend_key(fig, "Not reached counted as relapse (×)",
                 marker={"color": "#444444", "size": 9, "symbol": "x-thin", "line": {"color": "#444444", "width": 2}})
-    if benchmark_band is not None and 365 in hpos:
-        low, high, label = benchmark_band
-        i = hpos[365]
-        fig.add_shape(type="rect", x0=i - 0.48, x1=i + 0.48, y0=low, y1=high, fillcolor="#888888", opacity=0.15,
-                      line_width=0, layer="below")
-        # label in the empty top of the plot (relapse shares rarely reach 90%), clear of the markers
-        fig.add_annotation(x=i + 0.48, y=0.98, text="Shaded: " + _esc(label), showarrow=False, xanchor="right",
-                           yanchor="top", font={"size": 11, "color": _NOTE_COLOR})
+    band_note = None
+    if benchmark_band is not None:
+        band = as_band(benchmark_band)
+        h = None if band.horizon_days is None else int(band.horizon_days)
+        if not band.applies_to(origin=origin, unit="person"):
+            band_note = f"{band.source} band is stated from {band.origin}, so not drawn on rates from {origin}"
+        elif h not in hpos:
+            band_note = f"{band.source} band is stated at {h} days, a horizon not shown here"
+        else:
+            i = hpos[h]
+            fig.add_shape(type="rect", x0=i - 0.48, x1=i + 0.48, y0=band.low, y1=band.high, fillcolor="#888888",
+                          opacity=0.15, line_width=0, layer="below", name="benchmark band")
+            # label in the empty top of the plot (relapse shares rarely reach 90%), clear of the markers
+            fig.add_annotation(x=i + 0.48, y=0.98, text=_wrap("Shaded: " + _esc(band.label if band.what else
+                                                                               band.source), 26 if compact else 60),
+                               showarrow=False, xanchor="right", yanchor="top", align="right",
+                               font={"size": 11, "color": _NOTE_COLOR})
     fig.update_xaxes(title_text=f"Days since {_esc(origin)} (horizon)", tickvals=list(range(len(horizons))),
                      ticktext=[f"{h} d" for h in horizons], range=[-0.5, len(horizons) - 0.5], showgrid=False,
                      zeroline=False)
     fig.update_yaxes(title_text="Cumulative relapse (%)", tickformat=".0%", range=[0, 1.02])
-    _layout(fig, title, height=560)  # tall enough for the legend of six groups and three marker keys
+    _layout(fig, title, height=560, compact=compact)  # tall enough for six groups and three marker keys
+    if band_note:
+        _note(fig, band_note + ".")
     if n_hidden:
         _note(fig, f"{_small_note(DEFAULT_MIN_CELL)}: {n_hidden} suppressed value{'s' if n_hidden != 1 else ''} left out.")
     return fig
