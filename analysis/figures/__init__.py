@@ -10,6 +10,7 @@ where it must be) and returns a ``plotly.graph_objects.Figure``. One module per 
 * :mod:`analysis.figures.relapse`: relapse by horizon;
 * :mod:`analysis.figures.comparison`: hazard ratios and case-mix balance;
 * :mod:`analysis.figures.benchmarks`: estimates against benchmark bands, bands at their horizon;
+* :mod:`analysis.figures.trends`: a measure quarter by quarter, with targets;
 * :mod:`analysis.figures.risk_table`: the table under a Kaplan-Meier chart (at risk, KMunicate);
 * :mod:`analysis.figures.static`: SVG/PDF/PNG export (kaleido, system Chromium) and plotted numbers.
 
@@ -47,6 +48,7 @@ from analysis.figures.static import (
     find_chromium,
     static_image,
 )
+from analysis.figures.trends import trend_figure
 
 __all__ = [
     "LEVEL_COLORS", "OKABE_ITO", "REASON_COLORS", "PLACEMENT_STYLES", "group_colors", "group_label",
@@ -54,5 +56,5 @@ __all__ = [
     "reason_mix_figure", "los_figure", "hours_figure", "sankey_figure", "relapse_horizons_figure",
     "forest_figure", "balance_figure", "benchmark_figure", "to_image_config", "add_provenance",
     "COMPACT_WIDTH", "MAX_CURVE_POINTS", "COMPLETION_BASES", "RISK_TABLE_STYLES", "STATIC_FORMATS",
-    "static_image", "figure_data", "find_chromium", "close_static_export",
+    "static_image", "figure_data", "find_chromium", "close_static_export", "trend_figure",
 ]

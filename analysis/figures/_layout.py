@@ -164,18 +164,20 @@ def _set_state(fig: go.Figure, state: dict, height: int | None = None) -> None:
                       height=int(base + margin_b - (110 if height is not None else old_b)))
 
 
-def _legend_columns(fig: go.Figure) -> tuple[int, int]:
-    """(entries per row, rows) of a compact legend: 3 per row when every name is short, 2, else 1.
+def _legend_columns(fig: go.Figure) -> tuple[int, int, int]:
+    """(entries per row, rows, extra text lines) of a compact legend: 3 per row when every name is short,
+    2, else 1; names wrapped with ``<br>`` add lines.
 
     Plotly is given ``entrywidth`` as that fraction of the width, so the rows are known in advance
     and the bottom margin can hold them exactly.
     """
     names = [str(t.name) for t in fig.data if getattr(t, "showlegend", True) is not False and t.name]
     if not names or fig.layout.showlegend is False:
-        return 1, 0
-    longest = max(len(n.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) for n in names)
+        return 1, 0, 0
+    plain = [n.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">") for n in names]
+    longest = max(len(part) for n in plain for part in n.split("<br>"))
     per_row = 3 if longest <= 8 else 2 if longest <= 18 else 1
-    return per_row, -(-len(names) // per_row)
+    return per_row, -(-len(names) // per_row), sum(n.count("<br>") for n in plain)
 
 
 def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", legend_title: str | None = None,
@@ -188,14 +190,20 @@ def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", le
     provenance line added later wrap too and the bottom margin grows to hold them. Notes start
     ``notes_at`` px under the plot area (under the x-axis title; less under a table without axis).
     """
+    keys = []
+    if compact:  # legend-only keys explaining line styles and markers become one note: a phone's legend is short
+        for t in fig.data:
+            if str(getattr(t, "legendgroup", "") or "").startswith("key:") and t.showlegend is not False:
+                keys.append(t.name)
+                t.showlegend = False
     shown = [t for t in fig.data if getattr(t, "showlegend", False) is not False and t.name]
     if compact:
         title_text = _wrap(_esc(title), 36)
-        per_row, rows = _legend_columns(fig)
+        per_row, rows, extra = _legend_columns(fig)
         legend = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "xanchor": "left", "x": 0,
-                  "font": {"size": 12}, "entrywidthmode": "fraction", "entrywidth": round(1 / per_row, 3) - 0.005}
-        margin = {"l": 52, "r": 12, "t": 28 + 20 * _lines(title_text)}
-        legend_px = 24 * rows + 10 + (22 if legend_title and rows else 0)
+                  "font": {"size": 12}, "entrywidthmode": "fraction", "entrywidth": round(1 / per_row - 0.04, 3)}
+        margin = {"l": 52, "r": 24, "t": 28 + 20 * _lines(title_text)}
+        legend_px = 29 * rows + 16 * extra + 12 + (22 if legend_title and rows else 0)
     else:
         title_text = _esc(title)
         chars = sum(len(t.name) + 6 for t in shown)
@@ -206,6 +214,8 @@ def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", le
         margin = {"l": 70, "r": 30, "t": 90}
         legend_px = 0
     legend["title"] = {"text": _esc(legend_title) if legend_title else ""}
+    if compact:
+        legend["title"]["side"] = "top left"
     fig.update_layout(
         template=_TEMPLATE, font={"size": _FONT_SIZE - (1 if compact else 0)},
         title={"text": title_text, "x": 0.01, "xanchor": "left", "font": {"size": 15 if compact else 17}},
@@ -213,7 +223,17 @@ def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", le
     )
     state = {"compact": compact, "bottom": notes_at, "legend_px": legend_px}
     _set_state(fig, state, height=int(height or 450))
+    if keys:
+        _stack_text(fig, "Key: " + "; ".join(keys) + ".", size=11, color=_NOTE_COLOR, name="note")
     return fig
+
+
+def _hide_legend(fig: go.Figure) -> None:
+    """No legend (the axis already names the groups); the bottom margin no longer holds one."""
+    state = _state(fig)
+    state["legend_px"] = 0
+    fig.update_layout(showlegend=False)
+    _set_state(fig, state)
 
 
 def _note(fig: go.Figure, text: str) -> None:
@@ -226,7 +246,8 @@ def _note(fig: go.Figure, text: str) -> None:
 
 def _stack_text(fig: go.Figure, text: str, *, size: int, color: str, name: str) -> None:
     state = _state(fig)
-    text = _wrap(text, 58 if state["compact"] else 190)
+    left = fig.layout.margin.l if fig.layout.margin.l is not None else 52
+    text = _wrap(text, int((COMPACT_WIDTH - left - 16) / 6.1) if state["compact"] else 190)
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-state["bottom"], xanchor="left",
                        yanchor="top", showarrow=False, align="left", font={"size": size, "color": color},
                        name=name)

@@ -11,11 +11,13 @@ from analysis.figures._layout import (
     LEVEL_COLORS,
     _esc,
     _group_order,
+    _hide_legend,
     _layout,
     _legend_key,
     _level_code,
     _note,
     _num,
+    _wrap,
     group_colors,
     group_label,
 )
@@ -35,7 +37,7 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None, compact: boo
     title = title or "Hazard ratios of relapse (Cox model, 95% CI)"
     t = terms.reset_index(drop=True)
     hr, lo, hi, p = _num(t, "hr"), _num(t, "lower"), _num(t, "upper"), _num(t, "p")
-    labels = [_esc(_term_label(x)) for x in t["term"].astype(str)]
+    labels = [_wrap(_esc(_term_label(x)), 22) if compact else _esc(_term_label(x)) for x in t["term"].astype(str)]
     finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (hr, lo, hi)] + [np.array([1.0])])
     x_min, x_max = finite.min() / 1.5, finite.max() * 1.5
     lo_c = np.where(np.isfinite(lo) & (lo > 0), lo, x_min)
@@ -70,7 +72,9 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None, compact: boo
                      tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], minor={"showgrid": False})
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      title_text="Term")
-    _layout(fig, title, height=max(320, 140 + 32 * len(t)), compact=compact)
+    _layout(fig, title, height=max(320, 140 + (40 if compact else 32) * len(t)), compact=compact)
+    if compact:
+        _fit_left_margin(fig, labels)
     notes = ["Hazard ratio > 1: relapse sooner than the reference"]
     if (~ok).any():
         notes.append(f"{int((~ok).sum())} term(s) without an estimate not shown")
@@ -78,6 +82,13 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None, compact: boo
         notes.append("open-ended intervals clipped at the axis")
     _note(fig, "; ".join(notes) + ".")
     return fig
+
+
+def _fit_left_margin(fig: go.Figure, labels: list[str]) -> None:
+    """Left margin from the longest (wrapped) label line, so notes know the plot's width on a phone."""
+    longest = max((len(part) for lab in labels for part in str(lab).split("<br>")), default=8)
+    fig.update_layout(margin={"l": int(min(170, 12 + 6.4 * longest))})
+    fig.update_yaxes(automargin=False, title_text="")
 
 
 def _term_label(term: str) -> str:
@@ -108,6 +119,8 @@ def balance_figure(balance: pd.DataFrame, *, title: str | None = None, compact: 
     b["label"] = [_esc(labels.column_label(v)) if (lv is None or lv != lv or str(lv) == "")
                   else _esc(f"{labels.column_label(v)}: {labels.value_label(lv, v)}")
                   for v, lv in zip(b["variable"].astype(str), level, strict=True)]
+    if compact:
+        b["label"] = [_wrap(x, 22) for x in b["label"]]
     b = b.dropna(subset=["abs_smd"])
     col = "group" if "group" in b.columns else ("comparison" if "comparison" in b.columns else None)
     order = (b.groupby("label", sort=False)["abs_smd"].max().sort_values(ascending=False).index.tolist())
@@ -129,8 +142,13 @@ def balance_figure(balance: pd.DataFrame, *, title: str | None = None, compact: 
     fig.add_vline(x=0.1, line_dash="dash", line_color="#D55E00", line_width=1,
                   annotation_text="0.1: imbalance", annotation_position="top right",
                   annotation_font={"size": 11, "color": "#D55E00"})
-    fig.update_xaxes(title_text="Absolute standardized difference (SD units)", rangemode="tozero")
+    fig.update_xaxes(title_text="|Standardized difference| (SD)" if compact else
+                     "Absolute standardized difference (SD units)", rangemode="tozero")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, autorange="reversed",
                      title_text="Variable")
-    _layout(fig, title, height=max(320, 140 + 24 * len(order)), compact=compact)
+    _layout(fig, title, height=max(320, 140 + (44 if compact else 24) * len(order)), compact=compact)
+    if col is None:  # one series: the axis says what the dots are
+        _hide_legend(fig)
+    if compact:
+        _fit_left_margin(fig, order)
     return fig

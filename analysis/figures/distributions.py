@@ -16,6 +16,7 @@ from analysis.figures._layout import (
     _NOTE_COLOR,
     _by_label,
     _esc,
+    _hide_legend,
     _layout,
     _note,
     _rgba,
@@ -86,13 +87,15 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
         label = _esc(group_label(grp))
         fig.add_trace(_box_trace(st.loc[grp], x=label, name=label, color=colors[str(grp)], group_key=str(grp),
                                  fill_alpha=0.35))
-    fig.update_xaxes(title_text=_esc(_by_label(by)), type="category")
+    fig.update_xaxes(title_text=_esc(_by_label(by)), type="category", tickangle=-45 if compact else None)
     fig.update_yaxes(title_text="Length of stay (days)" + (", log scale" if log_y else ""),
                      type="log" if log_y else "linear", rangemode="tozero")
     if log_y:
         ticks = [1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 730, 1825]
         fig.update_yaxes(tickvals=ticks, ticktext=[str(v) for v in ticks], minor={"showgrid": False})
-    _layout(fig, title, compact=compact)
+    _layout(fig, title, compact=compact, notes_at=110 if compact else 55)
+    if compact:  # the x axis names the groups; a legend repeating them costs a third of a phone screen
+        _hide_legend(fig)
     notes = ["Box: quartiles and median (dashed: mean); whiskers: furthest stay within 1.5 IQR; "
              "outlying stays not drawn"]
     if hidden:
@@ -154,9 +157,11 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
                       annotation_text=f"ASAM minimum {group_label(level)} {hours:g} h/week",
                       annotation_position="top left", annotation_font={"size": 11, "color": _NOTE_COLOR})
     fig.update_layout(boxmode="group")
-    fig.update_xaxes(title_text=_esc(_by_label(by)), type="category")
+    fig.update_xaxes(title_text=_esc(_by_label(by)), type="category", tickangle=-45 if compact else None)
     fig.update_yaxes(title_text="Hours per week", rangemode="tozero")
-    _layout(fig, title, compact=compact)
+    _layout(fig, title, compact=compact, notes_at=110 if compact else 55)
+    if compact:  # the x axis names the groups; a legend repeating them costs a third of a phone screen
+        _hide_legend(fig)
     notes = ["Per group: left box scheduled (light), right box attended (filled); whiskers 1.5 IQR; "
              "dashed: mean"]
     if hidden:

@@ -20,7 +20,7 @@ from analysis.figures._layout import (
     group_colors,
     group_label,
 )
-from analysis.figures.benchmarks import as_band
+from analysis.figures.benchmarks import _short, as_band
 from analysis.suppression import DEFAULT_MIN_CELL
 
 
@@ -108,8 +108,8 @@ def relapse_horizons_figure(rates: pd.DataFrame, *, title: str | None = None,
             fig.add_shape(type="rect", x0=i - 0.48, x1=i + 0.48, y0=band.low, y1=band.high, fillcolor="#888888",
                           opacity=0.15, line_width=0, layer="below", name="benchmark band")
             # label in the empty top of the plot (relapse shares rarely reach 90%), clear of the markers
-            fig.add_annotation(x=i + 0.48, y=0.98, text=_wrap("Shaded: " + _esc(band.label if band.what else
-                                                                               band.source), 26 if compact else 60),
+            text = _short(band) if compact else (band.label if band.what else band.source)
+            fig.add_annotation(x=i + 0.48, y=0.98, text=_wrap("Shaded: " + _esc(text), 26 if compact else 60),
                                showarrow=False, xanchor="right", yanchor="top", align="right",
                                font={"size": 11, "color": _NOTE_COLOR})
     fig.update_xaxes(title_text=f"Days since {_esc(origin)} (horizon)", tickvals=list(range(len(horizons))),

@@ -45,10 +45,11 @@ def retention_figure(km: pd.DataFrame, *, marks: Sequence[float] = (30, 60, 90),
                               min_cell=min_cell, show_ci=show_ci,
                               hover=("in treatment %{y:.1%} (95% CI %{customdata[0]:.1%} to "
                                      "%{customdata[1]:.1%}), n %{customdata[2]:,.0f}"))
-    for m in marks:
-        fig.add_vline(x=float(m), line_dash="dot", line_color="#444444", line_width=1,
-                      annotation_text=f"{m:g} d", annotation_position="top right",
-                      annotation_font={"size": 11, "color": _NOTE_COLOR})
+    for j, m in enumerate(marks):  # compact: one label for all marks, they are too close to label apart
+        text = (", ".join(f"{v:g}" for v in marks) + " d" if j == len(marks) - 1 else None) if compact else f"{m:g} d"
+        label = {"annotation_text": text, "annotation_position": "top right",
+                 "annotation_font": {"size": 11, "color": _NOTE_COLOR}} if text else {}
+        fig.add_vline(x=float(m), line_dash="dot", line_color="#444444", line_width=1, **label)
     fig.update_xaxes(title_text="Days since admission", rangemode="tozero")
     fig.update_yaxes(title_text="Still in treatment (%)", tickformat=".0%", range=[0, 1.02])
     _layout(fig, title, hovermode="x unified", compact=compact)

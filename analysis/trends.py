@@ -1,0 +1,343 @@
+"""Trends by quarter and the organisation's targets: "how did we do last quarter?".
+
+:func:`quarterly_trends` gives, per group (level of care) and for the whole program, per quarter of
+discharge (default) or of admission:
+
+* ``completion``: completed / (discharged - transferred), Wilson 95% interval; ``completion_all``:
+  completed / discharged (the TEDS convention);
+* ``relapse`` at ``horizon_days`` (default 90) from discharge (or admission): ``1 - S(90)`` from
+  Kaplan-Meier among the quarter's episodes, exponential-Greenwood ("log-log") 95% interval and
+  Greenwood standard error. People not yet followed for 90 days are censored at their last contact,
+  so they count while observed and are not taken as relapse-free; a quarter in which no one has
+  been followed for 90 days has no estimate (``note`` says so) rather than an extrapolated one;
+* ``median_stay``: median length of stay in days, from Kaplan-Meier of time in treatment with
+  episodes still in treatment censored (with discharge quarters all stays are complete and this is
+  the sample median, R's convention); interval from the log-log band (Brookmeyer-Crowley style).
+
+A quarter not over at the data's date (``as_of``) is marked ``complete = False``; for relapse the
+quarter's episodes must also have had ``horizon_days`` of possible follow-up.
+
+:func:`period_change` compares a quarter with the one before it (differences of proportions with
+Newcombe's hybrid score interval; of Kaplan-Meier relapse with Greenwood standard errors,
+independent quarters; medians without an interval). :func:`target_status_table` judges the
+organisation's own targets (:func:`analysis.benchmarks.organisation_targets`) as met / not met /
+cannot tell from the interval.
+
+Results hold raw counts; :data:`COUNT_COLUMNS` lists the columns that count people, for the
+publishing (disclosure) step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.benchmarks import target_status
+from analysis.cohort import data_as_of, survival_columns
+from analysis.proportions import risk_difference, wilson_interval
+from analysis.retention import group_values
+from analysis.suppression import DEFAULT_MIN_CELL
+from analysis.survival import km_by_group, median_survival, survival_at
+
+__all__ = ["PERIODS_OF", "TREND_METRICS", "COUNT_COLUMNS", "ALL_GROUP", "TrendResult", "quarterly_trends",
+           "period_change", "target_status_table"]
+
+PERIODS_OF: tuple[str, ...] = ("discharge", "admission")
+TREND_METRICS: tuple[str, ...] = ("completion", "completion_all", "relapse", "median_stay")
+COUNT_COLUMNS: tuple[str, ...] = ("n", "n_events", "n_at_risk_end", "n_in_treatment")
+"""Columns of :attr:`TrendResult.table` that are counts of people (episodes)."""
+ALL_GROUP = "all"
+"""Group label of the whole-program rows."""
+_TARGET_METRICS = {"completion_rate": "completion", "discharge_reason_completed": "completion_all",
+                   "relapse": "relapse", "median_los_days": "median_stay"}
+_COLUMNS = ["metric", "group", "period", "period_start", "period_end", "horizon_days", "origin", "unit",
+            "estimate", "lower", "upper", "se", "n", "n_events", "n_at_risk_end", "n_in_treatment", "complete",
+            "note"]
+
+
+@dataclass(frozen=True)
+class TrendResult:
+    """Quarterly trends (raw counts; suppress before showing).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per metric, group and period: metric, group, period (``"2024Q3"``), period_start,
+        period_end, horizon_days, origin, unit (``"proportion"`` or ``"days"``), estimate, lower,
+        upper, se (relapse only), n (people in the denominator), n_events (completed / relapsed by
+        the horizon / discharged), n_at_risk_end (relapse: still followed and relapse-free at the
+        horizon), n_in_treatment, complete (bool), note.
+    period_of, origin, horizon_days, freq
+        What the periods are, the relapse clock, its horizon, ``"Q"`` for quarters.
+    as_of : Timestamp or None
+        The data's date; periods ending after it are incomplete.
+    latest_complete : str or None
+        The latest period that is over (the default "this period" of :func:`period_change`).
+    method : str
+        The methods in one paragraph, for a report.
+    """
+
+    table: pd.DataFrame
+    period_of: str
+    origin: str
+    horizon_days: int
+    freq: str
+    as_of: pd.Timestamp | None
+    latest_complete: str | None
+    method: str
+    count_columns: tuple[str, ...] = COUNT_COLUMNS
+
+
+def _method(period_of: str, origin: str, h: int) -> str:
+    return (f"Periods are calendar quarters of {period_of}. Completion: completed / (discharged - transferred), "
+            f"and completed / discharged (TEDS convention), Wilson 95% intervals. Relapse by {h} days from "
+            f"{origin}: 1 - Kaplan-Meier at day {h} among the quarter's episodes, censored at last contact (deaths "
+            "censored), log-log 95% interval; people not yet followed for "
+            f"{h} days count while observed; a quarter in which no one has been followed {h} days has no "
+            "estimate. Median stay: Kaplan-Meier median of days in treatment, episodes still in treatment "
+            "censored, interval from the log-log band. Change from the previous quarter: Newcombe hybrid score "
+            "interval for completion, Greenwood standard errors (independent quarters) for relapse; differences "
+            "of proportions in percentage points. A quarter not over at the data's date is marked incomplete.")
+
+
+def _period_column(cohort: pd.DataFrame, period_of: str, freq: str) -> pd.Series:
+    col = f"{period_of}_date"
+    if col not in cohort.columns or not pd.api.types.is_datetime64_any_dtype(cohort[col]):
+        raise ValueError(f"Trends by quarter of {period_of} need {period_of} dates; these data have none "
+                         "(a file of durations has no calendar).")
+    return cohort[col].dt.to_period(freq)
+
+
+def _frame(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool) -> pd.DataFrame:
+    """Group and period per row, with the whole program appended as group ``"all"`` (rows repeated)."""
+    g = group_values(cohort, by).astype(object)
+    base = pd.DataFrame({"group": g, "period": period}, index=cohort.index)
+    base = base[base["group"].notna() & base["period"].notna()]
+    if not include_all:
+        return base
+    return pd.concat([base, base.assign(group=ALL_GROUP)])
+
+
+def _key(frame: pd.DataFrame) -> pd.Series:
+    return frame["group"].astype(str) + "\x1f" + frame["period"].astype(str)
+
+
+def _split(key: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parts = key.astype(str).str.split("\x1f", n=1, expand=True)
+    return parts[0], parts[1]
+
+
+def _completion(cohort: pd.DataFrame, frame: pd.DataFrame, conf_level: float) -> pd.DataFrame:
+    c = cohort.loc[frame.index, ["in_treatment", "transferred", "completed"]].to_numpy(dtype=bool)
+    f = frame.assign(n_in_treatment=c[:, 0].astype(int), discharged=(~c[:, 0]).astype(int),
+                     transferred=(c[:, 1] & ~c[:, 0]).astype(int), completed=(c[:, 2] & ~c[:, 0]).astype(int))
+    s = f.groupby(["group", "period"], sort=True)[["n_in_treatment", "discharged", "transferred", "completed"]].sum()
+    s = s.reset_index()
+    rows = []
+    for metric, basis in (("completion", s["discharged"] - s["transferred"]), ("completion_all", s["discharged"])):
+        lo, hi = wilson_interval(s["completed"].to_numpy(), basis.to_numpy(), conf_level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = np.where(basis > 0, s["completed"] / basis.where(basis > 0), np.nan)
+        rows.append(pd.DataFrame({"metric": metric, "group": s["group"], "period": s["period"], "unit": "proportion",
+                                  "estimate": est, "lower": lo, "upper": hi, "n": basis.to_numpy(),
+                                  "n_events": s["completed"].to_numpy(), "n_in_treatment": s["n_in_treatment"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _relapse(cohort: pd.DataFrame, frame: pd.DataFrame, origin: str, h: int, conf_level: float) -> pd.DataFrame:
+    time_col, event_col = survival_columns(origin)
+    t = cohort.loc[frame.index, time_col].to_numpy(dtype="float64")
+    ok = ~np.isnan(t)
+    f = frame[ok]
+    data = pd.DataFrame({"key": _key(f).to_numpy(), "time": t[ok],
+                         "event": cohort.loc[f.index, event_col].to_numpy(dtype="float64")})
+    if data.empty:
+        return pd.DataFrame()
+    km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level)
+    at = survival_at(km, [h])
+    n = data.groupby("key").size()
+    group, period = _split(at["group"])
+    observable = at["n_at_risk"].to_numpy() > 0
+    est = np.where(observable, 1 - at["survival"], np.nan)
+    return pd.DataFrame({
+        "metric": "relapse", "group": group, "period": period, "unit": "proportion", "estimate": est,
+        "lower": np.where(observable, 1 - at["ci_upper"], np.nan),
+        "upper": np.where(observable, 1 - at["ci_lower"], np.nan),
+        "se": np.where(observable, at["std_err"], np.nan), "n": at["group"].astype(str).map(n).to_numpy(),
+        "n_events": at["n_event_cum"].to_numpy(), "n_at_risk_end": at["n_at_risk"].to_numpy(),
+        "note": np.where(observable, "", f"no one followed {h} days yet")})
+
+
+def _median_stay(cohort: pd.DataFrame, frame: pd.DataFrame, conf_level: float) -> pd.DataFrame:
+    los = cohort.loc[frame.index, "los_days"].to_numpy(dtype="float64")
+    ok = ~np.isnan(los)
+    f = frame[ok]
+    data = pd.DataFrame({"key": _key(f).to_numpy(), "time": los[ok],
+                         "event": (~cohort.loc[f.index, "in_treatment"].to_numpy(dtype=bool)).astype(int)})
+    if data.empty:
+        return pd.DataFrame()
+    km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level)
+    med = median_survival(km)
+    counts = data.groupby("key").agg(n=("event", "size"), n_events=("event", "sum"))
+    group, period = _split(med["group"])
+    key = med["group"].astype(str)
+    reached = med["median_days"].notna().to_numpy()
+    return pd.DataFrame({
+        "metric": "median_stay", "group": group, "period": period, "unit": "days", "estimate": med["median_days"],
+        "lower": med["ci_lower"], "upper": med["ci_upper"], "n": key.map(counts["n"]).to_numpy(),
+        "n_events": key.map(counts["n_events"]).to_numpy(),
+        "note": np.where(reached, "", "median not reached (more than half still in treatment)")})
+
+
+def quarterly_trends(cohort: pd.DataFrame, *, by: str = "level_of_care", period_of: str = "discharge",
+                     origin: str = "discharge", horizon_days: int = 90, include_all: bool = True,
+                     freq: str = "Q", conf_level: float = 0.95) -> TrendResult:
+    """Completion, relapse by ``horizon_days`` and median stay per group and quarter (module docstring).
+
+    Raises
+    ------
+    ValueError
+        Without dates for ``period_of`` (duration-shaped files), or with an unknown ``period_of``.
+    """
+    if period_of not in PERIODS_OF:
+        raise ValueError(f"Periods can be of {' or '.join(PERIODS_OF)}, not {period_of!r}.")
+    survival_columns(origin)  # checks the origin
+    h = int(horizon_days)
+    if h <= 0:
+        raise ValueError("The relapse horizon must be a positive number of days.")
+    frame = _frame(cohort, by, _period_column(cohort, period_of, freq), include_all)
+    if frame.empty:
+        raise ValueError(f"No episodes with a {period_of} date match the selection.")
+    parts = [_completion(cohort, frame, conf_level), _relapse(cohort, frame, origin, h, conf_level),
+             _median_stay(cohort, frame, conf_level)]
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    table["period"] = table["period"].astype(str)
+    periods = pd.PeriodIndex(table["period"], freq=freq)
+    table["period_start"] = periods.start_time
+    table["period_end"] = periods.end_time.normalize()
+    as_of = data_as_of(cohort)
+    over = np.ones(len(table), dtype=bool) if as_of is None else (table["period_end"] <= as_of).to_numpy()
+    table["horizon_days"] = np.where(table["metric"] == "relapse", h, np.nan)
+    table["origin"] = np.where(table["metric"] == "relapse", origin, "")
+    if period_of == origin and as_of is not None:  # follow-up to the horizon possible for every episode
+        followed = (table["period_end"] + pd.Timedelta(days=h) <= as_of).to_numpy()
+    else:  # admission quarters with a discharge clock: the period being over is all we can check
+        followed = over
+    table["complete"] = np.where(table["metric"] == "relapse", over & followed, over)
+    note = table["note"].fillna("") if "note" in table.columns else pd.Series("", index=table.index)
+    incomplete = np.where(~over, "quarter not over at the data's date",
+                          np.where(~table["complete"], f"follow-up to {h} days not over for everyone", ""))
+    table["note"] = [("; ".join(x for x in (a, b) if x)) for a, b in zip(incomplete, note, strict=True)]
+    for c in ("se", "n_at_risk_end", "n_in_treatment"):
+        if c not in table.columns:
+            table[c] = np.nan
+    order = {m: i for i, m in enumerate(TREND_METRICS)}
+    cats = [str(c) for c in group_values(cohort, by).cat.categories]
+    rank = {g: i for i, g in enumerate([*cats, ALL_GROUP])}
+    table = table.assign(_m=table["metric"].map(order), _g=table["group"].astype(str).map(rank))
+    table = table.sort_values(["_m", "_g", "period"], kind="stable").drop(columns=["_m", "_g"])
+    table = table[_COLUMNS].reset_index(drop=True)
+    done = sorted(set(table.loc[table["period_end"] <= as_of, "period"])) if as_of is not None else \
+        sorted(set(table["period"]))
+    return TrendResult(table=table, period_of=period_of, origin=origin, horizon_days=h, freq=freq, as_of=as_of,
+                       latest_complete=done[-1] if done else None, method=_method(period_of, origin, h))
+
+
+def _previous(period: str, freq: str) -> str:
+    return str(pd.Period(period, freq=freq) - 1)
+
+
+def period_change(trend: TrendResult, period: str | None = None, *, conf_level: float = 0.95) -> pd.DataFrame:
+    """This period against the previous one, per metric and group.
+
+    ``period`` defaults to :attr:`TrendResult.latest_complete`. Differences (this - previous):
+    completion by Newcombe's hybrid score interval (:func:`analysis.proportions.risk_difference`),
+    relapse by ``d +- z sqrt(se1^2 + se0^2)`` with Greenwood standard errors (the quarters hold
+    different episodes), median stay as a plain difference of days without an interval. Differences
+    of proportions are in 0-1 (show them in percentage points).
+
+    Returns
+    -------
+    DataFrame
+        metric, group, period, previous, unit, estimate, previous_estimate, difference,
+        difference_lower, difference_upper, method, n, previous_n, complete, previous_complete.
+    """
+    period = period or trend.latest_complete
+    if period is None:
+        raise ValueError("No quarter is complete yet, so there is nothing to compare.")
+    prev = _previous(period, trend.freq)
+    t = trend.table
+    now, before = t[t["period"] == period], t[t["period"] == prev]
+    if now.empty:
+        raise ValueError(f"No episodes in {period}.")
+    m = now.merge(before, on=["metric", "group"], how="left", suffixes=("", "_prev"))
+    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    d = m["estimate"] - m["estimate_prev"]
+    lo = pd.Series(np.nan, index=m.index)
+    hi = pd.Series(np.nan, index=m.index)
+    method = pd.Series("no interval for a difference of medians", index=m.index)
+    prop = m["metric"].isin(["completion", "completion_all"]) & m["n_prev"].gt(0) & m["n"].gt(0)
+    if prop.any():
+        rd = risk_difference(m.loc[prop, "n_events"], m.loc[prop, "n"], m.loc[prop, "n_events_prev"],
+                             m.loc[prop, "n_prev"], conf_level)
+        lo[prop], hi[prop] = rd["lower"].to_numpy(), rd["upper"].to_numpy()
+        method[m["metric"].isin(["completion", "completion_all"])] = "Newcombe hybrid score"
+    rel = m["metric"] == "relapse"
+    sd = np.sqrt(m["se"] ** 2 + m["se_prev"] ** 2)
+    lo[rel], hi[rel] = (d - z * sd)[rel], (d + z * sd)[rel]
+    method[rel] = "Greenwood standard errors, independent quarters"
+    return pd.DataFrame({
+        "metric": m["metric"], "group": m["group"], "period": period, "previous": prev, "unit": m["unit"],
+        "estimate": m["estimate"], "previous_estimate": m["estimate_prev"], "difference": d,
+        "difference_lower": lo, "difference_upper": hi, "method": method, "n": m["n"], "previous_n": m["n_prev"],
+        "complete": m["complete"], "previous_complete": m["complete_prev"]})
+
+
+def target_status_table(trend: TrendResult, targets: pd.DataFrame, period: str | None = None, *,
+                        min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """The organisation's targets for one period (default the latest complete): met / not met / cannot tell.
+
+    ``targets`` are registry rows (:func:`analysis.benchmarks.organisation_targets`). Metrics judged:
+    ``completion_rate`` (transfers excluded), ``discharge_reason_completed`` (all discharges),
+    ``relapse`` (its ``horizon_days`` and ``origin`` must be the trend's) and ``median_los_days``
+    (unit days). A target for a level of care is judged on that level; one without a level on the
+    whole program. An estimate resting on fewer than ``min_cell`` people (or events) is
+    ``"suppressed"``, never judged (:func:`analysis.benchmarks.target_status`).
+
+    Returns
+    -------
+    DataFrame
+        target_id, metric, group, period, estimate, lower, upper, target_low, target_high, direction,
+        status, source, note (why a target could not be judged).
+    """
+    period = period or trend.latest_complete
+    cols = ["target_id", "metric", "group", "period", "estimate", "lower", "upper", "target_low", "target_high",
+            "direction", "status", "source", "note"]
+    rows = []
+    t = trend.table[trend.table["period"] == period]
+    for r in targets.itertuples():
+        metric = _TARGET_METRICS.get(str(r.metric))
+        group = r.level_of_care if r.level_of_care else ALL_GROUP
+        base = {"target_id": r.id, "metric": str(r.metric), "group": group, "period": period,
+                "target_low": float(r.low), "target_high": float(r.high), "direction": r.direction,
+                "source": r.source, "estimate": np.nan, "lower": np.nan, "upper": np.nan}
+        note = ""
+        if metric is None:
+            note = "no quarterly estimate of this measure"
+        elif metric == "relapse" and (pd.isna(r.horizon_days) or int(r.horizon_days) != trend.horizon_days
+                                      or (r.origin and r.origin != trend.origin)):
+            note = f"trend is relapse by {trend.horizon_days} days from {trend.origin}; target is another horizon"
+        match = t[(t["metric"] == metric) & (t["group"].astype(str) == str(group))] if not note else t.iloc[:0]
+        if not note and match.empty:
+            note = f"no {group} episodes in {period}"
+        if note:
+            rows.append({**base, "status": "no_estimate", "note": note})
+            continue
+        e = match.iloc[0]
+        small = (e["n"] < min_cell) or (0 < e["n_events"] < min_cell)
+        status = target_status(e["estimate"], e["lower"], e["upper"], r.low, r.high, r.direction, suppressed=small)
+        rows.append({**base, "estimate": e["estimate"], "lower": e["lower"], "upper": e["upper"], "status": status,
+                     "note": e["note"]})
+    return pd.DataFrame(rows, columns=cols)
