@@ -78,11 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m analysis",
         description="Continuum: outcomes of addiction treatment by level of care.")
     sub = parser.add_subparsers(dest="command", required=True)
-    from analysis import cli_check, cli_compare, cli_outcomes, synthetic_cli
+    from analysis import cli_check, cli_compare, cli_outcomes, cli_report, synthetic_cli
 
     cli_check.add_parser(sub)
     cli_outcomes.add_parser(sub)
     cli_compare.add_parser(sub)
+    cli_report.add_parser(sub)
     synthetic_cli.add_parser(sub)
     return parser
 

@@ -32,7 +32,7 @@ from analysis.suppression import DEFAULT_MIN_CELL, format_count
 
 __all__ = [
     "LEVEL_SHORT", "VALUE_LABELS", "COLUMN_LABELS", "COLUMN_UNITS", "BOOLEAN_TEXT", "NOT_RECORDED",
-    "NOT_REACHED", "level_code", "value_label", "group_label", "column_label", "term_label",
+    "NOT_REACHED", "level_code", "value_label", "group_label", "column_label", "term_label", "readable_codes",
     "fmt_percent", "fmt_ci", "fmt_pp", "fmt_days", "fmt_median_days", "fmt_p", "fmt_ratio", "fmt_count",
     "source_label",
 ]
@@ -193,6 +193,16 @@ def term_label(term: str) -> str:
         return f"{column_label(col)}: {value_label(level, col)}"
     per = {"age": "per year", "prior_treatments": "per episode", "los_days": "per day"}.get(term, "per unit")
     return f"{column_label(term)} ({per})" if (term in COLUMN_LABELS or _SNAKE.match(term)) else term
+
+
+def readable_codes(text: str, names=None) -> str:
+    """Column codes inside a sentence made readable: ``"payer (p = 0.049)"`` stays, ``"level_of_care"``
+    -> ``"level of care"``, ``"co_occurring"`` -> ``"co-occurring disorder"`` (``names``: which codes;
+    default every column of :data:`COLUMN_LABELS` with an underscore)."""
+    names = [n for n in (names or COLUMN_LABELS) if "_" in n]
+    for name in sorted(names, key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(name)}\b", column_label(name).lower(), text)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

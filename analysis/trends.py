@@ -42,7 +42,7 @@ from analysis.suppression import DEFAULT_MIN_CELL
 from analysis.survival import km_by_group, median_survival, survival_at
 
 __all__ = ["PERIODS_OF", "TREND_METRICS", "COUNT_COLUMNS", "ALL_GROUP", "TrendResult", "quarterly_trends",
-           "period_change", "target_status_table"]
+           "latest_complete", "period_change", "target_status_table"]
 
 PERIODS_OF: tuple[str, ...] = ("discharge", "admission")
 TREND_METRICS: tuple[str, ...] = ("completion", "completion_all", "relapse", "median_stay")
@@ -93,7 +93,7 @@ class TrendResult:
 def _method(period_of: str, origin: str, h: int) -> str:
     return (f"Periods are calendar quarters of {period_of}. Completion: completed / (discharged - transferred), "
             f"and completed / discharged (TEDS convention), Wilson 95% intervals. Relapse by {h} days from "
-            f"{origin}: 1 - Kaplan-Meier at day {h} among the quarter's episodes, censored at last contact (deaths "
+            f"{origin}: one minus Kaplan-Meier at day {h} among the quarter's episodes, censored at last contact (deaths "
             "censored), log-log 95% interval; people not yet followed for "
             f"{h} days count while observed; a quarter in which no one has been followed {h} days has no "
             "estimate. Median stay: Kaplan-Meier median of days in treatment, episodes still in treatment "
@@ -249,55 +249,74 @@ def _previous(period: str, freq: str) -> str:
     return str(pd.Period(period, freq=freq) - 1)
 
 
+def latest_complete(trend: TrendResult, metric: str) -> str | None:
+    """The latest period that is complete for ``metric`` (relapse needs its follow-up over too)."""
+    t = trend.table
+    done = t.loc[(t["metric"] == metric) & t["complete"].astype(bool), "period"]
+    return max(done) if len(done) else None
+
+
 def period_change(trend: TrendResult, period: str | None = None, *, conf_level: float = 0.95) -> pd.DataFrame:
     """This period against the previous one, per metric and group.
 
-    ``period`` defaults to :attr:`TrendResult.latest_complete`. Differences (this - previous):
-    completion by Newcombe's hybrid score interval (:func:`analysis.proportions.risk_difference`),
-    relapse by ``d +- z sqrt(se1^2 + se0^2)`` with Greenwood standard errors (the quarters hold
-    different episodes), median stay as a plain difference of days without an interval. Differences
-    of proportions are in 0-1 (show them in percentage points).
+    ``period`` defaults, per metric, to the latest period complete for it (:func:`latest_complete`:
+    for relapse at 90 days, the latest quarter whose 90 days of follow-up are over). Differences
+    (this - previous): completion by Newcombe's hybrid score interval
+    (:func:`analysis.proportions.risk_difference`), relapse by ``d +- z sqrt(se1^2 + se0^2)`` with
+    Greenwood standard errors (the quarters hold different episodes), median stay as a plain
+    difference of days without an interval. Differences of proportions are in 0-1 (show them in
+    percentage points).
 
     Returns
     -------
     DataFrame
         metric, group, period, previous, unit, estimate, previous_estimate, difference,
-        difference_lower, difference_upper, method, n, previous_n, complete, previous_complete.
+        difference_lower, difference_upper, method, n, previous_n, complete, previous_complete, note.
     """
-    period = period or trend.latest_complete
-    if period is None:
-        raise ValueError("No quarter is complete yet, so there is nothing to compare.")
-    prev = _previous(period, trend.freq)
     t = trend.table
-    now, before = t[t["period"] == period], t[t["period"] == prev]
-    if now.empty:
-        raise ValueError(f"No episodes in {period}.")
-    m = now.merge(before, on=["metric", "group"], how="left", suffixes=("", "_prev"))
+    parts = []
+    for metric in dict.fromkeys(t["metric"]):
+        this = period or latest_complete(trend, metric)
+        if this is None:
+            continue
+        prev = _previous(this, trend.freq)
+        now = t[(t["metric"] == metric) & (t["period"] == this)]
+        before = t[(t["metric"] == metric) & (t["period"] == prev)]
+        parts.append(now.merge(before, on=["metric", "group"], how="left", suffixes=("", "_prev"))
+                     .assign(previous=prev))
+    if not parts or all(p.empty for p in parts):
+        raise ValueError(f"No episodes in {period}." if period else "No quarter is complete yet, so there is "
+                         "nothing to compare.")
+    m = pd.concat(parts, ignore_index=True)
     z = float(stats.norm.ppf(0.5 + conf_level / 2))
     d = m["estimate"] - m["estimate_prev"]
     lo = pd.Series(np.nan, index=m.index)
     hi = pd.Series(np.nan, index=m.index)
     method = pd.Series("no interval for a difference of medians", index=m.index)
-    prop = m["metric"].isin(["completion", "completion_all"]) & m["n_prev"].gt(0) & m["n"].gt(0)
+    is_prop = m["metric"].isin(["completion", "completion_all"])
+    prop = is_prop & m["n_prev"].gt(0) & m["n"].gt(0)
     if prop.any():
         rd = risk_difference(m.loc[prop, "n_events"], m.loc[prop, "n"], m.loc[prop, "n_events_prev"],
                              m.loc[prop, "n_prev"], conf_level)
         lo[prop], hi[prop] = rd["lower"].to_numpy(), rd["upper"].to_numpy()
-        method[m["metric"].isin(["completion", "completion_all"])] = "Newcombe hybrid score"
+    method[is_prop] = "Newcombe hybrid score"
     rel = m["metric"] == "relapse"
     sd = np.sqrt(m["se"] ** 2 + m["se_prev"] ** 2)
     lo[rel], hi[rel] = (d - z * sd)[rel], (d + z * sd)[rel]
     method[rel] = "Greenwood standard errors, independent quarters"
     return pd.DataFrame({
-        "metric": m["metric"], "group": m["group"], "period": period, "previous": prev, "unit": m["unit"],
-        "estimate": m["estimate"], "previous_estimate": m["estimate_prev"], "difference": d,
+        "metric": m["metric"], "group": m["group"], "period": m["period"], "previous": m["previous"],
+        "unit": m["unit"], "estimate": m["estimate"], "previous_estimate": m["estimate_prev"], "difference": d,
         "difference_lower": lo, "difference_upper": hi, "method": method, "n": m["n"], "previous_n": m["n_prev"],
-        "complete": m["complete"], "previous_complete": m["complete_prev"]})
+        "complete": m["complete"], "previous_complete": m["complete_prev"],
+        "note": m["note"].fillna("")})
 
 
 def target_status_table(trend: TrendResult, targets: pd.DataFrame, period: str | None = None, *,
                         min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
-    """The organisation's targets for one period (default the latest complete): met / not met / cannot tell.
+    """The organisation's targets for one period: met / not met / cannot tell.
+
+    ``period`` defaults, per measure, to the latest period complete for it (:func:`latest_complete`).
 
     ``targets`` are registry rows (:func:`analysis.benchmarks.organisation_targets`). Metrics judged:
     ``completion_rate`` (transfers excluded), ``discharge_reason_completed`` (all discharges),
@@ -312,15 +331,15 @@ def target_status_table(trend: TrendResult, targets: pd.DataFrame, period: str |
         target_id, metric, group, period, estimate, lower, upper, target_low, target_high, direction,
         status, source, note (why a target could not be judged).
     """
-    period = period or trend.latest_complete
     cols = ["target_id", "metric", "group", "period", "estimate", "lower", "upper", "target_low", "target_high",
             "direction", "status", "source", "note"]
     rows = []
-    t = trend.table[trend.table["period"] == period]
     for r in targets.itertuples():
         metric = _TARGET_METRICS.get(str(r.metric))
         group = r.level_of_care if r.level_of_care else ALL_GROUP
-        base = {"target_id": r.id, "metric": str(r.metric), "group": group, "period": period,
+        this = period or (latest_complete(trend, metric) if metric else None)
+        t = trend.table[trend.table["period"] == this]
+        base = {"target_id": r.id, "metric": str(r.metric), "group": group, "period": this,
                 "target_low": float(r.low), "target_high": float(r.high), "direction": r.direction,
                 "source": r.source, "estimate": np.nan, "lower": np.nan, "upper": np.nan}
         note = ""
@@ -331,7 +350,7 @@ def target_status_table(trend: TrendResult, targets: pd.DataFrame, period: str |
             note = f"trend is relapse by {trend.horizon_days} days from {trend.origin}; target is another horizon"
         match = t[(t["metric"] == metric) & (t["group"].astype(str) == str(group))] if not note else t.iloc[:0]
         if not note and match.empty:
-            note = f"no {group} episodes in {period}"
+            note = f"no {group} episodes in {this}"
         if note:
             rows.append({**base, "status": "no_estimate", "note": note})
             continue

@@ -33,6 +33,12 @@ def test_group_label_and_term_label():
     assert L.term_label("Admit weight") == "Admit weight"  # a user's own column, kept
 
 
+def test_readable_codes_in_a_sentence():
+    text = "doubtful for level_of_care (p < 0.001), co_occurring and payer (p = 0.049)"
+    assert L.readable_codes(text) == ("doubtful for level of care (p < 0.001), co-occurring disorder and payer "
+                                      "(p = 0.049)")
+
+
 def test_column_label():
     assert L.column_label("n_at_risk") == "At risk"
     assert L.column_label("los_days", unit=True) == "Length of stay (days)"

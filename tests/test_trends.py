@@ -116,7 +116,13 @@ def test_admission_quarters_count_those_still_in_treatment(cohort):
 
 
 def test_change_from_previous_quarter(trend):
-    ch = period_change(trend).set_index(["metric", "group"])
+    # by default each measure's latest complete quarter: Q2 for completion and stays, but Q1 for
+    # relapse by 90 days (Q2's follow-up is not over on 15 Sep)
+    default = period_change(trend).set_index(["metric", "group"])
+    assert default.loc[("completion", "iop"), "period"] == "2024Q2"
+    assert default.loc[("relapse", "iop"), ["period", "previous"]].tolist() == ["2024Q1", "2023Q4"]
+    assert np.isnan(default.loc[("relapse", "iop"), "difference"])  # nothing before Q1
+    ch = period_change(trend, "2024Q2").set_index(["metric", "group"])
     assert set(ch["period"]) == {"2024Q2"} and set(ch["previous"]) == {"2024Q1"}
     c = ch.loc[("completion", "iop")]
     assert c["difference"] == pytest.approx(0.5 - 0.75)

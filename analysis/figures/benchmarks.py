@@ -26,7 +26,7 @@ from analysis.figures._layout import (
 from analysis.labels import source_label
 from analysis.suppression import DEFAULT_MIN_CELL
 
-__all__ = ["PLACEMENT_STYLES", "as_band", "draw_band_at_horizon", "benchmark_figure"]
+__all__ = ["PLACEMENT_STYLES", "as_band", "draw_band_at_horizon", "benchmark_variant", "benchmark_figure"]
 
 PLACEMENT_STYLES: dict[str, tuple[str, str]] = {
     "below": ("#0072B2", "triangle-left"), "inside": ("#000000", "circle"),
@@ -88,8 +88,20 @@ def draw_band_at_horizon(fig: go.Figure, band: BenchmarkBand, *, origin: str | N
     return None
 
 
+def benchmark_variant(p: pd.Series) -> str:
+    """What tells two benchmarks of one level apart: "short-term", "long-term" (TEDS residential), else ""."""
+    text = " ".join(str(p.get(c, "") or "") for c in ("benchmark_variant", "benchmark_id", "benchmark_label"))
+    text = text.lower().replace("_", " ").replace("-", " ")
+    for words, short in (("short term", "short-term"), ("long term", "long-term"), ("hospital", "hospital")):
+        if words in text:
+            return short
+    return str(p.get("benchmark_variant", "") or "")
+
+
 def _row_label(r: pd.Series) -> str:
     source = source_label(r.get("benchmark_source", ""), r.get("benchmark_year"))
+    variant = benchmark_variant(r)
+    source += f" {variant}" if variant in ("short-term", "long-term") else ""
     if "what" in r.index and isinstance(r["what"], str) and r["what"]:  # caller's readable label
         return f"{r['what']} vs {source}"
     metric = str(r["metric"]).replace("_", " ")

@@ -75,7 +75,7 @@ def forest_figure(terms: pd.DataFrame, *, title: str | None = None, compact: boo
     _layout(fig, title, height=max(320, 140 + (40 if compact else 32) * len(t)), compact=compact)
     if compact:
         _fit_left_margin(fig, labels)
-    notes = ["Hazard ratio > 1: relapse sooner than the reference"]
+    notes = ["Hazard ratio above one: relapse sooner than the reference"]
     if (~ok).any():
         notes.append(f"{int((~ok).sum())} term(s) without an estimate not shown")
     if ok.any() and (~np.isfinite(hi) | ~(lo > 0))[ok].any():

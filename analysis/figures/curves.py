@@ -251,7 +251,7 @@ def _median_lines(fig: go.Figure, medians: pd.DataFrame, colors: dict[str, str],
         (on_curve if m <= drawn_until[key] else off_curve).append((key, float(m), g))
     for key, m, _ in on_curve:
         fig.add_shape(type="line", x0=m, x1=m, y0=0, y1=0.5, line={"color": colors[key], "width": 1.5, "dash": "dot"},
-                      name=f"median {key}", **kw)
+                      name=f"median {_esc(key)}", **kw)
     if on_curve:
         fig.add_shape(type="line", x0=0, x1=max(m for _, m, _ in on_curve), y0=0.5, y1=0.5,
                       line={"color": "#777777", "width": 1, "dash": "dot"}, name="median 50%", **kw)

@@ -23,6 +23,7 @@ from analysis.figures._layout import (
     group_colors,
     group_label,
 )
+from analysis.figures.benchmarks import benchmark_variant
 from analysis.figures.curves import _curves_figure
 from analysis.labels import source_label
 from analysis.schema import DISCHARGE_REASON_LABELS, DISCHARGE_REASONS
@@ -76,16 +77,6 @@ def _placement_basis(p: pd.Series) -> str:
         return basis
     metric = p.get("metric", p.get("benchmark_metric"))
     return "excluding_transfers" if metric == "completion_rate" else "all_discharges"
-
-
-def _tick_variant(p: pd.Series) -> str:
-    """What tells two ticks of one level apart: "short-term", "long-term" (TEDS residential), else ""."""
-    text = " ".join(str(p.get(c, "") or "") for c in ("benchmark_variant", "benchmark_id", "benchmark_label"))
-    text = text.lower().replace("_", " ").replace("-", " ")
-    for words, short in (("short term", "short-term"), ("long term", "long-term"), ("hospital", "hospital")):
-        if words in text:
-            return short
-    return str(p.get("benchmark_variant", "") or "")
 
 
 def completion_figure(completion: pd.DataFrame, *, placements: pd.DataFrame | None = None,
@@ -179,7 +170,7 @@ def _completion_ticks(fig: go.Figure, placements: pd.DataFrame, groups: list, la
         fig.add_shape(type="rect", x0=x0, x1=x1, y0=i - 0.45, y1=i + 0.45, xref="x", yref="y",
                       fillcolor="#888888", opacity=0.3, line_width=0, layer="above", name="benchmark tick")
         mid = (low + high) / 2
-        variant = _tick_variant(p)
+        variant = benchmark_variant(p)
         if per_row[p["group"]] > 1:  # two ticks on one row must say which is which
             tag = variant.replace("-term", "") if compact else variant  # "short", "long": no overlap on a phone
             fig.add_annotation(x=mid, y=i - 0.45, text=_esc(tag or f"{mid:.0%}"), showarrow=False,

@@ -39,12 +39,19 @@ def risk_table_rows(at_risk: pd.DataFrame, groups: list, style: str) -> list[tup
     return rows
 
 
+def _counts(a: pd.DataFrame, col: str, min_cell: int) -> pd.Series:
+    """Count text; a ``<col>_suppressed`` flag (from :mod:`analysis.suppression`) shows "<11" too."""
+    flag = a[f"{col}_suppressed"].to_numpy(dtype=bool) if f"{col}_suppressed" in a.columns else None
+    return format_count(a[col], flag, min_cell=min_cell)
+
+
 def add_risk_table(fig: go.Figure, at_risk: pd.DataFrame, groups: list, colors: dict[str, str], min_cell: int,
                    *, style: str = "at_risk", compact: bool = False, row: int = 2) -> int:
     """Draw the table in subplot ``row`` (numeric y axis, one text trace per table row); returns its rows.
 
-    Counts from 1 to ``min_cell - 1`` read ``"<11"`` (:func:`analysis.suppression.format_count`);
-    the table is given already published counts, this is a safety net. ``style="at_risk"`` writes
+    Counts from 1 to ``min_cell - 1``, and counts flagged in ``<column>_suppressed``, read ``"<11"``
+    (:func:`analysis.suppression.format_count`): the table is given published counts, this is a
+    safety net. ``style="at_risk"`` writes
     ``"n (cumulative relapses)"`` per group, or only ``n`` when ``compact`` (numbers side by side
     must not overlap on a phone).
     """
@@ -59,10 +66,10 @@ def add_risk_table(fig: go.Figure, at_risk: pd.DataFrame, groups: list, colors: 
         g = value
         label = _esc(group_label(g))
         ticktext.append(f'<span style="color:{colors[str(g)]}">{label}</span>')
-        a = at_risk[at_risk["group"].astype(object) == g].sort_values("day")
-        text = format_count(a[kind].reset_index(drop=True), min_cell=min_cell)
+        a = at_risk[at_risk["group"].astype(object) == g].sort_values("day").reset_index(drop=True)
+        text = _counts(a, kind, min_cell)
         if style == "at_risk" and not compact and "n_event_cum" in a.columns:
-            text = text + " (" + format_count(a["n_event_cum"].reset_index(drop=True), min_cell=min_cell) + ")"
+            text = text + " (" + _counts(a, "n_event_cum", min_cell) + ")"
         fig.add_trace(go.Scatter(x=a["day"].to_numpy(dtype="float64"), y=np.full(len(a), pos, dtype="float64"),
                                  mode="text", text=text.tolist(), textfont={"color": colors[str(g)], "size": size},
                                  hoverinfo="skip", showlegend=False, legendgroup=str(g),
