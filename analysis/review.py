@@ -31,7 +31,7 @@ from analysis.suppression import DEFAULT_MIN_CELL, suppress_complementary, suppr
 from analysis.survival import km_by_group
 from analysis.trends import ALL_GROUP, period_change, quarterly_trends, target_status_table
 
-__all__ = ["ReviewTable", "ReviewSection", "Review", "build_review"]
+__all__ = ["ReviewTable", "ReviewFigure", "ReviewSection", "Review", "build_review"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,26 @@ class ReviewTable:
 
 
 @dataclass(frozen=True)
+class ReviewFigure:
+    """One chart laid out twice: for a wide screen or paper, and ``compact`` for a phone."""
+
+    wide: go.Figure
+    compact: go.Figure
+
+
+def _pair(build, caption: str) -> ReviewFigure:
+    """``build(compact)`` called for both layouts, each with the provenance line."""
+    return ReviewFigure(figures.add_provenance(build(False), caption), figures.add_provenance(build(True), caption))
+
+
+@dataclass(frozen=True)
 class ReviewSection:
     """One part of the review: a heading, an introductory sentence, figures, tables, notes."""
 
     key: str
     title: str
     intro: str
-    figures: tuple[go.Figure, ...] = ()
+    figures: tuple[ReviewFigure, ...] = ()
     tables: tuple[ReviewTable, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -146,8 +159,8 @@ def _trends(cohort: pd.DataFrame, by: str, origin: str, min_cell: int, targets: 
     groups = [g for g in dict.fromkeys(pub["group"].astype(str))]
     figs = []
     for metric in ("completion", "relapse", "median_stay"):
-        fig = figures.trend_figure(pub, metric, groups=groups, targets=targets, min_cell=min_cell)
-        figs.append(figures.add_provenance(fig, caption))
+        figs.append(_pair(lambda k, m=metric: figures.trend_figure(pub, m, groups=groups, targets=targets,
+                                                                    min_cell=min_cell, compact=k), caption))
     ch = period_change(tr)
     sup = set(zip(pub.loc[pub["suppressed"], "metric"], pub.loc[pub["suppressed"], "group"],
                   pub.loc[pub["suppressed"], "period"], strict=True))
@@ -191,12 +204,14 @@ def _retention(cohort: pd.DataFrame, by: str, min_cell: int, placed: pd.DataFram
     mix = suppress_complementary(discharge_reason_mix(cohort, by=by), ["n"], total_col="n_discharged",
                                  group_cols=["group"], min_cell=min_cell,
                                  rate_cols={"share": "n", "ci_lower": "n", "ci_upper": "n"})
-    figs = (figures.completion_figure(comp), figures.completion_figure(comp, placements=teds, basis="all_discharges"),
-            figures.reason_mix_figure(mix))
+    figs = (_pair(lambda k: figures.completion_figure(comp, compact=k), caption),
+            _pair(lambda k: figures.completion_figure(comp, placements=teds, basis="all_discharges", compact=k),
+                  caption),
+            _pair(lambda k: figures.reason_mix_figure(mix, compact=k), caption))
     return ReviewSection("retention", "Retention", "Do people stay and finish? Completion leaves transfers out "
                          "(care continued elsewhere); the second chart puts completion over all discharges beside "
                          "the TEDS 2004 figures, which count transfers in the denominator.",
-                         figures=tuple(figures.add_provenance(f, caption) for f in figs))
+                         figures=figs)
 
 
 def _relapse(d: dict, cohort: pd.DataFrame, by: str, origin: str, min_cell: int, caption: str) -> ReviewSection:
@@ -207,7 +222,7 @@ def _relapse(d: dict, cohort: pd.DataFrame, by: str, origin: str, min_cell: int,
     rates = suppress_counts(rates, ["n", "n_at_risk", "n_eligible", "n_relapsed", "n_reached"], min_cell=min_cell,
                             rate_cols=rate_cols, basis_col="n")
     band = benchmark_band("mclellan2000_relapse_365")
-    fig = figures.add_provenance(figures.relapse_horizons_figure(rates, benchmark_band=band), caption)
+    fig = _pair(lambda k: figures.relapse_horizons_figure(rates, benchmark_band=band, compact=k), caption)
     rows = []
     for g in d["groups"]:
         for r in g["relapse"]:
@@ -237,9 +252,10 @@ def _time_to_relapse(d: dict, report, by: str, origin: str, min_cell: int, capti
     meds = pd.DataFrame({"group": [g["group"] for g in d["groups"]],
                          "median_days": [np.nan if g["median_days"] is None else g["median_days"] for g in d["groups"]]})
     band = benchmark_band("mclellan2000_relapse_365")
-    fig = figures.km_figure(report.km, at_risk=at, origin=origin, min_cell=min_cell, benchmark_band=band,
-                            horizon_days=365, logrank_p=(d["logrank"] or {}).get("p"), medians=meds,
-                            risk_table="kmunicate", show_censor_marks=False)
+    fig = _pair(lambda k: figures.km_figure(report.km, at_risk=at, origin=origin, min_cell=min_cell,
+                                            benchmark_band=band, horizon_days=365,
+                                            logrank_p=(d["logrank"] or {}).get("p"), medians=meds,
+                                            risk_table="kmunicate", show_censor_marks=False, compact=k), caption)
     rows = [{L.column_label(by): _g(g["group"], by), "People": _count(g["n"], min_cell),
              "Relapses": _count(g["events"], min_cell),
              "Median time to relapse": L.fmt_median_days(g["median_days"], *(g["median_ci"] or (None, None)),
@@ -255,7 +271,7 @@ def _time_to_relapse(d: dict, report, by: str, origin: str, min_cell: int, capti
     notes = (f"Global log-rank test: chi-square {lr['statistic']:.2f}, p {L.fmt_p(lr['p'])}.",) if lr else ()
     return ReviewSection("time", f"Time to relapse (from {origin})", "Kaplan-Meier curves of cumulative relapse "
                          "with 95% bands, medians (dotted), and the numbers at risk, relapsed and censored under "
-                         "the chart.", figures=(figures.add_provenance(fig, caption),), tables=tuple(tables),
+                         "the chart.", figures=(fig,), tables=tuple(tables),
                          notes=notes)
 
 
@@ -272,25 +288,29 @@ def _compare(cohort: pd.DataFrame, by: str, origin: str, min_cell: int, caption:
     data = relapse_survival_data(cohort, by=by, origin=origin, groups=pair)
     km = km_by_group(data, time_col="time", event_col="event", group_col="group")
     d = rep.to_dict(min_cell)
-    figs = [figures.km_figure(km, origin=origin, min_cell=min_cell, show_censor_marks=False,
-                              logrank_p=(d["logrank"] or {}).get("p"), title=f"IOP and residential, as they are "
-                              f"(naive), from {origin}")]
+    figs = [_pair(lambda k: figures.km_figure(km, origin=origin, min_cell=min_cell, show_censor_marks=False,
+                                              logrank_p=(d["logrank"] or {}).get("p"), compact=k,
+                                              title=f"IOP and residential, as they are (naive), from {origin}"),
+                  caption)]
     if rep.cox is not None:
-        figs.append(figures.forest_figure(rep.cox.terms, title="Hazard ratios of relapse, adjusted for case mix "
-                                          "(Cox, reference residential)"))
+        figs.append(_pair(lambda k: figures.forest_figure(
+            rep.cox.terms, compact=k, title="Hazard ratios of relapse, adjusted for case mix (Cox, reference "
+            "residential)"), caption))
     bal = standardized_differences(cohort, groups=pair, covariates=covs)
     share = (bal["kind"] == "share").to_numpy()
     counts = bal.assign(count_a=np.where(share, (bal["value_a"] * bal["n_a"]).round(), np.nan),
                         count_b=np.where(share, (bal["value_b"] * bal["n_b"]).round(), np.nan))
     counts = suppress_counts(counts, ["count_a", "count_b"], min_cell=min_cell)
-    figs.append(figures.balance_figure(bal[~counts["suppressed"].to_numpy()], title="Case mix: IOP vs residential"))
+    shown = bal[~counts["suppressed"].to_numpy()]
+    figs.append(_pair(lambda k: figures.balance_figure(shown, title="Case mix: IOP vs residential", compact=k),
+                      caption))
     notes = ["A naive comparison is not a verdict on IOP: residential clients are often more severely ill. The Cox "
              "model adjusts only for the measured differences shown in the case-mix chart."]
     if rep.cox is not None:
         notes.append(L.readable_codes(rep.cox.summary_sentence()))
     return ReviewSection("compare", "IOP vs residential", "Two levels side by side: first as they are, then with "
                          "hazard ratios adjusted for age, sex, substance, co-occurring disorder, prior treatments "
-                         "and payer where recorded.", figures=tuple(figures.add_provenance(f, caption) for f in figs),
+                         "and payer where recorded.", figures=tuple(figs),
                          notes=tuple(notes))
 
 
@@ -300,7 +320,7 @@ def _benchmarks(placed: pd.DataFrame, min_cell: int, caption: str) -> ReviewSect
                           upper=placed["upper"].mask(small), placement=placed["placement"].mask(small, "suppressed"),
                           what=[describe_estimate(m, g, str(p)) for m, g, p in
                                 zip(placed["metric"], placed["group"], placed["benchmark_population"], strict=True)])
-    fig = figures.add_provenance(figures.benchmark_figure(shown), caption)
+    fig = _pair(lambda k: figures.benchmark_figure(shown, compact=k), caption)
     rows = pd.DataFrame({"Program estimate": shown["what"],
                          "Estimate": [L.fmt_ci(e, lo, hi) or "suppressed" for e, lo, hi in
                                       zip(shown["estimate"], shown["lower"], shown["upper"], strict=True)],

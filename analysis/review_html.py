@@ -1,7 +1,8 @@
 """The review as one self-contained HTML file (and a PDF printed from it by the system Chromium).
 
 Self-contained: no external URL is fetched. The interactive file inlines plotly.js once (from the
-plotly package, about 4.7 MB) and each figure as JSON; ``static=True`` embeds each figure as an SVG
+plotly package, about 4.7 MB) and each figure as JSON in two layouts, wide and compact, drawn for
+the screen's width (a phone gets legends below and wrapped labels); ``static=True`` embeds each figure as an SVG
 image (``data:`` URI, drawn by :func:`analysis.figures.static_image`) and needs no script at all,
 which is what the PDF is printed from. Every piece of text (file name, labels, column names,
 notes) is HTML-escaped, and figure JSON carries no ``<``, ``>`` or ``&`` (JSON escapes), so it
@@ -20,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analysis import figures
-from analysis.review import Review, ReviewSection, ReviewTable
+from analysis.review import Review, ReviewFigure, ReviewSection, ReviewTable
 
 __all__ = ["review_html", "write_review", "print_pdf"]
 
@@ -51,17 +52,32 @@ def _script_json(fig: go.Figure) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _figure(fig: go.Figure, n: int, static: bool) -> str:
-    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else f"Figure {n}"
+def _figure(fig: ReviewFigure, n: int, static: bool) -> str:
+    """A chart: an SVG image (static), or both layouts as JSON, drawn by :data:`_DRAW` for the screen's width."""
+    title = fig.wide.layout.title.text if fig.wide.layout.title and fig.wide.layout.title.text else f"Figure {n}"
     alt = _e(html.unescape(str(title).replace("<br>", " ")))
     if static:
-        svg = figures.static_image(fig, "svg")
+        svg = figures.static_image(fig.wide, "svg")
         data = base64.b64encode(svg).decode("ascii")
         return f'<figure><img alt="{alt}" src="data:image/svg+xml;base64,{data}"></figure>'
-    height = int(fig.layout.height or 450)
-    return (f'<figure><div class="plot" id="fig{n}" role="img" aria-label="{alt}" style="height:{height}px"></div>'
-            f'<script>(function(){{var f={_script_json(fig)};Plotly.newPlot("fig{n}",f.data,f.layout,'
-            f'{json.dumps(_CONFIG)});}})();</script></figure>')
+    return (f'<figure><div class="plot" id="fig{n}" role="img" aria-label="{alt}"></div>'
+            f'<script>(function(){{var f={_script_json(fig.wide)};var c={_script_json(fig.compact)};'
+            f'draw("fig{n}",f,c);}})();</script></figure>')
+
+
+_DRAW = """
+var NARROW = window.matchMedia("(max-width: 640px)");
+var PLOTS = [];
+function draw(id, wide, compact) {
+  PLOTS.push([id, wide, compact]);
+  var f = NARROW.matches ? compact : wide, el = document.getElementById(id);
+  el.style.height = (f.layout.height || 450) + "px";
+  Plotly.react(el, f.data, f.layout, CONFIG);
+}
+NARROW.addEventListener("change", function () {
+  var all = PLOTS; PLOTS = []; all.forEach(function (p) { draw(p[0], p[1], p[2]); });
+});
+"""
 
 
 def _table(t: ReviewTable) -> str:
@@ -96,7 +112,8 @@ def review_html(review: Review, *, static: bool = False) -> str:
     nav = "".join(f'<a href="#{_e(s.key)}">{_e(s.title)}</a>' for s in review.sections)
     methods = "".join(f"<li>{_e(m)}</li>" for m in review.methods)
     provenance = "".join(f"<li>{_e(line)}</li>" for line in review.provenance_lines)
-    script = "" if static else f"<script>{_plotly_js()}</script>"
+    script = "" if static else (f"<script>{_plotly_js()}</script>"
+                                f"<script>var CONFIG={json.dumps(_CONFIG)};{_DRAW}</script>")
     meta = (f"{_e(p.source)} (sha256 {_e(p.short_hash)}); data as of {_e(review.as_of or 'not stated')}; "
             f"relapse measured from {_e(review.origin)}; counts below {review.min_cell} suppressed; "
             f"Continuum {_e(p.version)}, {_e(p.created)}.")

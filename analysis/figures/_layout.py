@@ -198,6 +198,9 @@ def _layout(fig: go.Figure, title: str, *, hovermode: str | bool = "closest", le
                 t.showlegend = False
     shown = [t for t in fig.data if getattr(t, "showlegend", False) is not False and t.name]
     if compact:
+        for t in shown:  # a long legend name wraps rather than running off a phone's screen
+            if len(t.name) > 44 and "<br>" not in t.name:
+                t.name = _wrap(t.name, 40)
         title_text = _wrap(_esc(title), 36)
         per_row, rows, extra = _legend_columns(fig)
         legend = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "xanchor": "left", "x": 0,

@@ -65,6 +65,7 @@ COMPLETION_BASES: dict[str, tuple[str, str, str, str]] = {
     "all_discharges": ("completion_rate_all", "all_ci_lower", "all_ci_upper", "all discharges"),
 }
 _AXIS_WORDS = {"excluding_transfers": "% of discharges, transfers excluded", "all_discharges": "% of all discharges"}
+_AXIS_SHORT = {"excluding_transfers": "%, transfers excluded", "all_discharges": "% of all discharges"}
 """Denominators of a completion rate: the columns of :func:`analysis.retention.completion_rates` and
 their wording. TEDS states completion over all discharges (transfers included)."""
 
@@ -138,7 +139,8 @@ def completion_figure(completion: pd.DataFrame, *, placements: pd.DataFrame | No
         notes += _completion_ticks(fig, placements, groups, labels, hidden, basis, compact)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      title_text="Group")
-    fig.update_xaxes(title_text=f"Completed ({_AXIS_WORDS[basis]})", tickformat=".0%", range=[0, 1.0])
+    words_axis = (_AXIS_SHORT if compact else _AXIS_WORDS)[basis]
+    fig.update_xaxes(title_text=f"Completed ({words_axis})", tickformat=".0%", range=[0, 1.0])
     _layout(fig, title, height=max(320, 120 + 55 * len(groups)), compact=compact)
     fig.update_layout(bargap=0.35)
     if hidden:
