@@ -34,7 +34,7 @@ __all__ = [
     "LEVEL_SHORT", "VALUE_LABELS", "COLUMN_LABELS", "COLUMN_UNITS", "BOOLEAN_TEXT", "NOT_RECORDED",
     "NOT_REACHED", "level_code", "value_label", "group_label", "column_label", "term_label", "readable_codes",
     "fmt_percent", "fmt_ci", "fmt_pp", "fmt_days", "fmt_median_days", "fmt_p", "fmt_ratio", "fmt_count",
-    "source_label",
+    "csv_frame", "source_label",
 ]
 
 NOT_RECORDED = "not recorded"
@@ -96,6 +96,11 @@ COLUMN_LABELS: dict[str, str] = {
     "p": "p", "p_adjusted": "p (Holm)", "smd": "Standardized difference", "difference": "Difference",
     "difference_lower": "Difference, 95% CI lower", "difference_upper": "Difference, 95% CI upper",
     "placement": "Placement", "status": "Target status", "target_low": "Target low", "target_high": "Target high",
+    # trend columns
+    "complete": "Complete", "note": "Note", "unit": "Unit", "se": "Standard error", "n_events": "Events",
+    "n_at_risk_end": "At risk at the horizon", "period_start": "Quarter start", "period_end": "Quarter end",
+    "previous": "Previous quarter", "previous_estimate": "Previous estimate", "previous_n": "People, previous",
+    "origin": "Time origin", "method": "Method",
 }
 """Header per column name; a user's own column names are kept as written."""
 
@@ -317,6 +322,39 @@ def fmt_ratio(x: object, lower: object = None, upper: object = None) -> str:
 def fmt_count(n: object, *, min_cell: int = DEFAULT_MIN_CELL) -> str:
     """A count of people: ``"1,234"``; 1 to ``min_cell - 1`` shows ``"<11"`` (never the number)."""
     return format_count(n, min_cell=min_cell)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------------------------
+_CODE_COLUMNS = ("group", "level_of_care", "discharge_reason", "reason", "from_level", "to_level", "placement",
+                 "status", "origin")
+
+
+def csv_frame(df: pd.DataFrame, columns=None, *, by: str | None = None) -> pd.DataFrame:
+    """A table for a CSV download: numbers stay numbers, codes become labels, headers say their unit.
+
+    Numeric columns are kept as float (estimates, lower, upper, p: no rounding, no "%", no "<0.001";
+    a suppressed value is empty); code columns (group, level of care, discharge reason, placement,
+    ...) and booleans get their display labels (``by`` names the grouping column, so a ``group`` of
+    payers reads "Self-pay"); ``<col>_suppressed`` flags become "<label> suppressed" yes/no columns
+    after their value. Headers by :func:`column_label` with units.
+    """
+    names = [c for c in (columns if columns is not None else df.columns) if not str(c).endswith("_suppressed")]
+    out = {}
+    for c in names:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s):
+            out[column_label(c)] = s.map(lambda v: value_label(v))
+        elif pd.api.types.is_numeric_dtype(s) and c not in _CODE_COLUMNS:
+            out[column_label(c, unit=True)] = pd.to_numeric(s, errors="coerce").astype("float64")
+        else:
+            vocab = by if c == "group" and by else c
+            out[column_label(c)] = s.astype(object).map(lambda v, col=vocab: "" if _missing(v) else value_label(v, col))
+        flag = f"{c}_suppressed"
+        if flag in df.columns:
+            out[f"{column_label(c)} suppressed"] = df[flag].astype(bool).map(BOOLEAN_TEXT)
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -81,3 +81,21 @@ def test_source_labels_of_every_packaged_benchmark():
     assert got["niatx_no_show_rate"] == "NIATx process-improvement targets"  # no year known
     assert L.source_label("Smith J. A study", 2020) == "Smith 2020"
     assert L.source_label("", None) == "benchmark"
+
+
+def test_csv_frame_numbers_as_numbers_labels_for_codes():
+    from analysis.suppression import suppress_counts
+    df = pd.DataFrame({"group": ["iop", "self_pay"], "n": [120, 7], "estimate": [0.4213, 0.5],
+                       "lower": [0.38, 0.2], "upper": [0.46, 0.8], "p": [0.00004, 0.5], "complete": [True, False],
+                       "los_days": [30.5, 12.0]})
+    sup = suppress_counts(df, ["n"], rate_cols={"estimate": "n", "lower": "n", "upper": "n"})
+    out = L.csv_frame(sup, ["group", "n", "estimate", "lower", "upper", "p", "complete", "los_days"])
+    assert list(out.columns) == ["Group", "People", "People suppressed", "Estimate", "Estimate suppressed",
+                                 "95% CI lower", "95% CI lower suppressed", "95% CI upper",
+                                 "95% CI upper suppressed", "p", "Complete", "Length of stay (days)"]
+    assert out["Group"].tolist() == ["IOP", "self_pay"]  # a group code of levels; payers need by="payer"
+    assert L.csv_frame(sup, ["group"], by="payer")["Group"].tolist() == ["iop", "Self-pay"]
+    assert out["Estimate"].dtype == "float64" and out.loc[0, "Estimate"] == 0.4213  # not "42.1%"
+    assert out.loc[0, "p"] == 0.00004  # not "<0.001"
+    assert np.isnan(out.loc[1, "People"]) and out.loc[1, "People suppressed"] == "yes"
+    assert np.isnan(out.loc[1, "Estimate"]) and out["Complete"].tolist() == ["yes", "no"]

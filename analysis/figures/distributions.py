@@ -58,6 +58,17 @@ def _box_trace(st: pd.Series, *, x: str, name: str, color: str, group_key: str, 
                   hoverinfo="y+name")
 
 
+def _finish_boxes(fig: go.Figure, title: str, compact: bool, key: str, hidden: list[str], min_cell: int) -> go.Figure:
+    """Layout, the key to the boxes and the groups left out; compact: no legend (the x axis names the groups,
+    a legend repeating them costs a third of a phone screen)."""
+    _layout(fig, title, compact=compact, notes_at=110 if compact else 55)
+    if compact:
+        _hide_legend(fig)
+    notes = [key] + ([f"{_small_note(min_cell)}: " + ", ".join(hidden)] if hidden else [])
+    _note(fig, ". ".join(notes) + ".")
+    return fig
+
+
 def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
                title: str | None = None, min_cell: int = DEFAULT_MIN_CELL, log_y: bool = False,
                compact: bool = False) -> go.Figure:
@@ -93,15 +104,8 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     if log_y:
         ticks = [1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 730, 1825]
         fig.update_yaxes(tickvals=ticks, ticktext=[str(v) for v in ticks], minor={"showgrid": False})
-    _layout(fig, title, compact=compact, notes_at=110 if compact else 55)
-    if compact:  # the x axis names the groups; a legend repeating them costs a third of a phone screen
-        _hide_legend(fig)
-    notes = ["Box: quartiles and median (dashed: mean); whiskers: furthest stay within 1.5 IQR; "
-             "outlying stays not drawn"]
-    if hidden:
-        notes.append(f"{_small_note(min_cell)}: " + ", ".join(hidden))
-    _note(fig, ". ".join(notes) + ".")
-    return fig
+    return _finish_boxes(fig, title, compact, "Box: quartiles and median (dashed: mean); whiskers: furthest stay "
+                         "within 1.5 IQR; outlying stays not drawn", hidden, min_cell)
 
 
 
@@ -159,12 +163,5 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     fig.update_layout(boxmode="group")
     fig.update_xaxes(title_text=_esc(_by_label(by)), type="category", tickangle=-45 if compact else None)
     fig.update_yaxes(title_text="Hours per week", rangemode="tozero")
-    _layout(fig, title, compact=compact, notes_at=110 if compact else 55)
-    if compact:  # the x axis names the groups; a legend repeating them costs a third of a phone screen
-        _hide_legend(fig)
-    notes = ["Per group: left box scheduled (light), right box attended (filled); whiskers 1.5 IQR; "
-             "dashed: mean"]
-    if hidden:
-        notes.append(f"{_small_note(min_cell)}: " + ", ".join(hidden))
-    _note(fig, ". ".join(notes) + ".")
-    return fig
+    return _finish_boxes(fig, title, compact, "Per group: left box scheduled (light), right box attended (filled); "
+                         "whiskers 1.5 IQR; dashed: mean", hidden, min_cell)
