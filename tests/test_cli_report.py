@@ -10,6 +10,13 @@ from analysis.cli import main
 from analysis.synthetic import generate_episodes
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_export_browser():
+    """The browser started for SVG/PDF export is stopped after this module (not left to interpreter exit)."""
+    yield
+    figures.close_static_export()
+
+
 @pytest.fixture(scope="module")
 def episodes_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "episodes.csv"

@@ -8,6 +8,14 @@ import pytest
 from analysis import figures as F
 from analysis.survival import km_by_group
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_export_browser():
+    """The browser started for SVG/PDF export is stopped after this module (not left to interpreter exit)."""
+    yield
+    F.close_static_export()
+
+
 needs_chromium = pytest.mark.skipif(F.find_chromium() is None, reason="no Chromium on this machine")
 
 

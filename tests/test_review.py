@@ -23,6 +23,14 @@ from analysis.review import build_review
 from analysis.review_html import review_html
 from analysis.synthetic import generate_episodes
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_export_browser():
+    """The browser started for SVG/PDF export is stopped after this module (not left to interpreter exit)."""
+    yield
+    figures.close_static_export()
+
+
 EVIL_FILE = '<img src=http://evil.example/x.png onerror="alert(1)">.csv'
 EVIL_COLUMN = "<b>Study arm</b>"
 EVIL_VALUE = "<script>alert('arm')</script>"
