@@ -110,84 +110,114 @@ def _period_column(cohort: pd.DataFrame, period_of: str, freq: str) -> pd.Series
     return cohort[col].dt.to_period(freq)
 
 
-def _frame(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool) -> pd.DataFrame:
-    """Group and period per row, with the whole program appended as group ``"all"`` (rows repeated)."""
-    g = group_values(cohort, by).astype(object)
-    base = pd.DataFrame({"group": g, "period": period}, index=cohort.index)
-    base = base[base["group"].notna() & base["period"].notna()]
-    if not include_all:
-        return base
-    return pd.concat([base, base.assign(group=ALL_GROUP)])
+@dataclass(frozen=True)
+class _Cells:
+    """Each row's cell (group x period) as one integer key, and the cohort row it comes from.
+
+    Rows of the whole program repeat every row under the extra group code ``len(groups)``; keys are
+    ``group_code * n_periods + period_offset`` (integers: a million rows group in a blink, where
+    string keys took seconds).
+    """
+
+    pos: np.ndarray
+    key: np.ndarray
+    groups: list
+    first_period: int
+    n_periods: int
+    freq: str
+
+    def labels(self, keys) -> tuple[list, list[str]]:
+        k = np.asarray(keys, dtype=np.int64)
+        group = [self.groups[i] for i in k // self.n_periods]
+        period = [str(pd.Period(ordinal=int(o), freq=self.freq)) for o in k % self.n_periods + self.first_period]
+        return group, period
 
 
-def _key(frame: pd.DataFrame) -> pd.Series:
-    return frame["group"].astype(str) + "\x1f" + frame["period"].astype(str)
+def _cells(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool, freq: str) -> _Cells:
+    g = group_values(cohort, by)
+    codes = g.cat.codes.to_numpy()
+    ordinal = period.array.asi8 if len(period) else np.array([], dtype=np.int64)
+    ok = (codes >= 0) & period.notna().to_numpy()
+    if not ok.any():
+        raise ValueError("No episodes with a date for the chosen quarters match the selection.")
+    first, last = int(ordinal[ok].min()), int(ordinal[ok].max())
+    n_periods = last - first + 1
+    pos = np.flatnonzero(ok)
+    groups = [*g.cat.categories]
+    key = codes[ok].astype(np.int64) * n_periods + (ordinal[ok] - first)
+    if include_all:
+        pos = np.concatenate([pos, pos])
+        key = np.concatenate([key, len(groups) * n_periods + (ordinal[ok] - first)])
+        groups.append(ALL_GROUP)
+    return _Cells(pos=pos, key=key, groups=groups, first_period=first, n_periods=n_periods, freq=freq)
 
 
-def _split(key: pd.Series) -> tuple[pd.Series, pd.Series]:
-    parts = key.astype(str).str.split("\x1f", n=1, expand=True)
-    return parts[0], parts[1]
+def _col(cohort: pd.DataFrame, name: str, pos: np.ndarray, dtype: str) -> np.ndarray:
+    return cohort[name].to_numpy(dtype=dtype, na_value=np.nan if dtype == "float64" else False)[pos]
 
 
-def _completion(cohort: pd.DataFrame, frame: pd.DataFrame, conf_level: float) -> pd.DataFrame:
-    c = cohort.loc[frame.index, ["in_treatment", "transferred", "completed"]].to_numpy(dtype=bool)
-    f = frame.assign(n_in_treatment=c[:, 0].astype(int), discharged=(~c[:, 0]).astype(int),
-                     transferred=(c[:, 1] & ~c[:, 0]).astype(int), completed=(c[:, 2] & ~c[:, 0]).astype(int))
-    s = f.groupby(["group", "period"], sort=True)[["n_in_treatment", "discharged", "transferred", "completed"]].sum()
-    s = s.reset_index()
+def _completion(cohort: pd.DataFrame, cells: _Cells, conf_level: float) -> pd.DataFrame:
+    in_tr = _col(cohort, "in_treatment", cells.pos, "bool")
+    f = pd.DataFrame({"key": cells.key, "n_in_treatment": in_tr.astype(int), "discharged": (~in_tr).astype(int),
+                      "transferred": (_col(cohort, "transferred", cells.pos, "bool") & ~in_tr).astype(int),
+                      "completed": (_col(cohort, "completed", cells.pos, "bool") & ~in_tr).astype(int)})
+    s = f.groupby("key", sort=True).sum().reset_index()
+    group, period = cells.labels(s["key"])
     rows = []
     for metric, basis in (("completion", s["discharged"] - s["transferred"]), ("completion_all", s["discharged"])):
         lo, hi = wilson_interval(s["completed"].to_numpy(), basis.to_numpy(), conf_level)
         with np.errstate(invalid="ignore", divide="ignore"):
             est = np.where(basis > 0, s["completed"] / basis.where(basis > 0), np.nan)
-        rows.append(pd.DataFrame({"metric": metric, "group": s["group"], "period": s["period"], "unit": "proportion",
+        rows.append(pd.DataFrame({"metric": metric, "group": group, "period": period, "unit": "proportion",
                                   "estimate": est, "lower": lo, "upper": hi, "n": basis.to_numpy(),
                                   "n_events": s["completed"].to_numpy(), "n_in_treatment": s["n_in_treatment"]}))
     return pd.concat(rows, ignore_index=True)
 
 
-def _relapse(cohort: pd.DataFrame, frame: pd.DataFrame, origin: str, h: int, conf_level: float) -> pd.DataFrame:
-    time_col, event_col = survival_columns(origin)
-    t = cohort.loc[frame.index, time_col].to_numpy(dtype="float64")
-    ok = ~np.isnan(t)
-    f = frame[ok]
-    data = pd.DataFrame({"key": _key(f).to_numpy(), "time": t[ok],
-                         "event": cohort.loc[f.index, event_col].to_numpy(dtype="float64")})
+def _km(cells: _Cells, time: np.ndarray, event: np.ndarray, conf_level: float):
+    ok = ~np.isnan(time)
+    data = pd.DataFrame({"key": cells.key[ok], "time": time[ok], "event": event[ok]})
     if data.empty:
-        return pd.DataFrame()
+        return None, None
     km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level)
+    return km, data
+
+
+def _relapse(cohort: pd.DataFrame, cells: _Cells, origin: str, h: int, conf_level: float) -> pd.DataFrame:
+    time_col, event_col = survival_columns(origin)
+    km, data = _km(cells, _col(cohort, time_col, cells.pos, "float64"), _col(cohort, event_col, cells.pos, "float64"),
+                   conf_level)
+    if km is None:
+        return pd.DataFrame()
     at = survival_at(km, [h])
     n = data.groupby("key").size()
-    group, period = _split(at["group"])
+    keys = at["group"].astype(np.int64).to_numpy()
+    group, period = cells.labels(keys)
     observable = at["n_at_risk"].to_numpy() > 0
-    est = np.where(observable, 1 - at["survival"], np.nan)
     return pd.DataFrame({
-        "metric": "relapse", "group": group, "period": period, "unit": "proportion", "estimate": est,
+        "metric": "relapse", "group": group, "period": period, "unit": "proportion",
+        "estimate": np.where(observable, 1 - at["survival"], np.nan),
         "lower": np.where(observable, 1 - at["ci_upper"], np.nan),
         "upper": np.where(observable, 1 - at["ci_lower"], np.nan),
-        "se": np.where(observable, at["std_err"], np.nan), "n": at["group"].astype(str).map(n).to_numpy(),
+        "se": np.where(observable, at["std_err"], np.nan), "n": n.reindex(keys).to_numpy(),
         "n_events": at["n_event_cum"].to_numpy(), "n_at_risk_end": at["n_at_risk"].to_numpy(),
         "note": np.where(observable, "", f"no one followed {h} days yet")})
 
 
-def _median_stay(cohort: pd.DataFrame, frame: pd.DataFrame, conf_level: float) -> pd.DataFrame:
-    los = cohort.loc[frame.index, "los_days"].to_numpy(dtype="float64")
-    ok = ~np.isnan(los)
-    f = frame[ok]
-    data = pd.DataFrame({"key": _key(f).to_numpy(), "time": los[ok],
-                         "event": (~cohort.loc[f.index, "in_treatment"].to_numpy(dtype=bool)).astype(int)})
-    if data.empty:
+def _median_stay(cohort: pd.DataFrame, cells: _Cells, conf_level: float) -> pd.DataFrame:
+    discharged = (~_col(cohort, "in_treatment", cells.pos, "bool")).astype(float)
+    km, data = _km(cells, _col(cohort, "los_days", cells.pos, "float64"), discharged, conf_level)
+    if km is None:
         return pd.DataFrame()
-    km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level)
     med = median_survival(km)
     counts = data.groupby("key").agg(n=("event", "size"), n_events=("event", "sum"))
-    group, period = _split(med["group"])
-    key = med["group"].astype(str)
+    keys = med["group"].astype(np.int64).to_numpy()
+    group, period = cells.labels(keys)
     reached = med["median_days"].notna().to_numpy()
     return pd.DataFrame({
         "metric": "median_stay", "group": group, "period": period, "unit": "days", "estimate": med["median_days"],
-        "lower": med["ci_lower"], "upper": med["ci_upper"], "n": key.map(counts["n"]).to_numpy(),
-        "n_events": key.map(counts["n_events"]).to_numpy(),
+        "lower": med["ci_lower"], "upper": med["ci_upper"], "n": counts["n"].reindex(keys).to_numpy(),
+        "n_events": counts["n_events"].reindex(keys).to_numpy(),
         "note": np.where(reached, "", "median not reached (more than half still in treatment)")})
 
 
@@ -207,11 +237,9 @@ def quarterly_trends(cohort: pd.DataFrame, *, by: str = "level_of_care", period_
     h = int(horizon_days)
     if h <= 0:
         raise ValueError("The relapse horizon must be a positive number of days.")
-    frame = _frame(cohort, by, _period_column(cohort, period_of, freq), include_all)
-    if frame.empty:
-        raise ValueError(f"No episodes with a {period_of} date match the selection.")
-    parts = [_completion(cohort, frame, conf_level), _relapse(cohort, frame, origin, h, conf_level),
-             _median_stay(cohort, frame, conf_level)]
+    cells = _cells(cohort, by, _period_column(cohort, period_of, freq), include_all, freq)
+    parts = [_completion(cohort, cells, conf_level), _relapse(cohort, cells, origin, h, conf_level),
+             _median_stay(cohort, cells, conf_level)]
     table = pd.concat([p for p in parts if len(p)], ignore_index=True)
     table["period"] = table["period"].astype(str)
     periods = pd.PeriodIndex(table["period"], freq=freq)
@@ -234,8 +262,7 @@ def quarterly_trends(cohort: pd.DataFrame, *, by: str = "level_of_care", period_
         if c not in table.columns:
             table[c] = np.nan
     order = {m: i for i, m in enumerate(TREND_METRICS)}
-    cats = [str(c) for c in group_values(cohort, by).cat.categories]
-    rank = {g: i for i, g in enumerate([*cats, ALL_GROUP])}
+    rank = {str(g): i for i, g in enumerate(cells.groups)}
     table = table.assign(_m=table["metric"].map(order), _g=table["group"].astype(str).map(rank))
     table = table.sort_values(["_m", "_g", "period"], kind="stable").drop(columns=["_m", "_g"])
     table = table[_COLUMNS].reset_index(drop=True)
