@@ -15,6 +15,12 @@ For each group and horizon h (days from the chosen origin), :func:`relapse_rates
   bound is the conventional "lost to follow-up counts as relapse" estimate (Wilson interval).
 
 ``convention="lost_as_relapse"`` makes that upper bound the headline ``estimate``.
+
+Collapsed input: ``count_col`` names a column of frequency counts (a row stands for that many
+identical episodes, as :mod:`analysis.engine` hands over ``GROUP BY`` rows), and ``due_days_col`` a
+column of days from the origin to the data's date, which replaces the origin date in the
+eligibility rule (eligible at h when ``due_days >= h``); it may be floored to the horizons
+(:func:`due_days_floor`) so that collapsing keeps few rows. Results equal the row-level call.
 """
 from __future__ import annotations
 
@@ -25,28 +31,63 @@ import pandas as pd
 
 from analysis.cohort import data_as_of, survival_columns
 from analysis.proportions import risk_difference_and_ratio, wilson_interval
-from analysis.retention import group_values
+from analysis.retention import frequency_counts, group_values
 from analysis.survival import km_by_group, survival_at
 
-__all__ = ["DEFAULT_HORIZONS", "CONVENTIONS", "relapse_rates", "relapse_comparison", "relapse_survival_data"]
+__all__ = ["DEFAULT_HORIZONS", "CONVENTIONS", "relapse_rates", "relapse_comparison", "relapse_survival_data",
+           "due_days", "due_days_floor"]
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 CONVENTIONS: tuple[str, ...] = ("censor", "lost_as_relapse")
 
 
 def relapse_survival_data(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str = "discharge",
-                          groups: Sequence | None = None) -> pd.DataFrame:
-    """The rows usable from ``origin`` as ``group, time, event`` (event 0 censored, 1 relapse, 2 death)."""
+                          groups: Sequence | None = None, count_col: str | None = None) -> pd.DataFrame:
+    """The rows usable from ``origin`` as ``group, time, event`` (event 0 censored, 1 relapse, 2 death).
+
+    With ``count_col`` (frequency counts) the frame also has ``n``, the count of each row, and rows
+    with count 0 are left out.
+    """
     time_col, event_col = survival_columns(origin)
     g = group_values(cohort, by, groups)
-    ok = g.notna() & cohort[time_col].notna()
+    w = frequency_counts(cohort, count_col)
+    ok = g.notna() & cohort[time_col].notna() & (w > 0)
+    extra = {} if count_col is None else {"n": w[ok.to_numpy()]}
     if not ok.any():
-        return pd.DataFrame({"group": g[ok], "time": pd.Series(dtype="float64"), "event": pd.Series(dtype="int8")})
+        return pd.DataFrame({"group": g[ok], "time": pd.Series(dtype="float64"), "event": pd.Series(dtype="int8"),
+                             **{k: pd.Series(dtype="int64") for k in extra}})
     g = g[ok]
     observed = [c for c in g.cat.categories if (g == c).any()] if groups is None else list(groups)
     return pd.DataFrame({"group": g.cat.set_categories(observed, ordered=True),
                          "time": cohort.loc[ok, time_col].astype("float64"),
-                         "event": cohort.loc[ok, event_col].astype("int8")})
+                         "event": cohort.loc[ok, event_col].astype("int8"), **extra})
+
+
+def due_days(cohort: pd.DataFrame, origin: str) -> pd.Series | None:
+    """Days from each episode's origin date to the data's date (None when eligibility is not by date).
+
+    An episode is eligible at horizon h (it could have been followed to h) when ``due_days >= h``;
+    NaN (no origin date) is never eligible. Duration-shaped files have no dates: everyone is
+    eligible, and this returns None.
+    """
+    start = _origin_dates(cohort, origin)
+    as_of = data_as_of(cohort)
+    if start is None or as_of is None:
+        return None
+    return ((as_of - start) / pd.Timedelta(days=1)).astype("float64")
+
+
+def due_days_floor(due: pd.Series | np.ndarray, horizons: Sequence[int]) -> np.ndarray:
+    """``due_days`` floored to the largest horizon it reaches (0 below the first; NaN stays NaN).
+
+    Eligibility at every one of ``horizons`` is unchanged, and a collapsed table keeps at most
+    ``len(horizons) + 2`` distinct values of it.
+    """
+    h = np.sort(np.asarray(horizons, dtype="float64"))
+    d = np.asarray(due, dtype="float64")
+    k = np.searchsorted(h, d, side="right")
+    out = np.where(k > 0, h[np.maximum(k - 1, 0)], 0.0)
+    return np.where(np.isnan(d), np.nan, out)
 
 
 def _origin_dates(cohort: pd.DataFrame, origin: str) -> pd.Series | None:
@@ -58,7 +99,8 @@ def _origin_dates(cohort: pd.DataFrame, origin: str) -> pd.Series | None:
 
 def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: str = "discharge",
                   horizons: Sequence[int] = DEFAULT_HORIZONS, groups: Sequence | None = None,
-                  convention: str = "censor", conf_level: float = 0.95) -> pd.DataFrame:
+                  convention: str = "censor", conf_level: float = 0.95, count_col: str | None = None,
+                  due_days_col: str | None = None) -> pd.DataFrame:
     """Cumulative relapse by each horizon per group: Kaplan-Meier, naive, reach and bounds.
 
     Parameters
@@ -69,6 +111,10 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
         Grouping column, time origin ("admission" or "discharge"), horizons in days, groups kept.
     convention : {"censor", "lost_as_relapse"}
         Which estimate fills ``estimate``/``lower``/``upper``.
+    count_col, due_days_col
+        Frequency counts and days from origin to the data's date, for collapsed input (module
+        docstring). Without ``due_days_col`` eligibility comes from the origin date column and the
+        data's date (:func:`due_days`).
 
     Returns
     -------
@@ -84,18 +130,25 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
     horizons = [int(h) if float(h).is_integer() else float(h) for h in horizons]  # days; months are fractional
     if not horizons or min(horizons) <= 0:
         raise ValueError("Horizons must be positive numbers of days.")
-    data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
+    data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups, count_col=count_col)
     if data.empty:
         raise ValueError("No episodes with follow-up from this origin match the selection.")
-    km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+    weight = None if count_col is None else "n"
+    km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level,
+                     weight_col=weight)
     at = survival_at(km, horizons)
     at = at.rename(columns={"day": "horizon_days"})
 
     t = data["time"].to_numpy()
     e = data["event"].to_numpy()
-    start = _origin_dates(cohort, origin)
-    start = None if start is None else start.loc[data.index]
-    as_of = data_as_of(cohort)
+    w = data["n"].to_numpy() if weight else np.ones(len(data), dtype="int64")
+    if due_days_col is not None:
+        if due_days_col not in cohort.columns:
+            raise ValueError(f"The column {due_days_col!r} is not in the data.")
+        due = cohort.loc[data.index, due_days_col].to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        full = due_days(cohort, origin)
+        due = None if full is None else full.loc[data.index].to_numpy(dtype="float64", na_value=np.nan)
     parts = []
     for h in horizons:
         relapsed = (e == 1) & (t <= h)
@@ -103,14 +156,15 @@ def relapse_rates(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: st
         free &= ~relapsed
         died = (e == 2) & (t < h)
         reached = relapsed | free | died
-        if start is not None and as_of is not None:
+        if due is not None:
             # only people whose horizon has passed by the data's date could have been followed to it;
             # admitting those not yet due because they relapsed early would condition on the outcome
-            eligible = (start + pd.Timedelta(days=h) <= as_of).to_numpy()
+            with np.errstate(invalid="ignore"):
+                eligible = due >= h
         else:
             eligible = np.ones(len(t), dtype=bool)
-        frame = pd.DataFrame({"group": data["group"], "eligible": eligible, "relapsed": relapsed & eligible,
-                              "reached": reached & eligible, "n": 1})
+        frame = pd.DataFrame({"group": data["group"], "eligible": w * eligible, "relapsed": w * (relapsed & eligible),
+                              "reached": w * (reached & eligible), "n": w})
         s = frame.groupby("group", observed=False).sum()
         s["horizon_days"] = h
         parts.append(s.reset_index())
