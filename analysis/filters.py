@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-__all__ = ["FilterSpec", "FILTER_COLUMNS", "SHORT_LEVEL_LABELS", "apply_filters", "filter_options"]
+__all__ = ["FilterSpec", "FILTER_COLUMNS", "SHORT_LEVEL_LABELS", "apply_filters", "filter_options", "filter_sql"]
 
 #: FilterSpec attribute -> cohort column it restricts (categorical filters).
 FILTER_COLUMNS: dict[str, str] = {
@@ -211,3 +211,46 @@ def apply_filters(cohort: pd.DataFrame, spec: FilterSpec) -> pd.DataFrame:
     out = cohort[keep]
     out.attrs = dict(cohort.attrs)
     return out
+
+
+def filter_sql(spec: FilterSpec, columns) -> str:
+    """The filters of ``spec`` as one SQL condition (DuckDB dialect; ``TRUE`` when none is set).
+
+    Same rows as :func:`apply_filters`: admission range inclusive by calendar day, categorical filters
+    compared as text, a missing value kept only when its column is unrestricted, co-occurring
+    ``TRUE``/``FALSE`` with missing excluded. Values are SQL string literals with quotes doubled,
+    columns quoted identifiers.
+
+    Raises
+    ------
+    ValueError
+        A filter names a column the data does not have (the sentences of :func:`apply_filters`).
+    """
+    def lit(value: object) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def ident(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    columns = set(columns)
+    parts: list[str] = []
+    if spec.admission_from or spec.admission_to:
+        if "admission_date" not in columns:
+            raise ValueError("This file has no admission dates, so it cannot be filtered by admission date.")
+        if spec.admission_from:
+            parts.append(f"admission_date >= DATE {lit(spec.admission_from.isoformat())}")
+        if spec.admission_to:
+            nxt = spec.admission_to + dt.timedelta(days=1)
+            parts.append(f"admission_date < DATE {lit(nxt.isoformat())}")
+    for name, col in FILTER_COLUMNS.items():
+        values = getattr(spec, name)
+        if not values:
+            continue
+        if col not in columns:
+            raise ValueError(f"This file has no '{col}' column to filter on.")
+        parts.append(f"CAST({ident(col)} AS VARCHAR) IN ({', '.join(lit(v) for v in values)})")
+    if spec.co_occurring is not None:
+        if "co_occurring" not in columns:
+            raise ValueError("This file has no 'co_occurring' column to filter on.")
+        parts.append(f"co_occurring = {'TRUE' if spec.co_occurring else 'FALSE'}")
+    return " AND ".join(f"({p})" for p in parts) if parts else "TRUE"

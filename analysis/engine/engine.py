@@ -1,0 +1,238 @@
+"""The :class:`Engine`: a cohort held in DuckDB or PostgreSQL, queried for aggregates.
+
+``Engine.open(source)`` reads a source (:mod:`analysis.engine.sources`), types and checks it in SQL
+(:mod:`analysis.engine.episodes_sql`) and derives the cohort in SQL (:mod:`analysis.engine.cohort_sql`).
+The cohort stays in the engine as the relation ``cohort``. What comes back is aggregates:
+:meth:`Engine.collapse` returns one row per distinct combination of the requested columns with
+``n``, the number of episodes, which the statistics take through their ``count_col``/``weight_col``
+arguments and turn into the same results as on the rows. Filters are pushed down as ``WHERE``
+clauses (:func:`analysis.filters.filter_sql`). Rows come back only for :meth:`Engine.problems` and
+:meth:`Engine.preview`.
+
+Where the cohort lives: in DuckDB the checked episodes (typed values and rule flags) are
+materialised once as an in-memory table, so that the source is read and checked once and each
+filter change is one aggregate query over memory; ``cohort`` is a view over it that computes the
+derived columns as it goes. ``materialize=False`` keeps everything a view over the source (Parquet
+scanned at each query, least memory). In PostgreSQL both are temporary views of this session: the
+rows never leave the server.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
+from analysis.engine.cohort_sql import COHORT_DTYPES, cohort_select
+from analysis.engine.episodes_sql import EpisodesSQL, build_episodes, problem_rows, rule_counts
+from analysis.engine.progress import ProgressHook, poll_duckdb, report
+from analysis.engine.sources import SourceInfo, is_database_url, open_source
+from analysis.filters import FilterSpec, filter_sql
+from analysis.io import DataFileError
+from analysis.mapping import resolve_mapping
+
+__all__ = ["Engine", "EngineError"]
+
+
+class EngineError(ValueError):
+    """The source cannot be analysed; the message is one sentence for a person."""
+
+
+def _restore(frame: pd.DataFrame, shape: str | None) -> pd.DataFrame:
+    """Convert fetched columns back to the cohort's pandas dtypes (:data:`COHORT_DTYPES`)."""
+    for col in frame.columns:
+        dtype = COHORT_DTYPES.get(col)
+        if dtype is None:
+            continue
+        values = frame[col]
+        if dtype == "datetime64[ns]":
+            frame[col] = pd.to_datetime(values).astype("datetime64[ns]")
+        elif dtype in ("float64", "int8"):
+            frame[col] = pd.to_numeric(values).astype(dtype)
+        elif dtype == "Int64":
+            frame[col] = pd.to_numeric(values).astype("Int64")
+        elif dtype == "bool":
+            frame[col] = values.astype(bool)
+        else:
+            frame[col] = values.astype(object).where(values.notna(), None).astype(dtype)
+    frame.attrs["shape"] = shape
+    return frame
+
+
+class Engine:
+    """A cohort in an engine (module docstring). Build one with :meth:`open` or :meth:`from_cohort`."""
+
+    def __init__(self, backend: Backend, *, source: SourceInfo | None, episodes: EpisodesSQL | None,
+                 shape: str | None, as_of: pd.Timestamp | None, columns: tuple[str, ...]) -> None:
+        self.backend = backend
+        self.source = source
+        self.episodes = episodes
+        self.shape = shape
+        self.as_of = as_of
+        self.columns = columns
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def open(cls, source: bytes | str | Path, *, table: str | None = None, mapping: Mapping[str, str] | None = None,
+             by: str = "level_of_care", as_of: object = None, today: object = None, name: str | None = None,
+             progress: ProgressHook | None = None, materialize: bool = True, memory_limit: str | None = None,
+             threads: int | None = None) -> Engine:
+        """Open a file (path or bytes) in DuckDB, or a ``postgresql://`` URL with ``table``.
+
+        Raises
+        ------
+        EngineError
+            For anything that cannot be analysed, with one sentence.
+        """
+        if is_database_url(source):
+            backend: Backend = PostgresBackend(str(source))
+            materialize = False
+        else:
+            backend = DuckDBBackend(memory_limit=memory_limit, threads=threads)
+        try:
+            info = open_source(backend, source, table=table, name=name, progress=progress)
+            resolved = resolve_mapping(list(info.columns), mapping)
+            if by not in resolved and by in resolved.values():
+                by = next(k for k, v in resolved.items() if v == by)
+            built = build_episodes(backend, info.columns, resolved, by=by, today=today,
+                                   has_row_numbers=info.has_row_numbers)
+            if built.fatal:
+                raise EngineError(built.fatal)
+            if materialize and isinstance(backend, DuckDBBackend):
+                # one pass over the source: typed values and rule flags of every row, kept in memory
+                run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
+                poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
+                relation = "episodes_table"
+            else:
+                relation = "episodes"
+            report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
+            as_of_ts = pd.Timestamp(as_of) if as_of is not None else cls._latest_date(backend, built, relation)
+            if built.shape == "dates" and as_of_ts is None:
+                raise EngineError("No valid row is left: no episode has a readable admission date.")
+            select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
+            temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
+            backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
+            if relation == "episodes_table":
+                backend.execute("CREATE OR REPLACE VIEW episodes AS SELECT * FROM episodes_table")
+        except (DataFileError, EngineError, ValueError) as exc:
+            backend.close()
+            raise EngineError(str(exc)) from None
+        columns = tuple(c for c in backend.columns("cohort") if c != "_row")
+        return cls(backend, source=info, episodes=built, shape=built.shape, as_of=as_of_ts, columns=columns)
+
+    @staticmethod
+    def _latest_date(backend: Backend, built: EpisodesSQL, relation: str) -> pd.Timestamp | None:
+        dates = [c for c in ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
+                 if c in built.columns]
+        if built.shape != "dates" or not dates:
+            return None
+        row = backend.query(f"SELECT {', '.join(f'max({quote(c)}) AS {quote(c)}' for c in dates)} "
+                            f"FROM {relation} WHERE NOT _excluded").iloc[0]
+        values = [pd.Timestamp(v) for v in row if v is not None and not pd.isna(v)]
+        return max(values) if values else None
+
+    @classmethod
+    def from_cohort(cls, cohort: pd.DataFrame, **settings) -> Engine:
+        """An engine over an already-derived pandas cohort (registered in DuckDB without a copy)."""
+        backend = DuckDBBackend(**settings)
+        frame = cohort.assign(_row=pd.RangeIndex(len(cohort)))
+        backend.con.register("cohort_frame", frame)
+        backend.execute("CREATE OR REPLACE VIEW cohort AS SELECT * FROM cohort_frame")
+        as_of = cohort.attrs.get("as_of")
+        return cls(backend, source=None, episodes=None, shape=cohort.attrs.get("shape", "dates"),
+                   as_of=None if as_of is None else pd.Timestamp(as_of), columns=tuple(cohort.columns))
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ queries
+    def where(self, spec: FilterSpec | None = None, extra: str | None = None) -> str:
+        """The ``WHERE`` condition of a filter spec (and an optional extra SQL condition)."""
+        cond = "TRUE" if spec is None or spec.is_empty else filter_sql(spec, self.columns)
+        return cond if not extra else f"({cond}) AND ({extra})"
+
+    def collapse(self, columns: Sequence[str] | Mapping[str, str], spec: FilterSpec | None = None, *,
+                 where: str | None = None, count: str = "n") -> pd.DataFrame:
+        """One row per distinct combination of ``columns`` among the filtered episodes, with ``count``.
+
+        ``columns`` are cohort columns, or a mapping of output name -> SQL expression over them.
+        The frame's columns carry the cohort's pandas dtypes; ``attrs`` carries shape and as_of.
+        """
+        exprs = dict(columns) if isinstance(columns, Mapping) else {c: quote(c) for c in columns}
+        missing = [c for c, e in exprs.items() if e == quote(c) and c not in self.columns]
+        if missing:
+            raise EngineError(f"There is no column {', '.join(repr(m) for m in missing)} in the data.")
+        select = ", ".join(f"{e} AS {quote(c)}" for c, e in exprs.items())
+        group = ", ".join(str(i + 1) for i in range(len(exprs)))
+        sql = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort WHERE {self.where(spec, where)} "
+               f"GROUP BY {group} ORDER BY {group}")
+        frame = _restore(self.backend.query(sql), self.shape)
+        frame[count] = frame[count].astype("int64")
+        frame.attrs["as_of"] = self.as_of
+        return frame
+
+    def count(self, spec: FilterSpec | None = None) -> int:
+        """Episodes in the cohort that pass the filters."""
+        return int(self.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self.where(spec)}")["n"].iloc[0])
+
+    def preview(self, limit: int = 20, spec: FilterSpec | None = None) -> pd.DataFrame:
+        """The first ``limit`` cohort rows (in file order where the source has one)."""
+        order = "ORDER BY _row" if "_row" in self.backend.columns("cohort") else ""
+        frame = self.backend.query(f"SELECT * FROM cohort WHERE {self.where(spec)} {order} LIMIT {int(limit)}")
+        return _restore(frame.drop(columns=[c for c in ("_row",) if c in frame.columns]), self.shape)
+
+    def rule_counts(self) -> pd.DataFrame:
+        """Rows flagged per validation rule and column (see :func:`analysis.engine.episodes_sql.rule_counts`)."""
+        if self.episodes is None:
+            return pd.DataFrame(columns=["column", "rule", "severity", "rows"])
+        return rule_counts(self.backend, self.episodes)
+
+    def problems(self, limit: int = 100) -> pd.DataFrame:
+        """The first ``limit`` problems in file order (row = spreadsheet row)."""
+        if self.episodes is None:
+            return pd.DataFrame(columns=["row", "column", "value", "rule", "severity"])
+        return problem_rows(self.backend, self.episodes, limit)
+
+    # ------------------------------------------------------------------ inputs of the analyses
+    def due_days_expression(self, origin: str, horizons: Sequence[int]) -> str | None:
+        """SQL of :func:`analysis.relapse.due_days` floored to ``horizons`` (None for duration files)."""
+        col = f"{origin}_date"
+        if self.shape != "dates" or self.as_of is None or col not in self.columns:
+            return None
+        days = f"date_diff('day', {quote(col)}, DATE '{self.as_of.date().isoformat()}')"
+        steps = " ".join(f"WHEN {days} >= {h} THEN {float(h)}" for h in sorted(set(int(h) for h in horizons))[::-1])
+        return f"CASE WHEN {quote(col)} IS NULL THEN NULL {steps} ELSE 0.0 END"
+
+    def relapse_counts(self, by: str, origin: str, horizons: Sequence[int],
+                       spec: FilterSpec | None = None) -> pd.DataFrame:
+        """Collapsed input of :func:`analysis.relapse.relapse_rates` (``count_col="n"``, ``due_days_col="due"``)."""
+        time_col, event_col = f"time_{origin}_days", f"event_{origin}"
+        exprs = {by: quote(by), time_col: quote(time_col), event_col: quote(event_col)}
+        due = self.due_days_expression(origin, horizons)
+        if due is not None:
+            exprs["due"] = due
+        return self.collapse(exprs, spec)
+
+    def transitions(self, window_days: float = 30, spec: FilterSpec | None = None) -> pd.DataFrame:
+        """Counted (level, next level within the window, discharged) rows for
+        :func:`analysis.retention.step_downs_from_transitions`."""
+        need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
+        if not need <= set(self.columns):
+            raise EngineError("Step-downs need client_id, admission and discharge dates and level_of_care.")
+        order = "admission_date, _row" if "_row" in self.backend.columns("cohort") else "admission_date"
+        w = f"(PARTITION BY client_id ORDER BY {order})"
+        inner = (f"SELECT level_of_care, NOT in_treatment AS discharged, CASE WHEN NOT in_treatment AND "
+                 f"date_diff('day', discharge_date, lead(admission_date) OVER {w}) BETWEEN 0 AND {float(window_days)} "
+                 f"THEN lead(level_of_care) OVER {w} END AS next_level FROM cohort "
+                 f"WHERE client_id IS NOT NULL AND {self.where(spec)}")
+        frame = self.backend.query(f"SELECT level_of_care, next_level, discharged, count(*) AS n FROM ({inner}) AS t "
+                                   "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        frame["n"] = frame["n"].astype("int64")
+        return frame

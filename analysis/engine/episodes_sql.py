@@ -1,0 +1,288 @@
+"""Validation as SQL: the relation ``episodes`` (typed canonical columns and one flag per rule) from ``source_rows``.
+
+``episodes_view`` also carries each mapped column as read (``_raw__<column>``) for the problem rows;
+``episodes`` is the same without them (what the engine materialises).
+
+Phase-1 draft of :func:`analysis.validation.validate_episodes` in SQL, with today's rules and
+dtypes (to be ported to the column roles and types of issue #8). The same Python functions decide
+what a value means: text that must be parsed (dates, numbers, yes/no, level-of-care and
+discharge-reason labels) is parsed once per *distinct* value (``SELECT DISTINCT``, a few thousand
+values even for millions of rows) by the functions validation uses, and the answers go back into
+the engine as a lookup table joined to the rows; typed columns (Parquet and warehouse dates and
+numbers) are cast in SQL. So a label or a date means the same thing on every path.
+
+Known differences to the pandas path, kept for phase 2: when a date column mixes formats, the
+format order is ranked on distinct values rather than on a sample of rows; a warehouse table has
+no row order, so duplicate episode ids keep an arbitrary first row there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.engine.backends import Backend, literal, quote
+from analysis.schema import normalize_discharge_reason, normalize_level_of_care, parse_boolean
+from analysis.validation import RULES, _numbers, parse_dates
+
+__all__ = ["EpisodesSQL", "build_episodes", "RuleFlag"]
+
+_DATE_COLUMNS = ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
+_AFTER_ADMISSION = {"discharge_date": "discharge_before_admission", "relapse_date": "relapse_before_admission",
+                    "last_contact_date": "last_contact_before_admission", "death_date": "death_before_admission"}
+_NUMBER_COVARIATES = ("age", "prior_treatments", "hours_attended", "hours_scheduled")
+_TEXT_COLUMNS = ("episode_id", "client_id", "sex", "race_ethnicity", "primary_substance", "payer", "site")
+_TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
+_DATE_TYPES = ("DATE", "TIMESTAMP")
+_NUMERIC_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT",
+                  "UTINYINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
+
+
+@dataclass(frozen=True)
+class RuleFlag:
+    """One rule on one column: the boolean flag column of ``episodes`` that marks its rows."""
+
+    flag: str
+    rule: str
+    column: str
+
+    @property
+    def severity(self) -> str:
+        return RULES[self.rule].severity
+
+
+@dataclass(frozen=True)
+class EpisodesSQL:
+    """The ``episodes`` relation: its shape, canonical and extra columns, rule flags, or a fatal sentence."""
+
+    shape: str | None
+    columns: tuple[str, ...]
+    flags: tuple[RuleFlag, ...]
+    notes: tuple[str, ...] = ()
+    fatal: str | None = None
+
+
+def _parse_booleans(values: pd.Series) -> np.ndarray:
+    return values.map(parse_boolean).astype("boolean").to_numpy(dtype=object, na_value=None)
+
+
+def _is(sql_type: str, kinds: tuple[str, ...]) -> bool:
+    return str(sql_type).upper().startswith(kinds)
+
+
+class _Builder:
+    def __init__(self, backend: Backend, types: dict[str, str], mapping: dict[str, str], today: pd.Timestamp) -> None:
+        self.backend = backend
+        self.types = types
+        self.src = {canonical: source for canonical, source in mapping.items() if source in types}
+        self.today = today
+        self.joins: list[str] = []
+        self.select: dict[str, str] = {}  # output column -> expression
+        self.flags: list[RuleFlag] = []
+
+    def raw(self, canonical: str) -> str:
+        return f"s.{quote(self.src[canonical])}"
+
+    def sql_type(self, canonical: str) -> str:
+        return self.types[self.src[canonical]]
+
+    def flag(self, rule: str, column: str, condition: str) -> None:
+        name = f"_{'e' if RULES[rule].severity == 'error' else 'w'}__{rule}__{column}"
+        self.select[name] = f"COALESCE({condition}, FALSE)"
+        self.flags.append(RuleFlag(name, rule, column))
+
+    def lookup(self, canonical: str, parse) -> str:
+        """Join a lookup of the column's distinct values -> ``parse`` result; returns the value expression."""
+        raw = self.raw(canonical)
+        values = self.backend.query(f"SELECT DISTINCT {quote(self.src[canonical])} AS v FROM source_rows "
+                                    f"WHERE {quote(self.src[canonical])} IS NOT NULL")["v"]
+        parsed = parse(values.reset_index(drop=True))
+        table = f"_lookup_{canonical}"
+        self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), "x": parsed}))
+        alias = f"lk_{canonical}"
+        self.joins.append(f"LEFT JOIN {table} AS {alias} ON {raw} = {alias}.v")
+        return f"{alias}.x"
+
+    # typed values ------------------------------------------------------------------------
+    def date(self, canonical: str) -> str:
+        if _is(self.sql_type(canonical), _DATE_TYPES):
+            return f"CAST({self.raw(canonical)} AS DATE)"
+        clean = _is(self.sql_type(canonical), _TEXT_TYPES)
+        return f"CAST({self.lookup(canonical, lambda v: parse_dates(v, clean=clean)[0].to_numpy())} AS DATE)"
+
+    def number(self, canonical: str) -> str:
+        if _is(self.sql_type(canonical), _NUMERIC_TYPES):
+            return f"CAST({self.raw(canonical)} AS DOUBLE)"
+        return self.lookup(canonical, lambda v: _numbers(v.astype(object), clean=True)[0].to_numpy())
+
+    def boolean(self, canonical: str) -> str:
+        if _is(self.sql_type(canonical), ("BOOLEAN",)):
+            return self.raw(canonical)
+        return self.lookup(canonical, _parse_booleans)
+
+    def label(self, canonical: str, normalize) -> str:
+        return self.lookup(canonical, lambda v: v.map(normalize).to_numpy(dtype=object))
+
+    def text(self, canonical: str) -> str:
+        raw = self.raw(canonical)
+        return raw if _is(self.sql_type(canonical), _TEXT_TYPES) else f"CAST({raw} AS VARCHAR)"
+
+
+def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: dict[str, str], *,
+                   by: str = "level_of_care", today: object = None, has_row_numbers: bool = True) -> EpisodesSQL:
+    """Create the view ``episodes`` over ``source_rows`` (module docstring); returns what it holds."""
+    b = _Builder(backend, source_columns, mapping,
+                 pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize())
+    cols = set(b.src)
+    if "admission_date" in cols:
+        shape = "dates"
+    elif cols & {"los_days", "days_to_relapse", "relapsed"}:
+        shape = "durations"
+    else:
+        return EpisodesSQL(None, (), (), fatal="A required column is missing: the file needs admission_date "
+                           "(with discharge, relapse and last-contact dates), or the durations days_to_relapse "
+                           "and relapsed. Map one of your columns to them.")
+    if shape == "durations" and ("days_to_relapse" in cols) != ("relapsed" in cols):
+        have, lack = ("days_to_relapse", "relapsed") if "days_to_relapse" in cols else ("relapsed", "days_to_relapse")
+        return EpisodesSQL(None, (), (), fatal=f"A required column is missing: the file has {have} but no {lack}; "
+                           "map the column that holds it.")
+    extra = [c for c in source_columns if c not in set(b.src.values())]
+    if by == "level_of_care" and "level_of_care" not in cols:
+        return EpisodesSQL(None, (), (), fatal="A required column is missing: level_of_care. Map the column that "
+                           "holds the level of care, or choose another grouping column (a study arm, a site).")
+    if by not in cols and by not in extra:
+        return EpisodesSQL(None, (), (), fatal=f"The grouping column '{by}' is not in the file.")
+    notes: list[str] = []
+    sel = b.select
+    earliest, latest = "DATE '1950-01-01'", f"DATE '{b.today.date().isoformat()}'"
+    for col in _DATE_COLUMNS:
+        if col not in cols:
+            continue
+        parsed = b.date(col)
+        b.flag("unparseable_date", col, f"{b.raw(col)} IS NOT NULL AND {parsed} IS NULL")
+        b.flag("implausible_date", col, f"{parsed} < {earliest}")
+        b.flag("future_date", col, f"{parsed} > {latest}")
+        sel[col] = f"CASE WHEN {parsed} < {earliest} OR {parsed} > {latest} THEN NULL ELSE {parsed} END"
+    if shape == "dates":
+        b.flag("missing_admission_date", "admission_date", f"{b.raw('admission_date')} IS NULL")
+        for col, rule in _AFTER_ADMISSION.items():
+            if col in cols:
+                b.flag(rule, col, f"({sel[col]}) < ({sel['admission_date']})")
+        for col, note in (("discharge_date", "No discharge_date column: every episode is treated as still in "
+                           "treatment, so nothing can be measured from discharge."),
+                          ("relapse_date", "No relapse_date column: no relapse can be observed in this file."),
+                          ("last_contact_date", "No last_contact_date column: follow-up ends at discharge for "
+                           "people with no relapse.")):
+            if col not in cols:
+                notes.append(note)
+    for col in ("los_days", "days_to_relapse"):
+        if col in cols:
+            value = b.number(col)
+            b.flag("non_numeric_duration", col, f"{b.raw(col)} IS NOT NULL AND {value} IS NULL")
+            b.flag("negative_duration", col, f"{value} < 0")
+            sel[col] = f"CASE WHEN {value} < 0 THEN NULL ELSE {value} END"
+    if "relapsed" in cols:
+        sel["relapsed"] = b.boolean("relapsed")
+        b.flag("unparseable_relapsed", "relapsed", f"{b.raw('relapsed')} IS NOT NULL AND {sel['relapsed']} IS NULL")
+    if shape == "durations" and "days_to_relapse" in cols:
+        b.flag("missing_duration", "days_to_relapse", f"{b.raw('days_to_relapse')} IS NULL")
+    if "level_of_care" in cols:
+        code = b.label("level_of_care", normalize_level_of_care)
+        required = by == "level_of_care"
+        b.flag("unknown_level_of_care" if required else "unknown_level_of_care_ignored", "level_of_care",
+               f"{b.raw('level_of_care')} IS NOT NULL AND {code} IS NULL")
+        if required:
+            b.flag("missing_level_of_care", "level_of_care", f"{b.raw('level_of_care')} IS NULL")
+        sel["level_of_care"] = code
+    if "discharge_reason" in cols:
+        code = b.label("discharge_reason", normalize_discharge_reason)
+        raw = b.raw("discharge_reason")
+        b.flag("unknown_discharge_reason", "discharge_reason", f"{raw} IS NOT NULL AND {code} IS NULL")
+        code = f"CASE WHEN {raw} IS NOT NULL AND {code} IS NULL THEN 'other' ELSE {code} END"
+        if shape == "dates":
+            if "discharge_date" in cols:
+                no_date = f"({code}) IS NOT NULL AND ({sel['discharge_date']}) IS NULL AND {b.raw('discharge_date')} IS NULL"
+            else:
+                no_date = f"({code}) IS NOT NULL"
+            b.flag("reason_without_discharge_date", "discharge_reason", no_date)
+            code = f"CASE WHEN {no_date} THEN NULL ELSE {code} END"
+        sel["discharge_reason"] = code
+    for col in ("episode_id", "client_id"):
+        if col in cols:
+            sel[col] = b.text(col)
+    if "episode_id" in cols:
+        order = "s._row" if has_row_numbers else quote(b.src["episode_id"])
+        b.flag("duplicate_episode_id", "episode_id",
+               f"{sel['episode_id']} IS NOT NULL AND row_number() OVER (PARTITION BY {sel['episode_id']} "
+               f"ORDER BY {order}) > 1")
+    for col in _NUMBER_COVARIATES:
+        if col not in cols:
+            continue
+        value = b.number(col)
+        b.flag("non_numeric_value", col, f"{b.raw(col)} IS NOT NULL AND {value} IS NULL")
+        odd = f"({value} < 10 OR {value} > 110)" if col == "age" else f"{value} < 0"
+        b.flag("implausible_age" if col == "age" else "negative_value", col, odd)
+        kept = f"CASE WHEN {odd} THEN NULL ELSE {value} END"
+        sel[col] = f"CAST(ROUND({kept}) AS BIGINT)" if col == "prior_treatments" else kept
+    if {"hours_attended", "hours_scheduled"} <= cols:
+        b.flag("attended_exceeds_scheduled", "hours_attended",
+               f"({sel['hours_attended']}) > ({sel['hours_scheduled']}) * 1.0001")
+    if "co_occurring" in cols:
+        sel["co_occurring"] = b.boolean("co_occurring")
+        b.flag("unparseable_boolean", "co_occurring",
+               f"{b.raw('co_occurring')} IS NOT NULL AND {sel['co_occurring']} IS NULL")
+    for col in _TEXT_COLUMNS[2:]:
+        if col in cols:
+            sel[col] = b.text(col)
+    for col in extra:
+        sel[col] = f"s.{quote(col)}"
+    if by != "level_of_care":
+        b.flag("missing_group", by, f"({sel[by]}) IS NULL")
+    errors = [f.flag for f in b.flags if f.severity == "error"]
+    data_cols = [c for c in sel if not c.startswith("_")]
+    row = ["s._row AS _row"] if has_row_numbers else []
+    raw_cols = [f"{b.raw(c)} AS {quote('_raw__' + c)}" for c in b.src]
+    parts = row + [f"{expr} AS {quote(name)}" for name, expr in sel.items()] + raw_cols
+    inner = f"SELECT {', '.join(parts)} FROM source_rows AS s {' '.join(b.joins)}"
+    excluded = " OR ".join(quote(f) for f in errors) if errors else "FALSE"
+    temp = "TEMPORARY " if backend.dialect == "postgres" else ""
+    backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes_view AS SELECT *, ({excluded}) AS _excluded FROM ({inner}) AS t")
+    # without the raw copies: what the cohort, the counts and a materialised table need
+    names = ", ".join(quote(c) for c in ["_row"] * has_row_numbers + list(sel) + ["_excluded"])
+    backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
+    return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes))
+
+
+def rule_counts(backend: Backend, built: EpisodesSQL) -> pd.DataFrame:
+    """Rows flagged per rule and column (one aggregate query): column, rule, severity, rows."""
+    if not built.flags:
+        return pd.DataFrame(columns=["column", "rule", "severity", "rows"])
+    sums = ", ".join(f"sum(CASE WHEN {quote(f.flag)} THEN 1 ELSE 0 END) AS {quote(f.flag)}" for f in built.flags)
+    counts = backend.query(f"SELECT count(*) AS _n, sum(CASE WHEN _excluded THEN 1 ELSE 0 END) AS _x, {sums} "
+                           "FROM episodes").iloc[0]
+    out = pd.DataFrame({"column": [f.column for f in built.flags], "rule": [f.rule for f in built.flags],
+                        "severity": [f.severity for f in built.flags],
+                        "rows": [int(counts[f.flag] or 0) for f in built.flags]})
+    out.attrs["n_rows"] = int(counts["_n"])
+    out.attrs["n_excluded"] = int(counts["_x"] or 0)
+    return out[out["rows"] > 0].reset_index(drop=True)
+
+
+def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.DataFrame:
+    """The first ``limit`` problems in file order: row (spreadsheet row), column, value, rule, severity."""
+    if not built.flags:
+        return pd.DataFrame(columns=["row", "column", "value", "rule", "severity"])
+    parts = []
+    for f in built.flags:
+        raw = quote("_raw__" + f.column)
+        parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
+                     f"'{f.rule}' AS rule FROM episodes_view WHERE {quote(f.flag)}")
+    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, rule LIMIT {int(limit)}"
+    frame = backend.query(sql)
+    frame["row"] = frame.pop("_row").astype("int64") + 2
+    frame["severity"] = frame["rule"].map(lambda r: RULES[r].severity)
+    frame = frame.rename(columns={"column_name": "column"})
+    frame["value"] = frame["value"].where(frame["value"].notna(), "")
+    return frame[["row", "column", "value", "rule", "severity"]].sort_values(
+        ["row", "severity"], kind="stable").reset_index(drop=True).astype({"row": np.int64})
