@@ -169,4 +169,9 @@ class PostgresBackend(Backend):
         return self.query(f"SELECT * FROM {relation} LIMIT 0").attrs["sql_types"]
 
     def close(self) -> None:
-        self.con.close()
+        if not self.con.closed:
+            try:  # drop this session's temporary views and lookups now, not when the server gets round to it
+                self.con.execute("DISCARD TEMP")
+            except Exception:
+                pass
+            self.con.close()

@@ -226,7 +226,11 @@ class Engine:
         need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
         if not need <= set(self.columns):
             raise EngineError("Step-downs need client_id, admission and discharge dates and level_of_care.")
-        order = "admission_date, _row" if "_row" in self.backend.columns("cohort") else "admission_date"
+        # ties (two admissions of a client on one day) in file order; a warehouse table has none: by episode id
+        if "_row" in self.backend.columns("cohort"):
+            order = "admission_date, _row"
+        else:
+            order = "admission_date, episode_id" if "episode_id" in self.columns else "admission_date"
         w = f"(PARTITION BY client_id ORDER BY {order})"
         inner = (f"SELECT level_of_care, NOT in_treatment AS discharged, CASE WHEN NOT in_treatment AND "
                  f"date_diff('day', discharge_date, lead(admission_date) OVER {w}) BETWEEN 0 AND {float(window_days)} "

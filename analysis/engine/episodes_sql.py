@@ -63,8 +63,8 @@ class EpisodesSQL:
     fatal: str | None = None
 
 
-def _parse_booleans(values: pd.Series) -> np.ndarray:
-    return values.map(parse_boolean).astype("boolean").to_numpy(dtype=object, na_value=None)
+def _parse_booleans(values: pd.Series) -> pd.arrays.BooleanArray:
+    return values.map(parse_boolean).astype("boolean").array
 
 
 def _is(sql_type: str, kinds: tuple[str, ...]) -> bool:

@@ -1,0 +1,87 @@
+"""The same analysis inside PostgreSQL: aggregates from the server equal DuckDB's and the pandas path's.
+
+Needs a server: ``CONTINUUM_TEST_POSTGRES_URL`` (``.ci/run`` starts one and loads the tables with
+``.ci/load_postgres.py``); without it every test here skips and says why.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from engine_parity import (
+    TODAY,
+    assert_same,
+    assert_same_cohort,
+    assert_same_outcomes,
+    messy_csv,
+    pandas_cohort,
+)
+
+from analysis.engine.engine import Engine, EngineError
+from analysis.filters import FilterSpec
+from analysis.synthetic import generate_episodes
+
+URL = os.environ.get("CONTINUUM_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not URL, reason="no PostgreSQL server configured (CONTINUUM_TEST_POSTGRES_URL; "
+                                                "bash .ci/run starts one)")
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "episodes.csv"
+
+
+@pytest.fixture(scope="module")
+def sample_cohort():
+    return pandas_cohort(SAMPLE)
+
+
+@pytest.mark.parametrize("table", ["episodes_sample", "episodes_sample_text"])
+def test_sample_in_postgres_equals_pandas_and_duckdb(sample_cohort, table):
+    with Engine.open(URL, table=table, today=TODAY) as pg, Engine.open(SAMPLE, today=TODAY) as duck:
+        assert pg.backend.dialect == "postgres" and pg.as_of == sample_cohort.attrs["as_of"]
+        assert_same_cohort(sample_cohort, pg)
+        assert_same_outcomes(sample_cohort, pg)
+        assert_same_outcomes(sample_cohort, pg, spec=FilterSpec(levels=("iop", "residential"),
+                                                                admission_from="2023-01-01"))
+        cols = ["level_of_care", "time_discharge_days", "event_discharge", "los_days", "in_treatment"]
+        assert_same(duck.collapse(cols), pg.collapse(cols))
+        assert pg.rule_counts().empty
+
+
+def test_synthetic_100k_in_postgres_equals_pandas(tmp_path):
+    data = generate_episodes(100_000, seed=11)  # the table .ci/load_postgres.py loaded
+    data.attrs = {}
+    path = tmp_path / "synthetic.parquet"
+    data.to_parquet(path, index=False)
+    cohort = pandas_cohort(path)
+    with Engine.open(URL, table="episodes_synthetic", today=TODAY) as pg:
+        assert pg.count() == 100_000
+        assert_same_outcomes(cohort, pg)
+        assert_same_outcomes(cohort, pg, by="site", spec=FilterSpec(co_occurring=True, sexes=("male",)))
+
+
+def test_messy_table_rule_counts_in_postgres():
+    import psycopg
+
+    raw = pd.read_csv(pd.io.common.BytesIO(messy_csv()), dtype=str, keep_default_na=False)
+    table = f"messy_{os.getpid()}"
+    with psycopg.connect(URL, autocommit=True) as con:
+        cols = ", ".join(f'"{c}" TEXT' for c in raw.columns)
+        con.execute(f'CREATE TABLE "{table}" ({cols})')
+        with con.cursor().copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv)') as copy:
+            copy.write(raw.to_csv(index=False, header=False))
+        try:
+            with Engine.open(URL, table=table, today=TODAY) as pg, Engine.open(messy_csv(), today=TODAY) as duck:
+                assert_same(duck.rule_counts(), pg.rule_counts())
+                assert pg.count() == duck.count()
+        finally:
+            con.execute(f'DROP TABLE "{table}"')
+
+
+def test_postgres_errors_are_sentences():
+    with pytest.raises(EngineError, match="--table"):
+        Engine.open(URL)
+    with pytest.raises(EngineError, match="Cannot read table 'no_such_table'"):
+        Engine.open(URL, table="no_such_table")
+    with pytest.raises(ValueError, match="Cannot connect to the PostgreSQL database"):
+        Engine.open("postgresql://nobody@127.0.0.1:1/none", table="episodes")
