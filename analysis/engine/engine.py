@@ -13,8 +13,9 @@ Where the cohort lives: in DuckDB the checked episodes (typed values and rule fl
 materialised once as an in-memory table, so that the source is read and checked once and each
 filter change is one aggregate query over memory; ``cohort`` is a view over it that computes the
 derived columns as it goes. ``materialize=False`` keeps everything a view over the source (Parquet
-scanned at each query, least memory). In PostgreSQL both are temporary views of this session: the
-rows never leave the server.
+scanned at each query, least memory). In PostgreSQL the same, as temporary objects of the session: the
+rows never leave the server (the checked episodes are a temporary table of the session where the
+user may create one).
 """
 from __future__ import annotations
 
@@ -87,7 +88,6 @@ class Engine:
         """
         if is_database_url(source):
             backend: Backend = PostgresBackend(str(source))
-            materialize = False
         else:
             backend = DuckDBBackend(memory_limit=memory_limit, threads=threads)
         try:
@@ -99,13 +99,19 @@ class Engine:
                                    has_row_numbers=info.has_row_numbers)
             if built.fatal:
                 raise EngineError(built.fatal)
+            relation = "episodes"
             if materialize and isinstance(backend, DuckDBBackend):
                 # one pass over the source: typed values and rule flags of every row, kept in memory
                 run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
                 poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
                 relation = "episodes_table"
-            else:
-                relation = "episodes"
+            elif materialize:  # PostgreSQL: a temporary table of this session, in the server
+                try:
+                    backend.execute("CREATE TEMPORARY TABLE episodes_table AS SELECT * FROM episodes")
+                    backend.execute("ANALYZE episodes_table")
+                    relation = "episodes_table"
+                except Exception:  # no right to create temporary tables: every query reads the views
+                    relation = "episodes"
             report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
             as_of_ts = pd.Timestamp(as_of) if as_of is not None else cls._latest_date(backend, built, relation)
             if built.shape == "dates" and as_of_ts is None:
@@ -114,7 +120,7 @@ class Engine:
             temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
             backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
             if relation == "episodes_table":
-                backend.execute("CREATE OR REPLACE VIEW episodes AS SELECT * FROM episodes_table")
+                backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT * FROM episodes_table")
         except (DataFileError, EngineError, ValueError) as exc:
             backend.close()
             raise EngineError(str(exc)) from None
