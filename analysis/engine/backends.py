@@ -60,6 +60,8 @@ def connect_duckdb(*, memory_limit: str | None = None, threads: int | None = Non
     if threads:
         config["threads"] = int(threads)
     con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = true")  # tracked for analysis.engine.progress's hooks ...
+    con.execute("SET enable_progress_bar_print = false")  # ... never printed on stdout
     con.execute("SET lock_configuration = true")
     return con
 

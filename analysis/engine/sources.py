@@ -139,28 +139,37 @@ def _checked_columns(backend: Backend, relation: str, label: str) -> dict[str, s
     return columns
 
 
-def _cleaned(columns: dict[str, str], dialect: str) -> list[str]:
-    """Select-list items: every text cell trimmed, the missing markers NULL; other types as stored."""
-    markers = ", ".join(_literal(m) for m in MISSING_MARKERS)
-    out = []
+def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[str, ...] = ()) -> str:
+    """A ``SELECT`` of ``relation`` with every text cell trimmed and the missing markers NULL (other
+    types as stored; ``keep``: more select items passed through).
+
+    Two levels, the trim inside and the markers outside, so the regular expression runs once per
+    cell; the markers as ``=`` tests joined by ``OR`` (DuckDB turns a long ``IN`` list into a join
+    that no query can prune, and a list literal per row is slower).
+    """
+    inner, outer = list(keep), [k.rsplit(" AS ", 1)[-1] for k in keep]
     for col, sql_type in columns.items():
         q = quote(col)
         if sql_type.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")):
-            trimmed = f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g')"
-            # list_contains, not IN (...): DuckDB turns a long IN list into a join that no query can prune
-            out.append(f"CASE WHEN list_contains([{markers}], {trimmed}) THEN NULL ELSE {trimmed} END AS {q}")
+            inner.append(f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g') AS {q}")
+            test = " OR ".join(f"{q} = {_literal(m)}" for m in MISSING_MARKERS)
+            outer.append(f"CASE WHEN {test} THEN NULL ELSE {q} END AS {q}")
         else:
-            out.append(q)
-    return out
+            inner.append(q)
+            outer.append(q)
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {relation}) AS trimmed"
 
 
 def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_col: str | None,
                 extra: tuple[str, ...] = (), clean: bool = True) -> None:
     """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``."""
-    parts = ([] if row_col is None else [f"{row_col} AS _row"]) + list(extra)
-    parts += _cleaned(columns, backend.dialect) if clean else [quote(c) for c in columns]
+    keep = tuple(([] if row_col is None else [f"{row_col} AS _row"]) + list(extra))
+    if clean:
+        select = _cleaned(columns, backend.dialect, relation, keep)
+    else:
+        select = f"SELECT {', '.join(list(keep) + [quote(c) for c in columns])} FROM {relation}"
     kind = "TEMPORARY VIEW" if isinstance(backend, PostgresBackend) else "VIEW"
-    backend.execute(f"CREATE OR REPLACE {kind} source_rows AS SELECT {', '.join(parts)} FROM {relation}")
+    backend.execute(f"CREATE OR REPLACE {kind} source_rows AS {select}")
 
 
 def _register_arrow(backend: DuckDBBackend, table: pa.Table, kind: str, name: str, details: dict,
@@ -244,10 +253,9 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
     _check_columns(pd.DataFrame(columns=names), label)
     cols = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
     # cleaned once, as the rows are read into memory
-    cleaned = ", ".join(_cleaned({n: "VARCHAR" for n in names}, "duckdb"))
-    sql = (f"CREATE OR REPLACE TABLE {_RAW} AS SELECT {cleaned} FROM read_csv({_literal(str(path))}, header = true, "
-           f"delim = {_literal(delimiter)}, quote = '\"', escape = '\"', columns = {cols}, "
-           f"null_padding = false, strict_mode = true, encoding = 'utf-8')")
+    reader = (f"read_csv({_literal(str(path))}, header = true, delim = {_literal(delimiter)}, quote = '\"', "
+              f"escape = '\"', columns = {cols}, null_padding = false, strict_mode = true, encoding = 'utf-8')")
+    sql = f"CREATE OR REPLACE TABLE {_RAW} AS {_cleaned({n: 'VARCHAR' for n in names}, 'duckdb', reader)}"
     try:
         poll_duckdb(backend.con, lambda: backend.con.execute(sql), progress, "read", "Reading episodes:")
     except Exception as exc:
