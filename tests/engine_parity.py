@@ -128,8 +128,20 @@ def assert_same_report(raw: bytes | str, engine, **kwargs) -> None:
     assert got.attrs["n_rows"] == report.n_rows_read
     assert got.attrs["n_excluded"] == report.n_rows_excluded
     want_rows = report.problems[["row", "column", "value", "rule", "severity"]]
-    got_rows = engine.problems(limit=len(want_rows) + 5)
+    got_rows = engine.problems(limit=len(want_rows) + 5)[["row", "column", "value", "rule", "severity"]]
     key = ["row", "column", "rule"]
     pd.testing.assert_frame_equal(want_rows.sort_values(key).reset_index(drop=True).astype({"row": "int64"}),
                                   got_rows.sort_values(key).reset_index(drop=True), check_dtype=False)
     assert np.array_equal(engine.problems(limit=3)["row"].to_numpy(), np.sort(want_rows["row"].to_numpy())[:3])
+    if engine.source.has_row_numbers:  # the whole report object, as the pandas path builds it
+        got_report = engine.validation_report()
+        assert (got_report.n_rows_read, got_report.n_rows_accepted, got_report.n_rows_excluded) == \
+            (report.n_rows_read, report.n_rows_accepted, report.n_rows_excluded)
+        assert np.array_equal(got_report.excluded_index, report.excluded_index)
+        key = ["row", "column", "rule"]
+        pd.testing.assert_frame_equal(report.problems.sort_values(key).reset_index(drop=True),
+                                      got_report.problems.sort_values(key).reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(report.excluded_by_reason(), got_report.excluded_by_reason(), check_dtype=False)
+        pd.testing.assert_frame_equal(report.unknown_labels.reset_index(drop=True),
+                                      got_report.unknown_labels, check_dtype=False)
+        assert got_report.notes == report.notes and got_report.shape == report.shape

@@ -26,7 +26,13 @@ import pandas as pd
 
 from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
 from analysis.engine.cohort_sql import COHORT_DTYPES, cohort_select
-from analysis.engine.episodes_sql import EpisodesSQL, build_episodes, problem_rows, rule_counts
+from analysis.engine.episodes_sql import (
+    EpisodesSQL,
+    build_episodes,
+    problem_rows,
+    rule_counts,
+    validation_report,
+)
 from analysis.engine.progress import ProgressHook, poll_duckdb, report
 from analysis.engine.sources import SourceInfo, is_database_url, open_source
 from analysis.filters import FilterSpec, filter_sql
@@ -205,6 +211,12 @@ class Engine:
         if self.episodes is None:
             return pd.DataFrame(columns=["row", "column", "value", "rule", "severity"])
         return problem_rows(self.backend, self.episodes, limit)
+
+    def validation_report(self, max_problems: int = 100_000):
+        """The :class:`analysis.validation.ValidationReport` of the source, from the engine."""
+        if self.episodes is None:
+            raise EngineError("This engine holds a derived cohort, not a checked file.")
+        return validation_report(self.backend, self.episodes, max_problems=max_problems)
 
     # ------------------------------------------------------------------ inputs of the analyses
     def due_days_expression(self, origin: str, horizons: Sequence[int]) -> str | None:

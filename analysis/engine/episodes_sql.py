@@ -26,7 +26,7 @@ from analysis.engine.backends import Backend, literal, quote
 from analysis.schema import normalize_discharge_reason, normalize_level_of_care, parse_boolean
 from analysis.validation import RULES, _numbers, parse_dates
 
-__all__ = ["EpisodesSQL", "build_episodes", "RuleFlag"]
+__all__ = ["EpisodesSQL", "build_episodes", "RuleFlag", "rule_counts", "problem_rows", "validation_report"]
 
 _DATE_COLUMNS = ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
 _AFTER_ADMISSION = {"discharge_date": "discharge_before_admission", "relapse_date": "relapse_before_admission",
@@ -61,6 +61,7 @@ class EpisodesSQL:
     flags: tuple[RuleFlag, ...]
     notes: tuple[str, ...] = ()
     fatal: str | None = None
+    today: pd.Timestamp | None = None
 
 
 def _parse_booleans(values: pd.Series) -> pd.arrays.BooleanArray:
@@ -249,6 +250,8 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     data_cols = [c for c in sel if not c.startswith("_")]
     row = ["s._row AS _row"] if has_row_numbers else []
     raw_cols = [f"{b.raw(c)} AS {quote('_raw__' + c)}" for c in b.src]
+    if "episode_id" in cols and has_row_numbers:
+        raw_cols.append("dup.first_row AS _dup_first_row")
     parts = row + [f"{expr} AS {quote(name)}" for name, expr in sel.items()] + raw_cols
     inner = f"SELECT {', '.join(parts)} FROM source_rows AS s {' '.join(b.joins)}"
     excluded = " OR ".join(quote(f) for f in errors) if errors else "FALSE"
@@ -257,7 +260,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     # without the raw copies: what the cohort, the counts and a materialised table need
     names = ", ".join(quote(c) for c in ["_row"] * has_row_numbers + list(sel) + ["_excluded"])
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
-    return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes))
+    return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today)
 
 
 def rule_counts(backend: Backend, built: EpisodesSQL) -> pd.DataFrame:
@@ -276,19 +279,69 @@ def rule_counts(backend: Backend, built: EpisodesSQL) -> pd.DataFrame:
 
 
 def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.DataFrame:
-    """The first ``limit`` problems in file order: row (spreadsheet row), column, value, rule, severity."""
+    """The first ``limit`` problems in file order: row (spreadsheet row), column, value, rule, severity, message."""
+    empty = pd.DataFrame(columns=["row", "column", "value", "rule", "severity", "message"])
     if not built.flags:
-        return pd.DataFrame(columns=["row", "column", "value", "rule", "severity"])
+        return empty
+    has_dup = any(f.rule == "duplicate_episode_id" for f in built.flags) and "_row" in backend.columns("episodes")
     parts = []
     for f in built.flags:
         raw = quote("_raw__" + f.column)
+        first = "_dup_first_row" if has_dup else "CAST(NULL AS BIGINT)"
         parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
-                     f"'{f.rule}' AS rule FROM episodes_view WHERE {quote(f.flag)}")
+                     f"{literal(f.rule)} AS rule, {first} AS first_row FROM episodes_view WHERE {quote(f.flag)}")
     sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, rule LIMIT {int(limit)}"
     frame = backend.query(sql)
+    if frame.empty:
+        return empty
     frame["row"] = frame.pop("_row").astype("int64") + 2
     frame["severity"] = frame["rule"].map(lambda r: RULES[r].severity)
     frame = frame.rename(columns={"column_name": "column"})
     frame["value"] = frame["value"].where(frame["value"].notna(), "")
-    return frame[["row", "column", "value", "rule", "severity"]].sort_values(
+    frame["message"] = [_message(rule, first, built.today)
+                        for rule, first in zip(frame["rule"], frame["first_row"], strict=True)]
+    return frame[["row", "column", "value", "rule", "severity", "message"]].sort_values(
         ["row", "severity"], kind="stable").reset_index(drop=True).astype({"row": np.int64})
+
+
+def _message(rule: str, first_row, today: pd.Timestamp | None) -> str:
+    """The sentence validation gives for a problem (its rule's description, with details where it adds them)."""
+    if rule == "future_date" and today is not None:
+        return f"Date is later than today ({today.date()})."
+    if rule == "duplicate_episode_id" and first_row is not None and not pd.isna(first_row):
+        return f"Episode id already used on row {int(first_row) + 2} (the first is kept)."
+    return RULES[rule].description
+
+
+def validation_report(backend: Backend, built: EpisodesSQL, *, max_problems: int = 100_000):
+    """A :class:`analysis.validation.ValidationReport` from the engine: exact rule counts, the first
+    ``max_problems`` problems (all of them, as the pandas path lists, when there are no more; otherwise
+    a note says how many are listed), the labels that could not be placed, the excluded rows."""
+    from analysis.validation import ValidationReport
+
+    counts = rule_counts(backend, built)
+    n_rows, n_excluded = counts.attrs.get("n_rows", 0), counts.attrs.get("n_excluded", 0)
+    problems = problem_rows(backend, built, limit=max_problems)
+    notes = list(built.notes)
+    total = int(counts["rows"].sum()) if len(counts) else 0
+    if total > len(problems):
+        notes.append(f"The first {len(problems):,} of {total:,} problems are listed; the counts are of all rows.")
+    labels = []
+    for f in built.flags:
+        if f.rule in ("unknown_level_of_care", "unknown_level_of_care_ignored", "unknown_discharge_reason"):
+            raw = quote("_raw__" + f.column)
+            got = backend.query(f"SELECT CAST({raw} AS VARCHAR) AS label, count(*) AS rows FROM episodes_view "
+                                f"WHERE {quote(f.flag)} GROUP BY 1 ORDER BY 2 DESC, 1")
+            labels.append(got.assign(column=f.column)[["column", "label", "rows"]])
+    unknown = (pd.concat(labels, ignore_index=True) if labels
+               else pd.DataFrame(columns=["column", "label", "rows"]))
+    excluded = np.array([], dtype=np.int64)
+    if "_row" in backend.columns("episodes"):
+        excluded = backend.query("SELECT _row FROM episodes WHERE _excluded ORDER BY _row")["_row"].to_numpy("int64")
+    fatal = None
+    if n_rows and n_excluded == n_rows:
+        top = counts[counts["severity"] == "error"].sort_values("rows", ascending=False)["rule"].iloc[0]
+        fatal = f"No valid row is left: all {n_rows:,} rows have errors (most often: {top.replace('_', ' ')})."
+    return ValidationReport(n_rows_read=n_rows, n_rows_accepted=0 if fatal else n_rows - n_excluded,
+                            problems=problems, fatal=fatal, shape=built.shape, notes=tuple(notes),
+                            unknown_labels=unknown, excluded_index=excluded)
