@@ -182,6 +182,8 @@ def test_rule_counts_with_another_grouping_column():
 
 
 def test_fatal_sentences():
+    with pytest.raises(EngineError, match="header but no data rows"):
+        Engine.open(b"level_of_care,admission_date\n", today=TODAY)
     with pytest.raises(EngineError, match="level_of_care"):
         Engine.open(b"admission_date,site\n2023-01-01,North\n", today=TODAY)
     with pytest.raises(EngineError, match="There is no file"):

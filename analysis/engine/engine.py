@@ -98,6 +98,8 @@ class Engine:
             backend = DuckDBBackend(memory_limit=memory_limit, threads=threads)
         try:
             info = open_source(backend, source, table=table, name=name, progress=progress)
+            if backend.query("SELECT count(*) AS n FROM (SELECT 1 FROM source_rows LIMIT 1) AS t")["n"].iloc[0] == 0:
+                raise EngineError("The file has a header but no data rows.")
             resolved = resolve_mapping(list(info.columns), mapping)
             if by not in resolved and by in resolved.values():
                 by = next(k for k, v in resolved.items() if v == by)
