@@ -176,10 +176,16 @@ def main() -> None:
     parser.add_argument("--pandas-max", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL for the warehouse timings at 1M")
     parser.add_argument("--data-dir", default="/tmp/continuum-bench")
+    parser.add_argument("--generate", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate:
+        make_files(args.generate, Path(args.data_dir))
+        return
     print(f"{'episodes':>11} {'format':>8} {'path':>9} {'open s':>8} {'outcomes s':>11} {'rerun s':>8} "
           f"{'total s':>8} {'peak MB':>8} {'x floor':>8} {'x engine':>9}")
     for n in (int(s) for s in args.sizes.split(",")):
+        # generated in a child process: Linux keeps a parent's peak memory in its children's ru_maxrss
+        subprocess.run([sys.executable, __file__, "--generate", str(n), "--data-dir", args.data_dir], check=True)
         files = make_files(n, Path(args.data_dir))
         for fmt in args.formats.split(","):
             path = str(files[fmt])

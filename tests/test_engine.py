@@ -17,10 +17,12 @@ from engine_parity import (
     pandas_cohort,
 )
 
+from analysis.cohort import derive_cohort
 from analysis.engine.backends import DuckDBBackend, connect_duckdb, to_dialect
 from analysis.engine.engine import Engine, EngineError
 from analysis.engine.progress import ProgressEvent, TerminalProgress
 from analysis.filters import FilterSpec, filter_sql
+from analysis.loading import load_episodes
 from analysis.synthetic import generate_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,3 +253,28 @@ def test_backend_query_returns_frames():
     backend = DuckDBBackend(threads=1)
     assert backend.query("SELECT 42 AS x")["x"].iloc[0] == 42
     backend.close()
+
+
+def test_researcher_cohort_units_event_value_and_typed_extra_columns():
+    """Issue #8's semantics in SQL: weeks converted to days, a 1/2 status with 2 = relapse, extra columns
+    typed by content (a score with a thousands separator, a yes/no flag, a study arm)."""
+    rows = ["subject,arm,weeks,status,beck,flag"]
+    for i in range(60):
+        beck = '"1,234"' if i == 7 else ("n/k" if i == 9 else str(10 + (i * 7) % 31))
+        rows.append(f"S{i:03d},{'A' if i % 3 else 'B'},{(i * 5) % 40 + 1},{2 if i % 4 == 0 else 1},{beck},"
+                    f"{'yes' if i % 5 else 'no'}")
+    data = ("\n".join(rows) + "\n").encode()
+    kwargs = dict(mapping={"days_to_relapse": "weeks", "relapsed": "status"}, by="arm", time_unit="weeks",
+                  event_value=2)
+    result = load_episodes(data, name="trial.csv", today=TODAY, **kwargs)
+    assert result.ok, result.report.fatal
+    cohort = derive_cohort(result.episodes)
+    with Engine.open(data, today=TODAY, **kwargs) as engine:
+        assert engine.extra_types == {"subject": "id", "arm": "categorical", "beck": "numeric", "flag": "binary"}
+        assert_same_cohort(cohort, engine)
+        got = engine.validation_report()
+        key = ["row", "column", "rule"]
+        pd.testing.assert_frame_equal(result.report.problems.sort_values(key).reset_index(drop=True),
+                                      got.problems.sort_values(key).reset_index(drop=True), check_dtype=False)
+        assert set(got.problems["rule"]) == {"thousands_separator", "non_numeric_value"}
+        assert engine.preview(2)["time_admission_days"].tolist() == [7.0, 42.0]  # 1 and 6 weeks

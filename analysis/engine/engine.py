@@ -46,10 +46,15 @@ class EngineError(ValueError):
     """The source cannot be analysed; the message is one sentence for a person."""
 
 
-def _restore(frame: pd.DataFrame, shape: str | None) -> pd.DataFrame:
-    """Convert fetched columns back to the cohort's pandas dtypes (:data:`COHORT_DTYPES`)."""
+_EXTRA_DTYPES = {"numeric": "float64", "binary": "boolean", "date": "datetime64[ns]"}
+
+
+def _restore(frame: pd.DataFrame, shape: str | None, extra_types: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Convert fetched columns back to the cohort's pandas dtypes (:data:`COHORT_DTYPES`; extra columns
+    by their type: numeric float64, binary boolean, date datetime64)."""
+    extra_types = extra_types or {}
     for col in frame.columns:
-        dtype = COHORT_DTYPES.get(col)
+        dtype = COHORT_DTYPES.get(col) or _EXTRA_DTYPES.get(extra_types.get(col, ""))
         if dtype is None:
             continue
         values = frame[col]
@@ -59,11 +64,24 @@ def _restore(frame: pd.DataFrame, shape: str | None) -> pd.DataFrame:
             frame[col] = pd.to_numeric(values).astype(dtype)
         elif dtype == "Int64":
             frame[col] = pd.to_numeric(values).astype("Int64")
+        elif dtype == "boolean":
+            frame[col] = values.astype(object).where(values.notna(), None).astype("boolean")
         elif dtype == "bool":
             frame[col] = values.astype(bool)
         else:
             frame[col] = values.astype(object).where(values.notna(), None).astype(dtype)
     frame.attrs["shape"] = shape
+    return frame
+
+
+def _spread_sample(backend: Backend, columns: list[str], size: int = 20_000) -> pd.DataFrame:
+    """Rows spread evenly over the source (for content-aware mapping guesses), at most about ``size``."""
+    n = int(backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
+    cols = ", ".join(quote(c) for c in columns)
+    if "_row" in backend.columns("source_rows"):
+        frame = backend.query(f"SELECT {cols} FROM source_rows WHERE _row % {max(1, n // size)} = 0 ORDER BY _row")
+    else:
+        frame = backend.query(f"SELECT {cols} FROM source_rows LIMIT {size}")
     return frame
 
 
@@ -78,13 +96,15 @@ class Engine:
         self.shape = shape
         self.as_of = as_of
         self.columns = columns
+        self.extra_types = dict((episodes.extra_types or {}) if episodes is not None else {})
 
     # ------------------------------------------------------------------ building
     @classmethod
     def open(cls, source: bytes | str | Path, *, table: str | None = None, mapping: Mapping[str, str] | None = None,
              by: str = "level_of_care", as_of: object = None, today: object = None, name: str | None = None,
              progress: ProgressHook | None = None, materialize: bool = True, memory_limit: str | None = None,
-             threads: int | None = None) -> Engine:
+             threads: int | None = None, time_unit: str = "days", event_value: object = None,
+             column_types: Mapping[str, str] | None = None) -> Engine:
         """Open a file (path or bytes) in DuckDB, or a ``postgresql://`` URL with ``table``.
 
         Raises
@@ -100,11 +120,12 @@ class Engine:
             info = open_source(backend, source, table=table, name=name, progress=progress)
             if backend.query("SELECT count(*) AS n FROM (SELECT 1 FROM source_rows LIMIT 1) AS t")["n"].iloc[0] == 0:
                 raise EngineError("The file has a header but no data rows.")
-            resolved = resolve_mapping(list(info.columns), mapping)
+            resolved = resolve_mapping(_spread_sample(backend, list(info.columns)), mapping)
             if by not in resolved and by in resolved.values():
                 by = next(k for k, v in resolved.items() if v == by)
             built = build_episodes(backend, info.columns, resolved, by=by, today=today,
-                                   has_row_numbers=info.has_row_numbers)
+                                   has_row_numbers=info.has_row_numbers, time_unit=time_unit,
+                                   event_value=event_value, column_types=dict(column_types or {}))
             if built.fatal:
                 raise EngineError(built.fatal)
             relation = "episodes"
@@ -187,7 +208,7 @@ class Engine:
         group = ", ".join(str(i + 1) for i in range(len(exprs)))
         sql = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort WHERE {self.where(spec, where)} "
                f"GROUP BY {group} ORDER BY {group}")
-        frame = _restore(self.backend.query(sql), self.shape)
+        frame = _restore(self.backend.query(sql), self.shape, self.extra_types)
         frame[count] = frame[count].astype("int64")
         frame.attrs["as_of"] = self.as_of
         return frame
@@ -200,7 +221,8 @@ class Engine:
         """The first ``limit`` cohort rows (in file order where the source has one)."""
         order = "ORDER BY _row" if "_row" in self.backend.columns("cohort") else ""
         frame = self.backend.query(f"SELECT * FROM cohort WHERE {self.where(spec)} {order} LIMIT {int(limit)}")
-        return _restore(frame.drop(columns=[c for c in ("_row",) if c in frame.columns]), self.shape)
+        return _restore(frame.drop(columns=[c for c in ("_row",) if c in frame.columns]), self.shape,
+                        self.extra_types)
 
     def rule_counts(self) -> pd.DataFrame:
         """Rows flagged per validation rule and column (see :func:`analysis.engine.episodes_sql.rule_counts`)."""
@@ -227,7 +249,7 @@ class Engine:
         if self.shape != "dates" or self.as_of is None or col not in self.columns:
             return None
         days = f"date_diff('day', {quote(col)}, DATE '{self.as_of.date().isoformat()}')"
-        steps = " ".join(f"WHEN {days} >= {h} THEN {float(h)}" for h in sorted(set(int(h) for h in horizons))[::-1])
+        steps = " ".join(f"WHEN {days} >= {h!r} THEN {h!r}" for h in sorted({float(h) for h in horizons})[::-1])
         return f"CASE WHEN {quote(col)} IS NULL THEN NULL {steps} ELSE 0.0 END"
 
     def relapse_counts(self, by: str, origin: str, horizons: Sequence[int],

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.backends import Backend, literal, quote
-from analysis.schema import normalize_discharge_reason, normalize_level_of_care, parse_boolean
-from analysis.validation import RULES, _numbers, parse_dates
+from analysis.parsing import as_text, parse_booleans, parse_dates, parse_numbers
+from analysis.schema import normalize_discharge_reason, normalize_level_of_care
+from analysis.validation import RULES, TIME_UNITS
 
 __all__ = ["EpisodesSQL", "build_episodes", "RuleFlag", "rule_counts", "problem_rows", "validation_report"]
 
@@ -46,6 +47,7 @@ class RuleFlag:
     flag: str
     rule: str
     column: str
+    message: str | None = None  # SQL of a per-row sentence, when the rule's description is not the whole story
 
     @property
     def severity(self) -> str:
@@ -62,10 +64,7 @@ class EpisodesSQL:
     notes: tuple[str, ...] = ()
     fatal: str | None = None
     today: pd.Timestamp | None = None
-
-
-def _parse_booleans(values: pd.Series) -> pd.arrays.BooleanArray:
-    return values.map(parse_boolean).astype("boolean").array
+    extra_types: dict | None = None  # type of each extra (unmapped) column: numeric, binary, date, ...
 
 
 def _is(sql_type: str, kinds: tuple[str, ...]) -> bool:
@@ -81,6 +80,7 @@ class _Builder:
         self.joins: list[str] = []
         self.select: dict[str, str] = {}  # output column -> expression
         self.flags: list[RuleFlag] = []
+        self.extra_types: dict[str, str] = {}
 
     def raw(self, canonical: str) -> str:
         return f"s.{quote(self.src[canonical])}"
@@ -88,51 +88,87 @@ class _Builder:
     def sql_type(self, canonical: str) -> str:
         return self.types[self.src[canonical]]
 
-    def flag(self, rule: str, column: str, condition: str) -> None:
+    def flag(self, rule: str, column: str, condition: str, message: str | None = None) -> None:
         name = f"_{'e' if RULES[rule].severity == 'error' else 'w'}__{rule}__{column}"
         self.select[name] = f"COALESCE({condition}, FALSE)"
-        self.flags.append(RuleFlag(name, rule, column))
+        self.flags.append(RuleFlag(name, rule, column, message))
 
     def lookup(self, canonical: str, parse) -> str:
-        """Join a lookup of the column's distinct values -> ``parse`` result; returns the value expression."""
+        """Join a lookup of the column's distinct values -> ``parse(values)`` (a dict of arrays, ``x`` the
+        value); returns the alias whose columns hold the answers."""
         raw = self.raw(canonical)
         values = self.backend.query(f"SELECT DISTINCT {quote(self.src[canonical])} AS v FROM source_rows "
                                     f"WHERE {quote(self.src[canonical])} IS NOT NULL")["v"]
         parsed = parse(values.reset_index(drop=True))
-        table = f"_lookup_{canonical}"
-        self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), "x": parsed}))
-        alias = f"lk_{canonical}"
+        table = f"_lookup_{len(self.joins)}"
+        self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), **parsed}))
+        alias = f"lk_{len(self.joins)}"
         self.joins.append(f"LEFT JOIN {table} AS {alias} ON {raw} = {alias}.v")
-        return f"{alias}.x"
+        return alias
 
     # typed values ------------------------------------------------------------------------
     def date(self, canonical: str) -> str:
         if _is(self.sql_type(canonical), _DATE_TYPES):
             return f"CAST({self.raw(canonical)} AS DATE)"
         clean = _is(self.sql_type(canonical), _TEXT_TYPES)
-        return f"CAST({self.lookup(canonical, lambda v: parse_dates(v, clean=clean)[0].to_numpy())} AS DATE)"
+        alias = self.lookup(canonical, lambda v: {"x": parse_dates(v, clean=clean)[0].to_numpy()})
+        return f"CAST({alias}.x AS DATE)"
 
-    def number(self, canonical: str) -> str:
+    def number(self, canonical: str, rule: str) -> str:
+        """The column as numbers, flagging unread values under ``rule`` and thousands separators."""
         if _is(self.sql_type(canonical), _NUMERIC_TYPES):
             return f"CAST({self.raw(canonical)} AS DOUBLE)"
-        return self.lookup(canonical, lambda v: _numbers(v.astype(object), clean=True)[0].to_numpy())
 
-    def boolean(self, canonical: str) -> str:
-        if _is(self.sql_type(canonical), ("BOOLEAN",)):
+        def parse(v: pd.Series) -> dict:
+            got = parse_numbers(v.astype(object), clean=True)
+            return {"x": got.values.to_numpy(), "bad": got.bad, "grouped": got.grouped,
+                    "msg": got.message(v.index).where(got.bad, None).to_numpy(dtype=object)}
+
+        alias = self.lookup(canonical, parse)
+        self.flag(rule, canonical, f"{alias}.bad", message=f"{alias}.msg")
+        self.flag("thousands_separator", canonical, f"{alias}.grouped")
+        return f"{alias}.x"
+
+    def boolean(self, canonical: str, event_value: object = None) -> str:
+        if event_value is None and _is(self.sql_type(canonical), ("BOOLEAN",)):
             return self.raw(canonical)
-        return self.lookup(canonical, _parse_booleans)
+        return f"{self.lookup(canonical, lambda v: {'x': parse_booleans(v, event_value)[0].array})}.x"
 
     def label(self, canonical: str, normalize) -> str:
-        return self.lookup(canonical, lambda v: v.map(normalize).to_numpy(dtype=object))
+        return f"{self.lookup(canonical, lambda v: {'x': as_text(v).map(normalize).to_numpy(dtype=object)})}.x"
 
     def text(self, canonical: str) -> str:
         raw = self.raw(canonical)
-        return raw if _is(self.sql_type(canonical), _TEXT_TYPES) else f"CAST({raw} AS VARCHAR)"
+        if _is(self.sql_type(canonical), _TEXT_TYPES):
+            return raw
+        return f"{self.lookup(canonical, lambda v: {'x': as_text(v).to_numpy(dtype=object)})}.x"
+
+    def sample(self, column: str) -> pd.Series:
+        """The column's values at evenly spread rows, as :func:`analysis.columns.infer_type` samples them."""
+        from analysis.columns import _SAMPLE
+
+        q = quote(column)
+        n = int(self.backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
+        step = max(1, n // (4 * _SAMPLE))
+        if "_row" in self.backend.columns("source_rows"):
+            values = self.backend.query(f"SELECT {q} AS v FROM source_rows WHERE _row % {step} = 0 ORDER BY _row")["v"]
+        else:
+            values = self.backend.query(f"SELECT {q} AS v FROM source_rows LIMIT {4 * _SAMPLE * 4}")["v"]
+        if values.notna().any():
+            return values
+        return self.backend.query(f"SELECT {q} AS v FROM source_rows WHERE {q} IS NOT NULL")["v"]
 
 
 def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: dict[str, str], *,
-                   by: str = "level_of_care", today: object = None, has_row_numbers: bool = True) -> EpisodesSQL:
-    """Create the view ``episodes`` over ``source_rows`` (module docstring); returns what it holds."""
+                   by: str = "level_of_care", today: object = None, has_row_numbers: bool = True,
+                   time_unit: str = "days", event_value: object = None,
+                   column_types: dict[str, str] | None = None) -> EpisodesSQL:
+    """Create the view ``episodes`` over ``source_rows`` (module docstring); returns what it holds.
+
+    ``time_unit``, ``event_value`` and ``column_types`` as :func:`analysis.validation.validate_episodes`.
+    """
+    if time_unit not in TIME_UNITS:
+        return EpisodesSQL(None, (), (), fatal=f"Unknown time unit {time_unit!r}; use one of {', '.join(TIME_UNITS)}.")
     b = _Builder(backend, source_columns, mapping,
                  pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize())
     cols = set(b.src)
@@ -179,13 +215,15 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
                 notes.append(note)
     for col in ("los_days", "days_to_relapse"):
         if col in cols:
-            value = b.number(col)
-            b.flag("non_numeric_duration", col, f"{b.raw(col)} IS NOT NULL AND {value} IS NULL")
+            value = b.number(col, "non_numeric_duration")
             b.flag("negative_duration", col, f"{value} < 0")
-            sel[col] = f"CASE WHEN {value} < 0 THEN NULL ELSE {value} END"
+            sel[col] = f"CASE WHEN {value} < 0 THEN NULL ELSE {value} * {float(TIME_UNITS[time_unit])!r} END"
     if "relapsed" in cols:
-        sel["relapsed"] = b.boolean("relapsed")
-        b.flag("unparseable_relapsed", "relapsed", f"{b.raw('relapsed')} IS NOT NULL AND {sel['relapsed']} IS NULL")
+        sel["relapsed"] = b.boolean("relapsed", event_value)
+        message = None if event_value is None else literal(
+            f"relapsed is neither {event_value!r} (relapse) nor the one other value of the column (censored).")
+        b.flag("unparseable_relapsed", "relapsed", f"{b.raw('relapsed')} IS NOT NULL AND {sel['relapsed']} IS NULL",
+               message=message)
     if shape == "durations" and "days_to_relapse" in cols:
         b.flag("missing_duration", "days_to_relapse", f"{b.raw('days_to_relapse')} IS NULL")
     if "level_of_care" in cols:
@@ -226,8 +264,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     for col in _NUMBER_COVARIATES:
         if col not in cols:
             continue
-        value = b.number(col)
-        b.flag("non_numeric_value", col, f"{b.raw(col)} IS NOT NULL AND {value} IS NULL")
+        value = b.number(col, "non_numeric_value")
         odd = f"({value} < 10 OR {value} > 110)" if col == "age" else f"{value} < 0"
         b.flag("implausible_age" if col == "age" else "negative_value", col, odd)
         kept = f"CASE WHEN {odd} THEN NULL ELSE {value} END"
@@ -242,8 +279,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     for col in _TEXT_COLUMNS[2:]:
         if col in cols:
             sel[col] = b.text(col)
-    for col in extra:
-        sel[col] = f"s.{quote(col)}"
+    _type_extra_columns(b, extra, by, column_types or {})
     if by != "level_of_care":
         b.flag("missing_group", by, f"({sel[by]}) IS NULL")
     errors = [f.flag for f in b.flags if f.severity == "error"]
@@ -252,6 +288,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     raw_cols = [f"{b.raw(c)} AS {quote('_raw__' + c)}" for c in b.src]
     if "episode_id" in cols and has_row_numbers:
         raw_cols.append("dup.first_row AS _dup_first_row")
+    raw_cols += [f"{f.message} AS {quote('_msg__' + f.flag)}" for f in b.flags if f.message]
     parts = row + [f"{expr} AS {quote(name)}" for name, expr in sel.items()] + raw_cols
     inner = f"SELECT {', '.join(parts)} FROM source_rows AS s {' '.join(b.joins)}"
     excluded = " OR ".join(quote(f) for f in errors) if errors else "FALSE"
@@ -260,7 +297,30 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     # without the raw copies: what the cohort, the counts and a materialised table need
     names = ", ".join(quote(c) for c in ["_row"] * has_row_numbers + list(sel) + ["_excluded"])
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
-    return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today)
+    return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today,
+                       extra_types=dict(b.extra_types))
+
+
+def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: dict[str, str]) -> None:
+    """Extra (unmapped) columns typed by content or as the user said, as validation types them."""
+    from analysis.columns import infer_type
+
+    for col in extra:
+        b.src[col] = col
+        type_ = column_types.get(col) or infer_type(b.sample(col), str(col))[0]
+        if col == by or type_ in ("categorical", "id", "text"):
+            b.select[col] = b.text(col)
+        elif type_ == "numeric":
+            b.select[col] = b.number(col, "non_numeric_value")
+        elif type_ == "binary":
+            b.select[col] = b.boolean(col)
+            b.flag("unparseable_boolean", col, f"{b.raw(col)} IS NOT NULL AND {b.select[col]} IS NULL")
+        elif type_ == "date":
+            b.select[col] = b.date(col)
+            b.flag("unparseable_extra_date", col, f"{b.raw(col)} IS NOT NULL AND {b.select[col]} IS NULL")
+        else:
+            raise ValueError(f"Unknown column type {type_!r} for {col}.")
+        b.extra_types[col] = type_
 
 
 def rule_counts(backend: Backend, built: EpisodesSQL) -> pd.DataFrame:
@@ -288,8 +348,10 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
     for f in built.flags:
         raw = quote("_raw__" + f.column)
         first = "_dup_first_row" if has_dup else "CAST(NULL AS BIGINT)"
+        message = quote("_msg__" + f.flag) if f.message else "CAST(NULL AS VARCHAR)"
         parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
-                     f"{literal(f.rule)} AS rule, {first} AS first_row FROM episodes_view WHERE {quote(f.flag)}")
+                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message "
+                     f"FROM episodes_view WHERE {quote(f.flag)}")
     sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, rule LIMIT {int(limit)}"
     frame = backend.query(sql)
     if frame.empty:
@@ -298,8 +360,8 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
     frame["severity"] = frame["rule"].map(lambda r: RULES[r].severity)
     frame = frame.rename(columns={"column_name": "column"})
     frame["value"] = frame["value"].where(frame["value"].notna(), "")
-    frame["message"] = [_message(rule, first, built.today)
-                        for rule, first in zip(frame["rule"], frame["first_row"], strict=True)]
+    frame["message"] = [msg if isinstance(msg, str) else _message(rule, first, built.today)
+                        for rule, first, msg in zip(frame["rule"], frame["first_row"], frame["message"], strict=True)]
     return frame[["row", "column", "value", "rule", "severity", "message"]].sort_values(
         ["row", "severity"], kind="stable").reset_index(drop=True).astype({"row": np.int64})
 
