@@ -2,7 +2,7 @@
 # export CONTINUUM_TEST_POSTGRES_URL. Debian's packages; nothing is downloaded at run time but them.
 pg_setup() {
   local python="$1"
-  if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then  # a client-only install has bin/ but no server
     if command -v apt-get >/dev/null 2>&1; then
       export DEBIAN_FRONTEND=noninteractive
       (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
@@ -11,7 +11,7 @@ pg_setup() {
       echo "warning: no PostgreSQL and no apt-get; the warehouse tests will skip"; return 0
     fi
   fi
-  PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  PGBIN="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"
   PGDATA_DIR="$(mktemp -d /tmp/continuum-pg.XXXXXX)"
   local as=()
   if [ "$(id -u)" = "0" ]; then  # initdb refuses root: run the cluster as the postgres user
