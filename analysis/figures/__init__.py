@@ -9,6 +9,9 @@ where it must be) and returns a ``plotly.graph_objects.Figure``. One module per 
 * :mod:`analysis.figures.distributions`: length of stay and hours per week as box plots;
 * :mod:`analysis.figures.relapse`: relapse by horizon;
 * :mod:`analysis.figures.comparison`: hazard ratios and case-mix balance;
+* :mod:`analysis.figures.adjusted`: a weighted comparison's curves, with people and weighted at risk;
+* :mod:`analysis.figures.effects`: its absolute differences and hazard ratios (windows, whole period);
+* :mod:`analysis.figures.weighting`: its checks, the love plot (balance before/after) and score overlap;
 * :mod:`analysis.figures.benchmarks`: estimates against benchmark bands, bands at their horizon;
 * :mod:`analysis.figures.trends`: a measure quarter by quarter, with targets;
 * :mod:`analysis.figures.risk_table`: the table under a Kaplan-Meier chart (at risk, KMunicate);
@@ -28,10 +31,12 @@ from analysis.figures._layout import (
     group_label,
     to_image_config,
 )
+from analysis.figures.adjusted import adjusted_km_figure, weighted_risk_rows
 from analysis.figures.benchmarks import PLACEMENT_STYLES, benchmark_figure
 from analysis.figures.comparison import balance_figure, forest_figure
 from analysis.figures.curves import MAX_CURVE_POINTS, cumulative_incidence_figure, km_figure
 from analysis.figures.distributions import hours_figure, los_figure
+from analysis.figures.effects import contrasts_figure, window_hr_figure
 from analysis.figures.relapse import relapse_horizons_figure
 from analysis.figures.retention import (
     COMPLETION_BASES,
@@ -49,6 +54,7 @@ from analysis.figures.static import (
     static_image,
 )
 from analysis.figures.trends import trend_figure
+from analysis.figures.weighting import IMBALANCE_LINE, love_plot_figure, overlap_figure
 
 __all__ = [
     "LEVEL_COLORS", "OKABE_ITO", "REASON_COLORS", "PLACEMENT_STYLES", "group_colors", "group_label",
@@ -57,4 +63,6 @@ __all__ = [
     "forest_figure", "balance_figure", "benchmark_figure", "to_image_config", "add_provenance",
     "COMPACT_WIDTH", "MAX_CURVE_POINTS", "COMPLETION_BASES", "RISK_TABLE_STYLES", "STATIC_FORMATS",
     "static_image", "figure_data", "find_chromium", "close_static_export", "trend_figure",
+    "adjusted_km_figure", "weighted_risk_rows", "contrasts_figure", "window_hr_figure", "love_plot_figure",
+    "overlap_figure", "IMBALANCE_LINE",
 ]
