@@ -390,3 +390,13 @@ def test_uploaded_group_names_are_escaped_and_never_in_a_hover_template(cmp):
         assert any("&lt;b&gt;zqx&lt;/b&gt; &amp; %{x}" in (s or "") for s in shown), fig.layout.title.text
         assert not any("<b>zqx</b>" in (s or "") for s in shown)
         assert not any("zqx" in (t.hovertemplate or "") for t in fig.data)
+
+
+def test_relapse_axis_shortened_only_when_every_band_stays_under_half(cmp, rossi):
+    full = F.adjusted_km_figure(cmp.curves, labels=cmp.labels)
+    assert list(full.layout.yaxis.range) == [0, 1.02]  # the sample reaches 50%
+    short = F.adjusted_km_figure(rossi.curves, labels={"a": "aid", "b": "no aid"}, time_unit="weeks", origin=None)
+    top = 1 - rossi.curves["ci_lower"].min()  # the highest band, relapse = 1 - lower limit of S
+    assert top < 0.5 and list(short.layout.yaxis.range) == pytest.approx([0, np.ceil(top * 10) / 10 + 0.02])
+    assert list(F.adjusted_km_figure(rossi.curves, full_axis=True).layout.yaxis.range) == [0, 1.02]
+    assert short.layout.xaxis.title.text == "Weeks"

@@ -138,10 +138,16 @@ def _add_weighted_table(fig: go.Figure, at_risk: pd.DataFrame, pairs: list[tuple
                        font={"size": size, "color": _NOTE_COLOR})
 
 
+def _top(y: float) -> float:
+    """The top of a shortened relapse axis: the next 10% above the highest value (at least 10%)."""
+    return float(min(1.02, max(0.1, np.ceil(y * 10 + 1e-9) / 10 + 0.02)))
+
+
 def adjusted_km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None, *,
                        labels: Mapping[str, object] | None = None, origin: str | None = "discharge",
                        time_unit: str = "days", estimand: str | None = None, tau: float | None = None,
-                       show_ci: bool = True, as_relapse: bool = True, min_cell: int = DEFAULT_MIN_CELL,
+                       show_ci: bool = True, as_relapse: bool = True, full_axis: bool | None = None,
+                       min_cell: int = DEFAULT_MIN_CELL,
                        title: str | None = None, compact: bool = False) -> go.Figure:
     """Weighted Kaplan-Meier curves of relapse per group, robust 95% bands, the weighted risk table under them.
 
@@ -172,6 +178,10 @@ def adjusted_km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None
         A dotted line at the restricted-mean horizon.
     show_ci, as_relapse : bool
         Bands on or off; cumulative relapse ``1 - S`` (default) or relapse-free ``S``.
+    full_axis : bool, optional
+        The relapse axis from 0 to 100% (True), or to just above the highest band (False). Default
+        (None): the full axis unless every band stays under 50%, when a full axis would flatten
+        the curves; the axis' ticks say where it stops. Relapse-free curves always get the full axis.
     """
     pairs = _groups(curves, labels)
     a_name, b_name = ([group_label(n) for _, n in pairs] + ["A", "B"])[:2]
@@ -195,7 +205,7 @@ def adjusted_km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None
     hover = (f"{word} %{{y:.1%}} (95% CI %{{customdata[0]:.1%}} to %{{customdata[1]:.1%}}), "
              f"{unit} %{{x:g}}")
     span = float(np.nanmax(shown["time"])) if len(shown) else 0.0
-    x_max, cut, missing = 0.0, False, []
+    x_max, cut, missing, y_top = 0.0, False, [], 0.0
     for key, name in pairs:
         k = shown[shown["group"].astype(str) == key].sort_values("time", kind="stable")
         cut = cut or len(k) < int((curves["group"].astype(str) == key).sum())
@@ -211,6 +221,7 @@ def adjusted_km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None
             t, s, lo, hi = np.r_[min(t[0], 0.0), t], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]
         y, lo, hi = (1 - s, 1 - hi, 1 - lo) if as_relapse else (s, lo, hi)
         x_max = max(x_max, float(t[-1]))
+        y_top = max(y_top, float(np.nanmax(hi if show_ci else y)))
         _curve_traces(fig, x=t, y=y, lo=lo, hi=hi, name=_esc(group_label(name)), color=colors[name],
                       group_key=name, hover=hover, customdata=np.column_stack([lo, hi]), show_ci=show_ci, row=row)
     if table:
@@ -223,10 +234,13 @@ def adjusted_km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame | None = None
         fig.update_xaxes(showticklabels=True, title_text=_axis_time(time_unit, origin), row=1, col=1)
     else:
         fig.update_xaxes(title_text=_axis_time(time_unit, origin))
+    if full_axis is None:
+        full_axis = y_top >= 0.5
     pad = (0.06 if table else 0.02) * x_max if x_max > 0 else 1.0
     fig.update_xaxes(range=[-pad, x_max + pad])
     fig.update_yaxes(title_text="Relapsed, weighted (%)" if as_relapse else "Relapse-free, weighted (%)",
-                     tickformat=".0%", range=[0, 1.02], **kw)
+                     tickformat=".0%", range=[0, 1.02] if not (as_relapse and full_axis is False) else
+                     [0, _top(y_top)], **kw)
     if tau is not None and np.isfinite(tau):
         fig.add_vline(x=float(tau), line_dash="dot", line_color="#444444", line_width=1,
                       annotation_text=f"restricted mean to {tau:g} {time_unit}", annotation_position="top left",

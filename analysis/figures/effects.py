@@ -205,7 +205,7 @@ def window_hr_figure(window_hr: pd.DataFrame, *, weighted=None, adjusted=None,
                                  showlegend=False, hoverinfo="skip", name="no estimate"))
     fig.add_vline(x=1, line_dash="dash", line_color="#444444", line_width=1)
     n_win = int((t["kind"] == "window").sum())
-    if 0 < n_win < len(t):  # a rule between the windows and the whole period
+    if 0 < n_win < len(t) and not compact:  # a rule between the windows and the whole period
         fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=n_win - 0.5, y1=n_win - 0.5,
                       line={"color": "#BBBBBB", "width": 1}, name="separator")
     ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if x_min <= v <= x_max]
