@@ -1,110 +1,328 @@
 """Identifier guard: refuse files that carry direct identifiers (domain.md section 5.5).
 
-A column is flagged by its **name** (person names, SSN, phone, e-mail, street address, medical
-record number) or by its **content** (a sample of its values looks like SSNs, e-mail addresses,
-phone numbers, street addresses or "First Last" person names). Pseudonymous ids (``client_id``,
-``episode_id``, ``study_id``) are not identifiers and pass.
+Every cell of every text column is looked at (on its distinct values, so a million rows cost
+little more than the distinct labels in them): an e-mail, phone number, SSN, street address or
+PO box, medical record number, date of birth, ZIP+4, IP address or a person's name **anywhere in
+a cell, in any share of the rows** refuses the file. A column is also refused by its **name**
+(``SS#``, ``tax_id``, ``telefono``, ``MR#``, ``hospital_id``, ``dob``, ``zip`` ...) unless it
+only holds yes/no flags (``email_consent``, ``phone_followup``, ``cell``) or is empty.
+
+What passes: pseudonymous and hashed ids, study ids such as ``001-002-0003``, sequential numeric
+ids (a dense run of 9- or 10-digit numbers is a counter, not SSNs or phone numbers), category
+labels that repeat (sites, referral sources).
+
+The refusal names the column, what it holds and in how many rows; :func:`screen_columns` then
+lets the user drop the column and go on, and leaves out unmapped free-text columns (which can name
+people in ways no pattern finds) unless the user keeps them.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["IdentifierFinding", "find_identifier_columns", "identifier_message"]
-
-_SAMPLE = 2000
-_SHARE = 0.5  # share of non-empty sampled values that must match a content pattern
-
-_NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a person's name", re.compile(
-        r"^(?:(?:patient|client|person|member|participant|full|first|last|given|family|middle|maiden|sur)_?name"
-        r"|name|surname|forename|firstname|lastname|fname|lname|name_(?:first|last|full))$")),
-    ("a social security number", re.compile(r"(?:^|_)(?:ssn|ss_?no|ss_?num|social_?security(?:_?n(?:o|um(?:ber)?))?)"
-                                            r"(?:_|$)")),
-    ("a phone number", re.compile(r"(?:^|_)(?:phone|telephone|tel|mobile|cell|cellphone|fax)(?:_?n(?:o|um|umber))?"
-                                  r"(?:_|$)")),
-    ("an e-mail address", re.compile(r"(?:^|_)e_?mail(?:_?address)?(?:_|$)")),
-    ("a street address", re.compile(r"(?:^|_)(?:street|street_?address|home_?address|address|addr|address_?line"
-                                    r"(?:_?[12])?)(?:_|$)")),
-    ("a medical record number", re.compile(r"(?:^|_)(?:mrn|medical_?record(?:_?n(?:o|um(?:ber)?))?|med_?rec(?:_?no)?"
-                                           r"|chart_?(?:no|num|number)|health_?record_?n(?:o|umber))(?:_|$)")),
+from analysis.identifier_content import (
+    KIND_ADDRESS,
+    KIND_DOB,
+    KIND_EMAIL,
+    KIND_IP,
+    KIND_MRN,
+    KIND_NAME,
+    KIND_PHONE,
+    KIND_SSN,
+    KIND_ZIP,
+    KINDS,
+    WEAK_KINDS,
+    scan_integers,
+    scan_text,
 )
 
-_CONTENT_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("a social security number", r"\d{3}-\d{2}-\d{4}"),
-    ("an e-mail address", r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"),
-    ("a phone number", r"(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}"),
-    ("a street address", r"\d{1,6}\s+(?:[A-Za-z0-9.']+\s+){1,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|ln"
-                         r"|lane|dr|drive|way|ct|court|pl|place|ter|terrace|hwy|highway|pkwy)\.?"
-                         r"(?:,?\s+(?:apt|unit|suite|#)\s*\S+)?"),
-)
-_PERSON_NAME = r"[A-Z][a-z'\-]+,?\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'\-]+"
-_NOT_PERSON_WORDS = re.compile(
-    r"\b(?:clinic|center|centre|hospital|program|house|health|services?|county|city|north|south|east|west|"
-    r"outpatient|inpatient|residential|detox|medicaid|medicare|private|alcohol|opioids?|cocaine|cannabis|"
-    r"completed|dropped|transferred|terminated|other|unknown|white|black|hispanic|asian|female|male)\b", re.I)
+__all__ = ["IdentifierFinding", "ColumnScreen", "find_identifier_columns", "identifier_message", "screen_columns",
+           "free_text_columns", "name_kind"]
 
 
 @dataclass(frozen=True)
 class IdentifierFinding:
-    """A column that appears to hold direct identifiers, and why."""
+    """A column that appears to hold direct identifiers, and why.
+
+    ``evidence`` is ``"name"`` (the column's name) or ``"content"`` (its cells); ``rows`` is the
+    number of rows whose cell carries the identifier (content), ``n_rows`` the rows of the file.
+    """
 
     column: str
     kind: str
-    evidence: str  # "name" or "content"
+    evidence: str
+    rows: int = 0
+    n_rows: int = 0
+
+    def describe(self) -> str:
+        """'Notes' holds an e-mail address in 7 of 20 rows / 'SS#' is named like a social security number."""
+        if self.evidence == "name":
+            return f"'{self.column}' is named like {self.kind}"
+        return f"'{self.column}' holds {self.kind} in {self.rows:,} of {self.n_rows:,} rows"
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+# ---------------------------------------------------------------- column names
+_NAME_RULES: tuple[tuple[str, str], ...] = (
+    (KIND_NAME, r"(?:patient|client|person|member|participant|full|first|last|given|family|middle|maiden|sur"
+                r"|contact|emergency_?contact|guardian|parent|mother|father|spouse|next_?of_?kin|nok|preferred"
+                r"|legal|birth)_?names?|^names?|surname|forename|firstname|lastname|fname|lname"
+                r"|^name_(?:first|last|full)|nombres?|apellidos?|^nom|prenom|vorname|nachname"),
+    (KIND_SSN, r"ssn|ss|ss_?no|ss_?num(?:ber)?|social_?security(?:_?n(?:o|um(?:ber)?))?|soc_?sec|social_?sec"
+               r"|tax_?id|taxpayer_?id|tin|itin|nss"),
+    (KIND_IP, r"ip_?address|ip_?addr|ipv4|ipv6|ip_?v[46]"),
+    (KIND_EMAIL, r"e_?mail(?:_?address)?|mail|correo(?:_?electronico)?|courriel"),
+    (KIND_PHONE, r"phones?|telephone|tel|telefono|telf|tfno|movil|celular|cel|cell|cellphone|cell_?phone"
+                 r"|mobile(?:_?phone)?|fax|whatsapp|(?:home|work)_?phone|contact_?number|phone_?n(?:o|um(?:ber)?)"),
+    (KIND_ADDRESS, r"address(?:es)?|addr|street(?:_?(?:address|addr|line|name|number|no))?|(?:home|mailing|postal"
+                   r"|residential)_?address|address_?line(?:_?[12])?|address[12]|direccion|domicilio|calle"
+                   r"|adresse"),
+    (KIND_MRN, r"mrn|mr|mr_?no|mr_?num(?:ber)?|medical_?record(?:_?n(?:o|um(?:ber)?))?|med_?rec(?:_?no)?"
+               r"|chart_?(?:no|num|number|id)|health_?record_?n(?:o|um(?:ber)?)|hospital_?(?:id|no|num|number)"
+               r"|patient_?(?:no|num|number|nbr)|pat_?(?:no|num)|nhs_?(?:no|number)"
+               r"|(?:medicaid|medicare|insurance|policy|account|acct)_?(?:id|no|num|number)"
+               r"|historia_?clinica|expediente"),
+    (KIND_DOB, r"dob|date_?of_?birth|birth_?date|birthdate|birthday|birth_?dt|bday|fecha_?(?:de_?)?nacimiento"
+               r"|fecha_?nac|f_?nac|geburtsdatum|date_?de_?naissance"),
+    (KIND_ZIP, r"zip|zipcode|zip_?code|zip5|zip_?plus_?4|postal|postal_?code|postcode|post_?code|plz"
+               r"|codigo_?postal"),
+)
+_NAME_PATTERNS = tuple((kind, re.compile(rf"(?:^|_)(?:{rule})(?:_\d+)?(?=_|$)")) for kind, rule in _NAME_RULES)
+# A word after the identifier word that makes the column *about* it: email_consent, phone_followup,
+# address_verified, mobile_unit, street_drug.
+_QUALIFIERS = frozenset("""
+consent consented verified verify verification followup follow ok flag yn provided available onfile on type
+status unit units drug drugs use opt optin optout preference pref reminder reminders sent count confirmed valid
+known missing change changed updated date call calls visit visits session sessions minutes hours contact_made
+outreach attempt attempts reached program""".split())
+_FLAG_VALUES = frozenset("""
+yes no y n true false -  t f 0 1 0.0 1.0 unknown unk declined refused na n/a none missing not asked si sí x
+""".split())
+
+
+def _normalize(name: object) -> str:
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
+
+
+def name_kind(column: object) -> str | None:
+    """What a column's name says it holds (``KIND_*``), or None; qualified names (email_consent) are None."""
+    key = _normalize(column)
+    for kind, pattern in _NAME_PATTERNS:
+        match = pattern.search(key)
+        if match and not (set(key[match.end():].split("_")) & _QUALIFIERS):
+            return kind
+    return None
+
+
+def _flag_like(uniques: np.ndarray) -> bool:
+    """Every non-empty value is a yes/no flag (or there is none)."""
+    return len(uniques) <= 64 and all(str(v).strip().lower() in _FLAG_VALUES or not str(v).strip()
+                                      for v in uniques)
+
+
+# ---------------------------------------------------------------- cell content
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-missing values of a column: (text values, number values).
+
+    A column whose values are nearly all distinct (ids, free text) is returned whole, without the
+    cost of finding its distinct values.
+    """
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return np.array([], dtype=object), np.array([])
+    if pd.api.types.is_numeric_dtype(values):
+        uniques = pd.unique(values.to_numpy())
+        return np.array([], dtype=object), uniques[~pd.isna(uniques)]
+    array = values.to_numpy(dtype=object)
+    sample = array[np.random.default_rng(0).integers(0, len(array), 1000)] if len(array) > 10_000 else array
+    if len(array) > 10_000 and len(set(map(str, sample))) >= 0.98 * len(sample):
+        texts = array[pd.notna(array)]
+    else:
+        texts = pd.unique(array)  # then drop missing: far cheaper than dropna first
+        texts = texts[~pd.isna(texts)]
+    if pd.api.types.infer_dtype(texts, skipna=False) in ("string", "empty"):
+        return texts, np.array([])
+    uniques = pd.unique(texts)
+    strings = np.array([v for v in uniques if isinstance(v, str)], dtype=object)
+    numbers = np.array([v for v in uniques if isinstance(v, (int, float, np.integer, np.floating))
+                        and not isinstance(v, (bool, np.bool_))], dtype=np.float64)
+    return strings, numbers
+
+
+def _dense(numbers: np.ndarray) -> bool:
+    """A dense run of whole numbers (a counter: sequential ids), not SSNs or phone numbers."""
+    if len(numbers) < 2:
+        return False
+    span = float(np.max(numbers) - np.min(numbers)) + 1
+    return span <= 20 * len(numbers)
+
+
+def _content_findings(column: str, values: pd.Series, n_rows: int) -> list[IdentifierFinding]:
+    texts, numbers = _distinct(values)
+    if len(texts) == 0 and len(numbers) == 0:
+        return []
+    by_kind: dict[str, list] = {}
+    for kind, mask in scan_text(texts).items():
+        by_kind.setdefault(kind, []).extend(texts[mask].tolist())
+    for kind, mask in scan_integers(numbers).items():
+        by_kind.setdefault(kind, []).extend(numbers[mask].tolist())
+    if not by_kind:
+        return []
+    n_distinct = len(texts) + len(numbers)
+    non_empty = int(values.notna().sum())
+    found: dict[str, int] = {}
+    for kind in WEAK_KINDS:
+        matched = by_kind.pop(kind, [])
+        whole = [v for v in matched if not isinstance(v, str) or re.fullmatch(r"\+?\d+(?:\.0)?", v.strip())]
+        if matched and len(whole) == len(matched) and _dense(np.array([float(v) for v in whole])):
+            continue  # a counter
+        if matched:
+            by_kind.setdefault(KINDS[kind], []).extend(matched)
+    shaped = by_kind.pop("name_shape", [])
+    if KIND_NAME in by_kind and n_distinct <= 50:
+        # a name that is the whole cell and repeats is a label (a counsellor, a referrer), not a person's record
+        counts = values.value_counts()
+        by_kind[KIND_NAME] = [v for v in by_kind[KIND_NAME] if not (v in shaped and counts.get(v, 0) >= 10)]
+        if not by_kind[KIND_NAME]:
+            del by_kind[KIND_NAME]
+    elif shaped and KIND_NAME not in by_kind:
+        rows = _rows(values, shaped)
+        if len(shaped) >= 5 and rows >= 0.5 * non_empty and len(shaped) >= 0.5 * rows:
+            by_kind[KIND_NAME] = shaped  # "Quispe, Xiomara": shaped like names, nearly all distinct
+    for kind, matched in by_kind.items():
+        found[kind] = _rows(values, matched)
+    order = (KIND_SSN, KIND_EMAIL, KIND_PHONE, KIND_ADDRESS, KIND_MRN, KIND_DOB, KIND_ZIP, KIND_IP, KIND_NAME)
+    return [IdentifierFinding(column, kind, "content", found[kind], n_rows) for kind in order if kind in found]
+
+
+def _rows(values: pd.Series, matched: list) -> int:
+    """Rows whose cell is one of the matched distinct values."""
+    return int(values.isin(matched).sum())
 
 
 def find_identifier_columns(raw: pd.DataFrame) -> list[IdentifierFinding]:
-    """Return the columns of ``raw`` that look like direct identifiers (by name, then by content)."""
+    """The columns of ``raw`` that hold direct identifiers: by content (any cell), then by name."""
     findings: list[IdentifierFinding] = []
-    for col in raw.columns:
-        key = _normalize(str(col))
-        hit = next((kind for kind, pattern in _NAME_PATTERNS if pattern.search(key)), None)
-        if hit:
-            findings.append(IdentifierFinding(str(col), hit, "name"))
+    n_rows = len(raw)
+    for position, col in enumerate(raw.columns):
+        values = raw.iloc[:, position]
+        content = _content_findings(str(col), values, n_rows)
+        if content:
+            findings.extend(content)
             continue
-        values = raw[col]
-        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+        kind = name_kind(col)
+        if kind is None:
             continue
-        # an evenly spaced sample of the column (cheap on millions of rows), then its non-empty values
-        sample = values.iloc[:: max(1, len(values) // (4 * _SAMPLE))].dropna()
-        if len(sample) > _SAMPLE:
-            sample = sample.iloc[:: max(1, len(sample) // _SAMPLE)]
-        sample = sample[sample.map(lambda v: isinstance(v, str))]
-        if len(sample) == 0:
+        uniques = pd.unique(values.dropna().to_numpy(dtype=object))
+        if len(uniques) == 0 or _flag_like(uniques):
             continue
-        sample = sample.astype(str).str.strip()
-        for kind, pattern in _CONTENT_PATTERNS:
-            if sample.str.fullmatch(pattern, case=False).mean() >= _SHARE:
-                findings.append(IdentifierFinding(str(col), kind, "content"))
-                break
-        else:
-            if len(sample) >= 5 and _looks_like_person_names(sample):
-                findings.append(IdentifierFinding(str(col), "a person's name", "content"))
+        findings.append(IdentifierFinding(str(col), kind, "name", 0, n_rows))
     return findings
 
 
-def _looks_like_person_names(sample: pd.Series) -> bool:
-    shaped = sample.str.fullmatch(_PERSON_NAME)
-    if shaped.mean() < _SHARE:
-        return False
-    named = sample[shaped]
-    if named.str.contains(_NOT_PERSON_WORDS).mean() > 0.2:
-        return False
-    # Person names are nearly all distinct; category labels repeat.
-    return named.nunique() / len(named) >= 0.3
+def identifier_message(findings: Iterable[IdentifierFinding]) -> str:
+    """The refusal: which column holds what, in how many rows, and how to go on."""
+    findings = list(findings)
+    columns = list(dict.fromkeys(f.column for f in findings))
+    parts = "; ".join(f.describe() for f in findings)
+    noun = "this column" if len(columns) == 1 else "these columns"
+    listed = " ".join(f"--drop {_quote(c)}" for c in columns)
+    return (f"This file appears to contain direct identifiers: {parts}. Continuum only accepts de-identified "
+            f"data. Drop {noun} (on the Data page, or {listed} on the command line) or remove "
+            f"{'it' if len(columns) == 1 else 'them'} from the file, and load it again. Nothing from this file "
+            "was kept.")
 
 
-def identifier_message(findings: list[IdentifierFinding]) -> str:
-    """One sentence refusing the file and naming the column(s)."""
-    parts = [f"'{f.column}' ({f.kind}, judged by its {f.evidence})" for f in findings]
-    noun = "column" if len(findings) == 1 else "columns"
-    return (f"This file appears to contain direct identifiers in {noun} {', '.join(parts)}. "
-            "Continuum only accepts de-identified data: remove the column and load the file again. "
-            "Nothing from this file was kept.")
+def _quote(column: str) -> str:
+    return column if re.fullmatch(r"[\w.-]+", column) else "'" + column.replace("'", "'\\''") + "'"
+
+
+# ---------------------------------------------------------------- screening before the mapping
+@dataclass(frozen=True, eq=False)
+class ColumnScreen:
+    """The file's columns after the guard: what goes on to mapping, and what was left out and why."""
+
+    frame: pd.DataFrame
+    findings: tuple[IdentifierFinding, ...]
+    dropped: tuple[str, ...] = ()
+    free_text: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def message(self) -> str | None:
+        return identifier_message(self.findings) if self.findings else None
+
+
+def free_text_columns(raw: pd.DataFrame, mapped: Iterable[str] = ()) -> list[str]:
+    """Unmapped text columns that hold prose (long, many-worded, mostly distinct cells)."""
+    mapped = set(map(str, mapped))
+    out = []
+    for position, col in enumerate(raw.columns):
+        if str(col) in mapped:
+            continue
+        values = raw.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        sample = values.dropna()
+        sample = sample.iloc[:: max(1, len(sample) // 2000)]
+        sample = sample[sample.map(lambda v: isinstance(v, str))]
+        if len(sample) == 0:
+            continue
+        lengths = sample.str.len()
+        words = sample.str.count(r"\s+") + 1
+        if lengths.median() >= 20 and words.mean() >= 3.5 and sample.nunique() >= 0.5 * len(sample):
+            out.append(str(col))
+    return out
+
+
+def screen_columns(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, drop: Iterable[str] = (),
+                   keep: Iterable[str] = ()) -> ColumnScreen:
+    """Guard a raw table before mapping: drop what the user dropped, refuse identifiers, leave out free text.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The file as read.
+    mapping : dict, optional
+        The user's ``{canonical: source}`` mapping (guessed where not given); mapped columns are never
+        left out as free text.
+    drop : column names
+        Columns the user chose to drop (e.g. after a refusal); they are neither guarded nor kept.
+    keep : column names
+        Unmapped free-text columns the user chose to keep.
+    """
+    from analysis.mapping import guess_mapping, resolve_mapping
+
+    drop = [str(c) for c in drop]
+    keep = {str(c) for c in keep}
+    columns = [str(c) for c in raw.columns]
+    dropped = tuple(c for c in columns if c in drop)
+    notes = []
+    unknown = [c for c in drop if c not in columns]
+    if unknown:
+        notes.append(f"Asked to drop column(s) not in the file: {', '.join(repr(c) for c in unknown)}.")
+    frame = raw.loc[:, [c not in dropped for c in columns]] if dropped else raw
+    if dropped:
+        notes.append(f"Dropped at your request: {', '.join(repr(c) for c in dropped)}.")
+    findings = tuple(find_identifier_columns(frame))
+    if findings:
+        return ColumnScreen(frame, findings, dropped, (), tuple(notes))
+    try:
+        mapped = resolve_mapping(frame.columns, mapping).values()
+    except ValueError:
+        mapped = guess_mapping(frame.columns).values()
+    free = tuple(c for c in free_text_columns(frame, mapped) if c not in keep)
+    if free:
+        frame = frame.loc[:, [str(c) not in free for c in frame.columns]]
+        notes.append(f"Left out as free text: {', '.join(repr(c) for c in free)}. Free text can name people in "
+                     "ways no check can find; keep a column only if you know it holds none (on the Data page, or "
+                     "--keep COLUMN on the command line).")
+    return ColumnScreen(frame, (), dropped, free, tuple(notes))
