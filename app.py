@@ -4,12 +4,22 @@ Run with ``streamlit run app.py``. This file is the frame: page config, the sess
 (the bundled sample by default), the shared sidebar and the navigation; each page under
 ``pages/`` reads the context and lays out what ``analysis`` computes.
 """
+import os
+
 import streamlit as st
 
+from server.privacy import keep_uploads_in_memory, start_memory_release
 from ui.sidebar import render_sidebar
 from ui.state import current_dataset, end_run, set_context
 
-st.set_page_config(page_title="Continuum: treatment outcomes", page_icon=":material/timeline:", layout="wide")
+# Uploads stay in memory (no temp-file spool), freed memory goes back to the OS, and one upload's parse
+# may use at most this much memory (analysis.safety); run `streamlit run serve.py` for the headers too.
+keep_uploads_in_memory()
+start_memory_release()
+os.environ.setdefault("CONTINUUM_PARSE_MEMORY_MB", "3072")
+
+# An emoji favicon is drawn in the browser; a ":material/...:" one is fetched from fonts.gstatic.com.
+st.set_page_config(page_title="Continuum: treatment outcomes", page_icon="\U0001F4C8", layout="wide")
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
