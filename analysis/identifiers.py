@@ -161,12 +161,11 @@ def _dense(numbers: np.ndarray) -> bool:
     return span <= 20 * len(numbers)
 
 
-def _content_findings(column: str, values: pd.Series, n_rows: int) -> list[IdentifierFinding]:
-    texts, numbers = _distinct(values)
-    if len(texts) == 0 and len(numbers) == 0:
-        return []
+def _content_findings(column: str, values: pd.Series, n_rows: int, texts: np.ndarray, numbers: np.ndarray,
+                      text_masks: dict[str, np.ndarray]) -> list[IdentifierFinding]:
+    """A column's findings from its distinct values and the masks :func:`scan_text` gave for them."""
     by_kind: dict[str, list] = {}
-    for kind, mask in scan_text(texts).items():
+    for kind, mask in text_masks.items():
         by_kind.setdefault(kind, []).extend(texts[mask].tolist())
     for kind, mask in scan_integers(numbers).items():
         by_kind.setdefault(kind, []).extend(numbers[mask].tolist())
@@ -174,7 +173,6 @@ def _content_findings(column: str, values: pd.Series, n_rows: int) -> list[Ident
         return []
     n_distinct = len(texts) + len(numbers)
     non_empty = int(values.notna().sum())
-    found: dict[str, int] = {}
     for kind in WEAK_KINDS:
         matched = by_kind.pop(kind, [])
         whole = [v for v in matched if not isinstance(v, str) or re.fullmatch(r"\+?\d+(?:\.0)?", v.strip())]
@@ -193,10 +191,22 @@ def _content_findings(column: str, values: pd.Series, n_rows: int) -> list[Ident
         rows = _rows(values, shaped)
         if len(shaped) >= 5 and rows >= 0.5 * non_empty and len(shaped) >= 0.5 * rows:
             by_kind[KIND_NAME] = shaped  # "Quispe, Xiomara": shaped like names, nearly all distinct
-    for kind, matched in by_kind.items():
-        found[kind] = _rows(values, matched)
+    found = {kind: _rows(values, matched) for kind, matched in by_kind.items()}
     order = (KIND_SSN, KIND_EMAIL, KIND_PHONE, KIND_ADDRESS, KIND_MRN, KIND_DOB, KIND_ZIP, KIND_IP, KIND_NAME)
     return [IdentifierFinding(column, kind, "content", found[kind], n_rows) for kind in order if kind in found]
+
+
+def _scan_columns(texts: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """:func:`scan_text` over the distinct texts of every column at once (one pass, however many columns)."""
+    sizes = [len(t) for t in texts]
+    if not sum(sizes):
+        return [{} for _ in texts]
+    masks = scan_text(np.concatenate([t for t in texts if len(t)]) if len(texts) > 1 else texts[0])
+    out, start = [], 0
+    for size in sizes:
+        out.append({k: m[start:start + size] for k, m in masks.items() if m[start:start + size].any()})
+        start += size
+    return out
 
 
 def _rows(values: pd.Series, matched: list) -> int:
@@ -208,16 +218,18 @@ def find_identifier_columns(raw: pd.DataFrame) -> list[IdentifierFinding]:
     """The columns of ``raw`` that hold direct identifiers: by content (any cell), then by name."""
     findings: list[IdentifierFinding] = []
     n_rows = len(raw)
-    for position, col in enumerate(raw.columns):
-        values = raw.iloc[:, position]
-        content = _content_findings(str(col), values, n_rows)
+    columns = [raw.iloc[:, position] for position in range(raw.shape[1])]
+    distinct = [_distinct(values) for values in columns]
+    masks = _scan_columns([texts for texts, _ in distinct])
+    for col, values, (texts, numbers), text_masks in zip(raw.columns, columns, distinct, masks, strict=True):
+        content = _content_findings(str(col), values, n_rows, texts, numbers, text_masks)
         if content:
             findings.extend(content)
             continue
         kind = name_kind(col)
         if kind is None:
             continue
-        uniques = pd.unique(values.dropna().to_numpy(dtype=object))
+        uniques = np.concatenate([texts.astype(object), numbers.astype(object)])
         if len(uniques) == 0 or _flag_like(uniques):
             continue
         findings.append(IdentifierFinding(str(col), kind, "name", 0, n_rows))
@@ -262,23 +274,20 @@ class ColumnScreen:
 
 
 def free_text_columns(raw: pd.DataFrame, mapped: Iterable[str] = ()) -> list[str]:
-    """Unmapped text columns that hold prose (long, many-worded, mostly distinct cells)."""
+    """Unmapped text columns that hold prose (long, many-worded, mostly distinct cells), judged on a sample."""
     mapped = set(map(str, mapped))
     out = []
     for position, col in enumerate(raw.columns):
-        if str(col) in mapped:
-            continue
         values = raw.iloc[:, position]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        if str(col) in mapped or values.dtype != object:
             continue
-        sample = values.dropna()
-        sample = sample.iloc[:: max(1, len(sample) // 2000)]
-        sample = sample[sample.map(lambda v: isinstance(v, str))]
-        if len(sample) == 0:
+        array = values.to_numpy()
+        sample = [v for v in array[:: max(1, len(array) // 2000)] if isinstance(v, str) and v]
+        if not sample:
             continue
-        lengths = sample.str.len()
-        words = sample.str.count(r"\s+") + 1
-        if lengths.median() >= 20 and words.mean() >= 3.5 and sample.nunique() >= 0.5 * len(sample):
+        lengths = sorted(map(len, sample))
+        words = sum(v.count(" ") + 1 for v in sample) / len(sample)
+        if lengths[len(lengths) // 2] >= 20 and words >= 3.5 and len(set(sample)) >= 0.5 * len(sample):
             out.append(str(col))
     return out
 
