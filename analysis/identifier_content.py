@@ -59,7 +59,9 @@ _RE2 = {
                    r"(?:(?i:st|street|ave|avenue|rd|road|blvd|boulevard|ln|lane|hwy|highway|pkwy|parkway|ter"
                    r"|terrace)\b|(?i:dr|drive|way|ct|court|pl|place|cir|circle|sq|square)\.?"
                    r"(?:$|[,;#]| +(?i:apt|unit|suite|ste)\b| +[NSEW]{1,2}\b))"
-                   r"|, ?[A-Z]{2} +\d{5}(?:-\d{4})?" + _E),
+                   r"|, ?[A-Z]{2} +\d{5}(?:-\d{4})?" + _E +
+                   r"|(?i:" + _B + r"(?:calle|avenida|avda|plaza|paseo|carrera|rua|rue|strasse|straße|gasse)\.?"
+                   r" +(?:[\p{L}'.-]+ +){0,4}(?:n[º°o]\.? ?)?\d{1,5})"),
     KIND_ZIP: _B + r"\d{5}-\d{4}" + _E,
     KIND_MRN: (r"(?i:" + _B + r"(?:mrn|mr ?#|mr ?no\.?|med(?:ical)? ?rec(?:ord)?s? ?(?:#|no\.?|number|num)?"
                r"|chart ?(?:#|no\.?|number)|hospital ?(?:#|no\.?|number|id))) ?[:#]? ?[A-Za-z]{0,3}-?\d{4,}"),
@@ -71,7 +73,8 @@ _RE2 = {
 _RE2_TITLE = r"(?:^|[^\p{L}])(?:Mr|Mrs|Ms|Miss|Mx|MR|MRS|MS|MISS|MX)\.? +\p{Lu}"
 # A whole cell shaped like "First Last" or "LAST, FIRST" (judged at column level, see name_shaped)
 _RE2_SHAPE = r"^\p{Lu}[\p{L}'’-]+,? +(?:\p{Lu}\.? +)?\p{Lu}[\p{L}'’-]+$"
-_RE2_CAPITAL = r"\p{Lu}[\p{Ll}'’]|\p{Lu}\p{Lu}"  # a capitalised word or one in capitals
+_RE2_CAPITAL = (r"\p{Lu}[\p{Ll}'’]|\p{Lu}\p{Lu}"  # a capitalised word or one in capitals,
+                r"|(?:^|[^\p{L}])\p{Ll}{2,} +\p{Ll}{2,}")  # or two lower-case words ("spoke with maria lopez")
 _PREFILTER = "|".join(f"(?:{p})" for p in (*_RE2.values(), _RE2_SHAPE, _RE2_TITLE, _RE2_CAPITAL))
 
 
@@ -80,7 +83,7 @@ def _name_word_set() -> pa.Array:
     """The unambiguous listed names as they are written in cells: capitalised and in capitals."""
     given, surnames, ambiguous = person_names()
     forms = {f for w in (given | surnames) - ambiguous
-             for f in (w.capitalize(), w.upper(), "-".join(p.capitalize() for p in w.split("-")))}
+             for f in (w, w.capitalize(), w.upper(), "-".join(p.capitalize() for p in w.split("-")))}
     return pa.array(sorted(forms), type=pa.string())
 
 
@@ -177,6 +180,11 @@ def _name_in_text(text: str) -> bool:
     for i in range(len(words) - 1):
         (a, a_end), (b, _) = words[i], words[i + 1]
         fa, fb = folded[i], folded[i + 1]
+        if a.islower() and b.islower():  # "spoke with maria lopez": only a listed given name + listed surname
+            if fa in given and fb in surnames and fa not in ambiguous and fb not in ambiguous \
+                    and fa not in _COMMON and fb not in _COMMON:
+                return True
+            continue
         if not _is_cap(b) or fb in _COMMON:
             continue
         if fa in _CUES and (((fb in given or fb in surnames) and fb not in ambiguous)
