@@ -107,6 +107,42 @@ def test_free_text_is_left_out_with_a_note_and_can_be_kept():
     assert "Notes" in at.session_state["dataset"].cohort.columns
 
 
+def test_spool_threshold_is_above_the_upload_cap():
+    from starlette import formparsers
+    from streamlit import config
+
+    from server.privacy import keep_uploads_in_memory
+
+    threshold = keep_uploads_in_memory()
+    cap = config.get_option("server.maxUploadSize") * 1024 * 1024
+    assert formparsers.MultiPartParser.spool_max_size == threshold > cap + 1024 * 1024
+    assert keep_uploads_in_memory() == threshold  # idempotent
+
+
+def test_security_headers_are_added_to_http_responses_only():
+    import asyncio
+
+    from server.privacy import SecurityHeaders
+
+    sent = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-frame-options", b"SAMEORIGIN")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(SecurityHeaders(app)({"type": "http"}, None, send))
+    headers = dict(sent[0]["headers"])
+    assert b"frame-ancestors 'none'" in headers[b"content-security-policy"]
+    assert headers[b"x-frame-options"] == b"SAMEORIGIN"  # an app's own header is not overridden
+    assert headers[b"referrer-policy"] == b"no-referrer" and sent[1]["body"] == b"ok"
+    sent.clear()
+    asyncio.run(SecurityHeaders(app)({"type": "websocket"}, None, send))
+    assert dict(sent[0]["headers"]) == {b"x-frame-options": b"SAMEORIGIN"}
+
+
 # ---------------------------------------------------------------- a real server and browser
 IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 
