@@ -14,11 +14,14 @@ frame the app), ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer``, ``n
 ``Permissions-Policy`` that turns off camera, microphone, geolocation and the like.
 
 **Memory.** :func:`start_memory_release` starts one daemon thread per process that, every
-``interval`` seconds, returns freed heap to the operating system (``malloc_trim``, Arrow's memory
-pool), so a server's resident memory falls back after sessions end instead of staying at its peak.
+``interval`` seconds, shuts down sessions whose tab closed more than ``server.disconnectedSessionTTL``
+ago (:func:`reap_disconnected_sessions`: Streamlit itself only does so when another session connects)
+and returns freed heap to the operating system (``malloc_trim``, Arrow's memory pool), so a server's
+resident memory falls back after sessions end instead of staying at its peak.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -27,7 +30,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "SecurityHeaders", "keep_uploads_in_memory",
-           "spool_threshold", "start_memory_release", "release_memory"]
+           "spool_threshold", "start_memory_release", "release_memory", "reap_disconnected_sessions"]
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -109,9 +112,37 @@ _RELEASER: threading.Thread | None = None
 _LOCK = threading.Lock()
 
 
+def reap_disconnected_sessions() -> int:
+    """Shut down sessions whose tab closed more than ``server.disconnectedSessionTTL`` seconds ago.
+
+    Streamlit (1.67) keeps a disconnected session, with its session state and its uploaded bytes, in
+    a TTL cache that is only purged when another session connects; an expired entry is then dropped
+    without ``AppSession.shutdown()``, which is what releases the uploaded file. This purges the
+    cache now and shuts each expired session down. It reaches into Streamlit's session manager
+    (private attributes, checked); it does nothing if they are not there. Returns the sessions closed.
+    """
+    try:
+        from streamlit import runtime
+
+        if not runtime.exists():
+            return 0
+        manager = runtime.get_instance()._session_mgr
+        cache = manager._session_storage._cache
+        lock = getattr(manager, "_storage_lock", None) or threading.Lock()
+        with lock:
+            expired = cache.expire()
+    except (AttributeError, RuntimeError, TypeError):
+        return 0
+    for _, info in expired:
+        with contextlib.suppress(Exception):  # a session that fails to shut down is still dropped
+            info.session.shutdown()
+    return len(expired)
+
+
 def release_memory() -> None:
-    """Collect garbage and hand freed memory back to the OS (glibc ``malloc_trim``, Arrow's pool)."""
+    """Close expired sessions, collect garbage, hand freed memory back to the OS (``malloc_trim``, Arrow)."""
     global _LIBC
+    reap_disconnected_sessions()
     gc.collect()
     try:
         import pyarrow as pa
