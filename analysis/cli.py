@@ -14,7 +14,7 @@ _TYPES = "numeric, binary, categorical, date, id or text"
 
 
 def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | None) -> None:
-    """The input arguments shared by ``check`` and ``outcomes``: FILE, mapping, types, unit, grouping."""
+    """The input arguments shared by ``check`` and ``outcomes``: FILE, mapping, types, unit, grouping, drop/keep."""
     parser.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
     parser.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
                         help="map a column of the file onto a canonical field (repeatable); "
@@ -34,6 +34,10 @@ def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | Non
                              "(e.g. 0 when 1 means censored, 2 for a status coded 1/2)")
     parser.add_argument("--by", default=by_default,
                         help="grouping column, the file's own name or a canonical one (default level_of_care)")
+    parser.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                        help="leave a column out before the identifier check, e.g. one it refused (repeatable)")
+    parser.add_argument("--keep", action="append", default=[], metavar="COLUMN",
+                        help="keep an unmapped free-text column, left out by default (repeatable)")
 
 
 def mapping_from_args(args: argparse.Namespace) -> dict[str, str] | None:
@@ -70,7 +74,7 @@ def load_from_args(args: argparse.Namespace, **kwargs):
     by = args.by if args.by is not None else spec.by
     return load_episodes(args.file, mapping=mapping, by=by, column_types=types,
                          time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
-                         **kwargs)
+                         drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +42,7 @@ from analysis.identifier_content import (
 )
 
 __all__ = ["IdentifierFinding", "ColumnScreen", "find_identifier_columns", "identifier_message", "screen_columns",
-           "free_text_columns", "name_kind"]
+           "leave_out_free_text", "free_text_columns", "name_kind"]
 
 
 @dataclass(frozen=True)
@@ -292,26 +292,13 @@ def free_text_columns(raw: pd.DataFrame, mapped: Iterable[str] = ()) -> list[str
     return out
 
 
-def screen_columns(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, drop: Iterable[str] = (),
-                   keep: Iterable[str] = ()) -> ColumnScreen:
-    """Guard a raw table before mapping: drop what the user dropped, refuse identifiers, leave out free text.
+def screen_columns(raw: pd.DataFrame, *, drop: Iterable[str] = ()) -> ColumnScreen:
+    """Guard a raw table before mapping: drop what the user dropped, then refuse direct identifiers.
 
-    Parameters
-    ----------
-    raw : DataFrame
-        The file as read.
-    mapping : dict, optional
-        The user's ``{canonical: source}`` mapping (guessed where not given); mapped columns are never
-        left out as free text.
-    drop : column names
-        Columns the user chose to drop (e.g. after a refusal); they are neither guarded nor kept.
-    keep : column names
-        Unmapped free-text columns the user chose to keep.
+    ``drop``: columns the user chose to drop (e.g. after a refusal); they are neither guarded nor kept.
+    Free text is left out afterwards, once the mapping is known (:func:`leave_out_free_text`).
     """
-    from analysis.mapping import guess_mapping, resolve_mapping
-
     drop = [str(c) for c in drop]
-    keep = {str(c) for c in keep}
     columns = [str(c) for c in raw.columns]
     dropped = tuple(c for c in columns if c in drop)
     notes = []
@@ -321,17 +308,21 @@ def screen_columns(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = Non
     frame = raw.loc[:, [c not in dropped for c in columns]] if dropped else raw
     if dropped:
         notes.append(f"Dropped at your request: {', '.join(repr(c) for c in dropped)}.")
-    findings = tuple(find_identifier_columns(frame))
-    if findings:
-        return ColumnScreen(frame, findings, dropped, (), tuple(notes))
-    try:
-        mapped = resolve_mapping(frame.columns, mapping).values()
-    except ValueError:
-        mapped = guess_mapping(frame.columns).values()
-    free = tuple(c for c in free_text_columns(frame, mapped) if c not in keep)
-    if free:
-        frame = frame.loc[:, [str(c) not in free for c in frame.columns]]
-        notes.append(f"Left out as free text: {', '.join(repr(c) for c in free)}. Free text can name people in "
-                     "ways no check can find; keep a column only if you know it holds none (on the Data page, or "
-                     "--keep COLUMN on the command line).")
-    return ColumnScreen(frame, (), dropped, free, tuple(notes))
+    return ColumnScreen(frame, tuple(find_identifier_columns(frame)), dropped, (), tuple(notes))
+
+
+def leave_out_free_text(screen: ColumnScreen, mapped: Iterable[str], *, keep: Iterable[str] = ()) -> ColumnScreen:
+    """The screen with unmapped free-text columns left out (unless kept), and a note saying so.
+
+    ``mapped``: the file's columns the mapping uses (never left out); ``keep``: free-text columns the
+    user chose to keep.
+    """
+    keep = {str(c) for c in keep}
+    free = tuple(c for c in free_text_columns(screen.frame, mapped) if c not in keep)
+    if not free:
+        return screen
+    frame = screen.frame.loc[:, [str(c) not in free for c in screen.frame.columns]]
+    note = (f"Left out as free text: {', '.join(repr(c) for c in free)}. Free text can name people in ways no "
+            "check can find; keep a column only if you know it holds none (on the Data page, or --keep COLUMN "
+            "on the command line).")
+    return ColumnScreen(frame, screen.findings, screen.dropped, free, (*screen.notes, note))

@@ -259,6 +259,10 @@ def clean_blanks(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
     """First sheet with the types Excel stored (numbers, dates), text cells cleaned as CSV cells are."""
+    from analysis.safety import workbook_problem  # zip bombs and sheets spanning billions of cells (h12a)
+
+    if problem := workbook_problem(data, label):
+        raise DataFileError(problem)
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine=_EXCEL_ENGINE)
     except Exception as exc:  # zip but not a workbook, corrupt, encrypted

@@ -6,7 +6,7 @@ bad input: a file that cannot be used comes back with ``report.fatal`` set to on
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -14,8 +14,8 @@ from typing import BinaryIO
 import pandas as pd
 
 from analysis.columns import ColumnInfo, describe_columns
-from analysis.identifiers import IdentifierFinding, find_identifier_columns, identifier_message
-from analysis.io import MAX_BYTES, DataFileError, clean_blanks, content_hash, read_bytes, read_table
+from analysis.identifiers import ColumnScreen, IdentifierFinding, leave_out_free_text, screen_columns
+from analysis.io import MAX_BYTES, DataFileError, clean_blanks, content_hash, read_bytes
 from analysis.mapping import (
     Guess,
     MappingSpec,
@@ -25,6 +25,7 @@ from analysis.mapping import (
     resolve_mapping,
     unit_from_name,
 )
+from analysis.safety import read_upload
 from analysis.validation import ValidationReport, _empty_report, validate_episodes
 
 __all__ = ["LoadResult", "load_episodes", "load_frame"]
@@ -56,6 +57,7 @@ class LoadResult:
     event_value: str | None = None
     column_types: dict[str, str] = field(default_factory=dict)
     by: str | None = None
+    screen: ColumnScreen | None = None  # columns dropped by the user or left out as free text (identifiers.py)
 
     @property
     def ok(self) -> bool:
@@ -112,32 +114,38 @@ def _with_notes(report: ValidationReport, notes: list[str]) -> ValidationReport:
 def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, by: str | None = None,
                as_of: object = None, today: object = None, source_name: str = "data frame",
                digest: str = "", column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
-               event_value: object = None) -> LoadResult:
+               event_value: object = None, drop_columns: Iterable[str] = (),
+               keep_columns: Iterable[str] = ()) -> LoadResult:
     """Identifier guard, mapping, column typing and validation of an already-read table (e.g. from a notebook).
 
     ``column_types`` ``{column: type}`` overrides the inferred types (file or canonical names);
     ``time_unit`` the unit of the durations (default: guessed from the time column's name, else
-    days); ``event_value`` the value of the relapse column meaning a relapse (default: guessed).
+    days); ``event_value`` the value of the relapse column meaning a relapse (default: guessed);
+    ``drop_columns`` columns left out before the identifier guard (e.g. one it refused);
+    ``keep_columns`` unmapped free-text columns to keep (left out by default).
     """
     if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1):
         raw = raw.reset_index(drop=True)
     if not raw.attrs.get("text_clean"):
         raw = clean_blanks(raw).copy(deep=False)
         raw.attrs["text_clean"] = True  # every text cell trimmed, blanks missing
-    findings = tuple(find_identifier_columns(raw))
-    if findings:
-        report = _empty_report(len(raw), identifier_message(list(findings)))
-        return LoadResult(None, report, {}, source_name, digest, None, findings)
+    screen = screen_columns(raw, drop=drop_columns)  # (h12a) identifiers in any cell refuse the file
+    if screen.refused:
+        report = _empty_report(len(raw), screen.message)
+        return LoadResult(None, report, {}, source_name, digest, None, screen.findings, screen=screen)
+    raw = screen.frame
     details = guess_details(raw)
     try:
         resolved = resolve_mapping(raw, mapping, guess=details.mapping)
+        screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)  # (h12a)
+        raw = screen.frame
         infos = describe_columns(raw, resolved, column_types)
     except ValueError as exc:
         return LoadResult(None, _empty_report(len(raw), str(exc)), {}, source_name, digest, raw,
                           guesses=details.guesses)
     overrides = {i.source: i.type for i in infos if i.overridden}
     guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
-    notes = [f"Not guessed: {g.reason}." for g in guesses if not g.made]
+    notes = [*screen.notes, *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
     if time_unit is None:
         time_unit = "days"
         if "days_to_relapse" in resolved:
@@ -164,13 +172,14 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
                                          column_types={i.name: i.type for i in infos if i.role != "canonical"})
     extra = tuple(c for c in canonical.columns if c not in resolved)
     return LoadResult(episodes, _with_notes(report, notes), resolved, source_name, digest, raw, (), extra, infos,
-                      tuple(guesses), time_unit, event_value, overrides, by_user)
+                      tuple(guesses), time_unit, event_value, overrides, by_user, screen)
 
 
 def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = None,
                   mapping: Mapping[str, str] | None = None, by: str | None = None, as_of: object = None,
                   today: object = None, max_bytes: int = MAX_BYTES, column_types: Mapping[str, str] | None = None,
-                  time_unit: str | None = None, event_value: object = None) -> LoadResult:
+                  time_unit: str | None = None, event_value: object = None, drop_columns: Iterable[str] = (),
+                  keep_columns: Iterable[str] = ()) -> LoadResult:
     """Read, guard, map, type and validate an episode file (CSV, Excel .xlsx or Parquet).
 
     Parameters
@@ -185,7 +194,7 @@ def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = N
         Grouping column (canonical name or the file's own column name); default ``level_of_care``.
     as_of, today : date-like, optional
         Data extraction date and the date after which dates count as "in the future".
-    column_types, time_unit, event_value : optional
+    column_types, time_unit, event_value, drop_columns, keep_columns : optional
         See :func:`load_frame`.
     """
     if name is None and isinstance(source, (str, Path)):
@@ -194,8 +203,9 @@ def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = N
     try:
         data = read_bytes(source, max_bytes=max_bytes)
         digest = content_hash(data)
-        raw = read_table(data, name=name, max_bytes=max_bytes)
+        raw = read_upload(data, name=name, max_bytes=max_bytes)  # (h12a) read_table behind the memory guards
     except DataFileError as exc:
         return LoadResult(None, _empty_report(0, str(exc)), {}, label, "")
     return load_frame(raw, mapping=mapping, by=by, as_of=as_of, today=today, source_name=label, digest=digest,
-                      column_types=column_types, time_unit=time_unit, event_value=event_value)
+                      column_types=column_types, time_unit=time_unit, event_value=event_value,
+                      drop_columns=drop_columns, keep_columns=keep_columns)

@@ -247,7 +247,8 @@ def read_upload(source: bytes | str | Path | BinaryIO, *, name: str | None = Non
     label = f"'{name}'" if name else "The file"
     data = read_bytes(source, max_bytes=max_bytes)
     fmt = detect_format(data)
-    problem = parquet_problem(data, label) if fmt == "parquet" else None
+    # the specific sentence first (a stray far cell, a zip bomb, nested columns), then the budget
+    problem = {"parquet": parquet_problem, "xlsx": workbook_problem}.get(fmt, lambda *_: None)(data, label)
     if problem:
         raise DataFileError(problem)
     budget = memory_budget() if budget is None else budget

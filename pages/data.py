@@ -31,7 +31,8 @@ def _reload(upload: dict | None, spec: MappingSpec) -> None:
         upload["spec"] = spec
         ss.setdefault("_specs_by_columns", {})[upload["columns"]] = spec  # reused for a file with these columns
         set_dataset(load_dataset(upload["data"], upload["name"], spec.columns, is_sample=False, by=spec.by,
-                                 **options))
+                                 drop_columns=tuple(upload.get("drop", ())),
+                                 keep_columns=tuple(upload.get("keep", ())), **options))
     else:
         p = sample_path()
         set_dataset(load_dataset(p.read_bytes(), p.name, spec.columns, is_sample=True, **options))
@@ -101,6 +102,20 @@ with page_guard("The data page"):
     # ---------------------------------------------------------------- identifier refusal / fatal
     if rep.fatal:
         st.error(f"File rejected: {rep.fatal}")  # the identifier guard's refusal names the column(s)
+    upload = ss.get("upload") if not ds.is_sample else None
+    if upload is not None and result.identifiers:  # (h12a) drop the refused column(s) and go on
+        refused = list(dict.fromkeys(f.column for f in result.identifiers))
+        if st.button(f"Drop {', '.join(repr(c) for c in refused)} and load again", key="drop_identifiers"):
+            upload["drop"] = [*upload.get("drop", []), *refused]
+            _reload(upload, upload.get("spec") or MappingSpec({}))
+    left_out = list(result.screen.free_text) if result.screen is not None else []
+    if upload is not None and (left_out or upload.get("keep")):  # (h12a) free text is left out unless kept
+        kept = list(upload.get("keep", []))
+        keep = st.multiselect("Keep free-text columns (left out by default: free text can name people)",
+                              left_out + kept, default=kept, key="keep_free_text")
+        if sorted(keep) != sorted(kept):
+            upload["keep"] = keep
+            _reload(upload, upload.get("spec") or result.spec())
 
     # ---------------------------------------------------------------- mapping editor
     if result.raw is not None:

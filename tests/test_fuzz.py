@@ -37,19 +37,22 @@ PEAK_MB = 1536
 EXIT_CODES = {"check": {0, 1, 2}, "outcomes": {0, 2}}
 SLOW = {"wide_columns/cols_10000_rows_100.csv", "wide_columns/cols_10000_header_only.csv"}
 
-_H8 = "analysis/io.py (h8, being rewritten)"
+_H8 = "analysis/io.py (h8)"
 KNOWN: dict[str, str] = {
-    "header_cells/header_128kb_level.csv": f"{_H8}: csv.Error 'field larger than field limit (131072)' in _header",
-    "line_endings/cr_only.csv": f"{_H8}: csv.Error 'new-line character seen in unquoted field' in _header",
-    "parquet/year_3000.parquet": f"{_H8}: OutOfBoundsDatetime 'Out of bounds nanosecond timestamp: 3000-01-01'",
+    "header_cells/header_128kb_level.csv": f"{_H8}: csv.Error 'field larger than field limit (131072)' at io.py "
+                                           "_read_csv -> _header",
+    "line_endings/cr_only.csv": f"{_H8}: csv.Error 'new-line character seen in unquoted field' at io.py "
+                                "_read_csv -> _header",
+    "parquet/year_3000.parquet": "analysis/mapping.py + parsing.py (h8): OutOfBoundsDatetime 'Out of bounds "
+                                 "nanosecond timestamp: 3000-01-01' at mapping._check -> parsing.parse_dates",
     "prior_treatments/prior_1e30.csv": "analysis/validation.py (h8): TypeError 'cannot safely cast non-equivalent "
-                                       "float64 to int64' turning prior_treatments into Int64",
+                                       "float64 to int64' turning prior_treatments into Int64 (validate_episodes)",
     "prior_treatments/prior_1e308.csv": "analysis/validation.py (h8): same TypeError as prior_1e30",
     "prior_treatments/prior_2p63.csv": "analysis/validation.py (h8): same TypeError as prior_1e30",
-    "wide_columns/cols_10000_rows_100.csv": f"{_H8} _check_columns (list.count per column, quadratic, ~40 s) and "
-                                            "analysis/validation.py (h8) inserting 10,000 columns one by one "
-                                            "(quadratic, ~90 s): no answer within 30 s",
-    "wide_columns/cols_10000_header_only.csv": f"{_H8} _check_columns quadratic: no answer within 30 s",
+    "wide_columns/cols_10000_rows_100.csv": f"{_H8} _check_columns (list.count per column, quadratic) and "
+                                            "analysis/validation.py (h8) adding 10,000 columns one by one "
+                                            "(quadratic; PerformanceWarning): 65-72 s, no answer within 30 s",
+    "wide_columns/cols_10000_header_only.csv": f"{_H8} _check_columns quadratic: 27-34 s, over 30 s for outcomes",
 }
 # check passes a value that outcomes then cannot use (issue 12: "inf durations pass check, then fail outcomes")
 KNOWN_INCONSISTENT: dict[str, str] = {
@@ -174,7 +177,7 @@ PAGE_CASES = [f for f in corpus() if f.case in {
     [f for i, f in enumerate(corpus()) if f.case not in SLOW and (f.kind != "mutations" or i % 10 == 0)
      and f.name.endswith((".csv", ".xlsx", ".parquet"))]  # the uploader offers only these
 PAGE_KNOWN = {c: r for c, r in KNOWN.items() if c not in SLOW} | {
-    "wide_columns/cols_2000.csv": "analysis/validation.py:461 (h8) adds 2,000 extra columns one at a time: pandas "
+    "wide_columns/cols_2000.csv": "analysis/validation.py (h8) adds 2,000 extra columns one at a time: pandas "
                                   "PerformanceWarning 'DataFrame is highly fragmented', an error under pytest's "
                                   "filterwarnings=error"}
 

@@ -11,8 +11,15 @@ import uuid
 import pandas as pd
 import pytest
 
-from analysis.identifiers import find_identifier_columns, identifier_message, name_kind, screen_columns
+from analysis.identifiers import (
+    find_identifier_columns,
+    identifier_message,
+    leave_out_free_text,
+    name_kind,
+    screen_columns,
+)
 from analysis.loading import load_frame
+from analysis.mapping import guess_mapping
 
 N = 30
 BASE = {"episode_id": [f"E{i}" for i in range(N)], "client_id": [f"C{i:04d}" for i in range(N)],
@@ -269,18 +276,20 @@ def test_dropping_the_column_lets_the_file_go_on():
 def test_unmapped_free_text_is_left_out_unless_kept():
     notes = [f"Session {i}: discussed coping plan and relapse triggers at length" for i in range(N)]
     frame = pd.DataFrame({**BASE, "notes": notes, "referral_source": _cycle(["Self Referral", "Drug Court"])})
-    screen = screen_columns(frame)
+    screen = leave_out_free_text(screen_columns(frame), guess_mapping(frame).values())
     assert screen.free_text == ("notes",) and "notes" not in screen.frame.columns
     assert "referral_source" in screen.frame.columns
     assert any("Left out as free text: 'notes'" in n for n in screen.notes)
-    kept = screen_columns(frame, keep=["notes"])
+    kept = leave_out_free_text(screen_columns(frame), guess_mapping(frame).values(), keep=["notes"])
     assert kept.free_text == () and "notes" in kept.frame.columns
+    assert "notes" in load_frame(frame, keep_columns=["notes"]).raw.columns
+    assert "notes" not in load_frame(frame).raw.columns
 
 
 def test_mapped_text_column_is_never_left_out_as_free_text():
     reasons = [f"Client completed the program after {i} weeks of attendance" for i in range(N)]
     frame = pd.DataFrame({**BASE, "discharge_reason": reasons})
-    assert screen_columns(frame).free_text == ()
+    assert leave_out_free_text(screen_columns(frame), guess_mapping(frame).values()).free_text == ()
 
 
 def test_check_command_refuses_then_goes_on_with_drop(tmp_path, capsys):

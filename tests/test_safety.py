@@ -23,7 +23,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def test_far_cell_workbook_is_refused_before_reading_in_bounded_time_and_memory():
+@pytest.mark.parametrize("budget_mb", [None, "3072"])
+def test_far_cell_workbook_is_refused_before_reading_in_bounded_time_and_memory(budget_mb, monkeypatch):
+    if budget_mb:  # as in the app: the workbook's own sentence, not the budget's
+        monkeypatch.setenv("CONTINUUM_PARSE_MEMORY_MB", budget_mb)
+    else:
+        monkeypatch.delenv("CONTINUUM_PARSE_MEMORY_MB", raising=False)
     data = far_cell_workbook()
     assert len(data) < 2000
     before, start = _peak_mb(), time.perf_counter()

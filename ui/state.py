@@ -53,19 +53,22 @@ class Dataset:
 
 def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool,
                  by: str | None = None, column_types: dict | None = None, time_unit: str | None = None,
-                 event_value: str | None = None) -> Dataset:
+                 event_value: str | None = None, drop_columns: tuple[str, ...] = (),
+                 keep_columns: tuple[str, ...] = ()) -> Dataset:
     """Load bytes (identifier guard, mapping, column types, validation) and derive the cohort table.
 
     ``by``: the grouping column when it is not ``level_of_care`` (a study arm, a site); a file
     without a level of care is then valid. ``column_types``, ``time_unit``, ``event_value``: as
     :func:`analysis.loading.load_episodes` (chosen on the Data page, saved with the mapping).
+    ``drop_columns``/``keep_columns``: columns dropped before the identifier guard, free-text columns kept.
     """
     result = load_episodes(data, name=name, mapping=mapping, by=by, column_types=column_types,
-                           time_unit=time_unit, event_value=event_value)
+                           time_unit=time_unit, event_value=event_value, drop_columns=drop_columns,
+                           keep_columns=keep_columns)
     cohort = derive_cohort(result.episodes) if result.ok else None
     mapping_json = spec_to_json(result.spec()) if result.mapping else "{}"
     label = f"sample cohort ({name})" if is_sample else name
-    key = f"{result.content_hash}|{mapping_json}|{by or ''}"
+    key = f"{result.content_hash}|{mapping_json}|{by or ''}|{sorted(drop_columns)}|{sorted(keep_columns)}"
     return Dataset(key, label, is_sample, result, cohort, mapping_json)
 
 
