@@ -1,0 +1,194 @@
+"""The JSON of ``python -m analysis outcomes`` (and :meth:`OutcomesReport.to_dict`), through the publication.
+
+Every count is the ledger's (numbers at risk are counted *after* each day, relapses and censorings
+*by* it, so the three add up to the group's ``n``); every estimate rests on the counts it needs and
+is ``null`` when one of them is hidden. The log-rank tests and the Cox model are computed on the
+groups whose size is shown, and ``notes`` says which were left out.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from analysis.cox import fit_cox
+from analysis.disclosure import Publication
+from analysis.disclosure.cells import PROGRAM, cell_id
+from analysis.survival import logrank, pairwise_logrank
+from analysis.views.benchmarks import benchmarks_view
+
+__all__ = ["outcomes_payload"]
+
+
+def _num(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+class _Reader:
+    def __init__(self, pub: Publication, by: str, origin: str):
+        self.pub, self.by, self.origin = pub, by, origin
+
+    def count(self, measure: str, group, **q) -> float | None:
+        b = PROGRAM if group == PROGRAM else self.by
+        cid = cell_id(measure, b, group, **q)
+        if cid not in self.pub.ledger or not self.pub.shown(cid):
+            return None
+        return self.pub.ledger.value(cid)
+
+    def shown(self, measure: str, group, **q) -> bool:
+        return self.count(measure, group, **q) is not None
+
+    def km_ok(self, group, day) -> bool:
+        o = self.origin
+        row = all(self.shown(m, group, origin=o, day=day) for m in ("at_risk", "relapsed", "censored"))
+        at = self.count("at_risk", group, origin=o, day=day)
+        return row and self.shown("followed", group, origin=o) and at is not None and at >= self.pub.min_cell
+
+
+def _int(x: float | None) -> int | None:
+    return None if x is None else int(round(x))
+
+
+def _group_entry(rd: _Reader, report, g) -> dict:
+    o = rd.origin
+    n = rd.count("followed", g, origin=o)
+    ok = n is not None
+    med = report.medians.set_index(report.medians["group"].astype(object))
+    rm = report.rmst.set_index(report.rmst["group"].astype(object))
+    surv = report.survival[report.survival["group"].astype(object) == g]
+    entry = {"group": str(g), "n": _int(n), "events": _int(rd.count("relapses_total", g, origin=o)),
+             "suppressed": not ok, "n_status": rd.pub.status(cell_id("followed", rd.by, g, origin=o)),
+             "median_days": _num(med.loc[g, "median_days"]) if ok and g in med.index else None,
+             "median_ci": [_num(med.loc[g, "ci_lower"]), _num(med.loc[g, "ci_upper"])] if ok and g in med.index
+             else None}
+    entry["survival"] = []
+    for r in surv.itertuples():
+        d = int(r.day)
+        show = rd.km_ok(g, d)
+        entry["survival"].append({
+            "day": d, "estimate": _num(r.survival) if show else None, "lower": _num(r.ci_lower) if show else None,
+            "upper": _num(r.ci_upper) if show else None,
+            "at_risk": _int(rd.count("at_risk", g, origin=o, day=d)),
+            "events": _int(rd.count("relapsed", g, origin=o, day=d)),
+            "censored": _int(rd.count("censored", g, origin=o, day=d))})
+    entry["rmst"] = {"tau": _num(report.tau),
+                     **{k: (_num(rm.loc[g, col]) if ok and g in rm.index else None)
+                        for k, col in (("estimate", "rmst_days"), ("se", "se"), ("lower", "ci_lower"),
+                                       ("upper", "ci_upper"))}}
+    comp = report.completion.set_index(report.completion["group"].astype(object))
+    rate_ok = g in comp.index and rd.shown("reason", g, reason="completed") and rd.shown("basis", g)
+    entry["completion_rate"] = {k: (_num(comp.loc[g, col]) if rate_ok else None)
+                                for k, col in (("estimate", "completion_rate"), ("lower", "ci_lower"),
+                                               ("upper", "ci_upper"))}
+    entry["relapse"] = []
+    for r in report.relapse[report.relapse["group"].astype(object) == g].itertuples():
+        h = int(r.horizon_days)
+        el = rd.count("eligible", g, origin=o, horizon=h)
+        re = rd.count("reached", g, origin=o, horizon=h)
+        rl = rd.count("relapsed_eligible", g, origin=o, horizon=h)
+        km = rd.km_ok(g, h)
+        entry["relapse"].append({
+            "horizon_days": h, "km_relapse": _num(r.km_relapse) if km else None,
+            "km_lower": _num(r.km_lower) if km else None, "km_upper": _num(r.km_upper) if km else None,
+            "n_eligible": _int(el), "n_reached": _int(re), "n_relapsed": _int(rl),
+            "reach": _num(r.reach) if el is not None and re is not None else None,
+            "naive_rate": _num(r.naive_rate) if rl is not None and re is not None else None,
+            "lost_as_relapse": _num(r.bound_all_relapsed) if None not in (el, re, rl) else None,
+            "bound_none_relapsed": _num(r.bound_none_relapsed) if el is not None and rl is not None else None})
+    return entry
+
+
+def _tests(pub: Publication, report, visible: list) -> tuple[dict | None, list]:
+    data = pub.raw.survival_data[(report.by, report.origin)]
+    data = data[data["group"].isin(visible)].copy()
+    data["group"] = data["group"].cat.set_categories(visible)
+    if len(visible) < 2:
+        return None, []
+    lr = logrank(data, time_col="time", event_col="event", group_col="group")
+    pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+    return ({"statistic": _num(lr.statistic), "df": int(lr.df), "p": _num(lr.p)},
+            [{"group_a": str(r.group_a), "group_b": str(r.group_b), "statistic": _num(r.statistic), "p": _num(r.p),
+              "p_holm": _num(r.p_adjusted)} for r in pw.itertuples()])
+
+
+def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | None, str | None]:
+    from analysis.cohort import survival_columns
+    from analysis.report import default_reference
+    from analysis.views.comparison import _term_hidden
+
+    if len(visible) < 2 or report.cox is None:
+        return None, None
+    ref = report.cox.reference.get(report.by)
+    ref = ref if ref in visible else default_reference(report.by, visible)
+    time_col, event_col = survival_columns(report.origin)
+    c = pub.raw.cohort
+    col = report.by
+    rows = c.loc[c[time_col].notna() & c[col].isin(visible), list(dict.fromkeys([time_col, event_col, col, *adjust]))]
+    try:
+        cox = fit_cox(rows, time_col=time_col, event_col=event_col, group_col=col, reference=ref,
+                      covariates=list(adjust), groups=[ref, *[g for g in visible if g != ref]])
+    except ValueError as exc:
+        return None, f"Cox model not fitted: {exc}"
+    terms = []
+    for r in cox.terms.itertuples():
+        hidden = _term_hidden(rows, event_col, r.term, col, pub.min_cell)
+        name = r.term.replace(f"{col}[", f"{report.by}[", 1) if r.term.startswith(f"{col}[") else r.term
+        terms.append({"term": name, **{k: None if hidden else _num(getattr(r, k)) for k in ("hr", "lower", "upper", "p")}})
+    ph = []
+    for r in cox.ph_test.itertuples():
+        hidden = any(_term_hidden(rows, event_col, t, col, pub.min_cell) for t in cox.terms["term"]
+                     if t.split("[")[0] == r.term)
+        ph.append({"term": report.by if r.term == col else r.term,
+                   **{k: None if hidden else _num(getattr(r, k)) for k in ("chisq", "df", "p")}})
+    n_ok = all(pub.shown(cell_id("followed", report.by, g, origin=report.origin)) for g in visible)
+    ev_ok = all(pub.shown(cell_id("relapses_total", report.by, g, origin=report.origin)) for g in visible)
+    sentence = cox.summary_sentence().replace(col, report.by) if col != report.by else cox.summary_sentence()
+    return {"reference": {report.by: str(ref), **{k: str(v) for k, v in cox.reference.items() if k != col}},
+            "n": cox.n if n_ok else None, "events": cox.n_events if ev_ok else None,
+            "concordance": _num(cox.concordance), "terms": terms, "ph_test": ph, "ph_note": sentence}, None
+
+
+def outcomes_payload(report, cohort: pd.DataFrame, min_cell: int, adjust: list | None = None) -> dict:
+    """The JSON-ready dict of an :class:`analysis.report.OutcomesReport` (shape in the README)."""
+    from analysis import __version__
+
+    pub = Publication.build(cohort, by=report.by, min_cell=min_cell, horizons=report.horizons)
+    rd = _Reader(pub, report.by, report.origin)
+    groups = report.groups()
+    visible = [g for g in groups if g in pub.groups(report.by, report.origin)]
+    notes = list(report.notes)
+    left = [str(g) for g in groups if g not in visible]
+    if left:
+        notes.append(f"Computed without {', '.join(left)} (fewer than {min_cell} people, or their number is hidden to "
+                     "protect a small count): log-rank tests and the Cox model.")
+    lr, pw = _tests(pub, report, visible)
+    cox, cox_error = _cox(pub, report, visible, list(adjust if adjust is not None else report.adjust))
+    ns = [rd.count("followed", g, origin=report.origin) for g in groups]
+    episodes = rd.count("episodes", PROGRAM)
+    bench = []
+    if report.benchmarks is not None:
+        table = benchmarks_view(pub).placements
+        f = table.frame
+        keep = f["group"].isin(["all", *[str(g) for g in groups]]).to_numpy()
+        for r, st in zip(f[keep].itertuples(), table.status[keep].itertuples(), strict=True):
+            bench.append({"group": r.group, "metric": r.metric, "benchmark_id": r.benchmark_id,
+                          "estimate": _num(r.estimate), "lower": _num(r.lower), "upper": _num(r.upper),
+                          "band": [_num(r.benchmark_low), _num(r.benchmark_high)],
+                          "placement": r.placement if st.placement == "shown" else "suppressed",
+                          "source": r.benchmark_source,
+                          "year": None if _num(r.benchmark_year) is None else int(r.benchmark_year)})
+    return {
+        "by": report.by, "origin": report.origin, "n_episodes": _int(episodes),
+        "n_used": _int(sum(ns)) if None not in ns else None,
+        "horizons": list(report.horizons), "min_cell": int(min_cell), "analysis_version": __version__,
+        "counts_convention": "at_risk: still followed and relapse-free after the day; events and censored: by the "
+                             "day (they add up to n).",
+        "groups": [_group_entry(rd, report, g) for g in groups],
+        "logrank": lr, "pairwise_logrank": pw, "cox": cox, "benchmarks": bench,
+        "notes": notes + ([cox_error] if cox_error else []) + ([report.cox_error] if report.cox_error else [])
+        + list(pub.plan.notes)}
+
