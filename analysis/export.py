@@ -14,17 +14,25 @@ import pandas as pd
 
 from analysis.provenance import Provenance
 
-__all__ = ["FORMULA_PREFIXES", "neutralize_formulas", "to_csv_bytes"]
+__all__ = ["FORMULA_PREFIXES", "neutralize_formulas", "to_csv_bytes", "comment_line"]
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?$")
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_SPLIT_FORMULA = re.compile(r"([,;]\s*)(?=[=+\-@])")
 
 
 def _escape(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not (
-            value.strip() and _PLAIN_NUMBER.match(value) and any(ch.isdigit() for ch in value)):
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_PREFIXES) and not (
+            value.strip() and _PLAIN_NUMBER.match(value.strip()) and any(ch.isdigit() for ch in value)):
         return "'" + value
     return value
+
+
+def comment_line(text: str) -> str:
+    """One provenance value as a safe ``# `` comment line (see the module docstring)."""
+    one = _BREAKS.sub(" ", str(text))
+    return "# " + _SPLIT_FORMULA.sub(lambda m: m.group(1) + "'", one)
 
 
 def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -54,6 +62,6 @@ def to_csv_bytes(df: pd.DataFrame, provenance: Provenance | None = None, *, inde
     index : bool
         Write the index as a column.
     """
-    header = "".join(f"# {line}\n" for line in provenance.lines()) if provenance is not None else ""
+    header = "".join(comment_line(line) + "\n" for line in provenance.lines()) if provenance is not None else ""
     body = neutralize_formulas(df).to_csv(index=index, lineterminator="\n")
     return (header + body).encode("utf-8")

@@ -36,7 +36,9 @@ class Provenance:
     by : str
         Grouping column.
     rows_used, rows_excluded : int
-        Episodes in the analysis after filters, and rows the validation excluded from the file.
+        Episodes in the analysis after filters, and rows the validation excluded from the file; a count
+        from 1 to ``min_cell - 1`` is written ``"<11"`` (a download must not carry a small count either),
+        ``rows_used=None`` (the publication hides the view's total) ``"suppressed"``.
     min_cell : int
         Small-cell threshold (counts below it are suppressed).
     version : str
@@ -50,7 +52,7 @@ class Provenance:
     filters: str
     origin: str | None
     by: str
-    rows_used: int
+    rows_used: int | None
     rows_excluded: int
     min_cell: int
     version: str = __version__
@@ -61,13 +63,19 @@ class Provenance:
         """First 12 hex characters of the content hash."""
         return self.content_hash[:12]
 
+    def _count(self, n: int | None) -> str:
+        if n is None:
+            return "suppressed"
+        return f"<{self.min_cell}" if 1 <= n < self.min_cell else f"{n:,}"
+
     def _items(self) -> list[tuple[str, str]]:
         items = [("source", f"{self.source} (sha256 {self.short_hash})" if self.short_hash else self.source),
                  ("filters", self.filters)]
         if self.origin:
             items.append(("time origin", self.origin))
         items += [("grouped by", self.by.replace("_", " ")),
-                  ("rows", f"{self.rows_used:,} used, {self.rows_excluded:,} excluded by validation"),
+                  ("rows", f"{self._count(self.rows_used)} used, {self._count(self.rows_excluded)} excluded by "
+                           "validation"),
                   ("small cells", f"counts below {self.min_cell} suppressed"),
                   ("analysis version", f"Continuum {self.version}"),
                   ("created", self.created)]
@@ -81,7 +89,8 @@ class Provenance:
         """A compact one-line caption for charts (the filters shortened with "..." to fit ``max_chars``)."""
         origin = f" | from {self.origin}" if self.origin else ""
         src = f"{self.source} ({self.short_hash})" if self.short_hash else self.source
-        tail = (f"{origin} | {self.rows_used:,} used, {self.rows_excluded:,} excluded | <{self.min_cell} hidden"
+        tail = (f"{origin} | {self._count(self.rows_used)} used, {self._count(self.rows_excluded)} excluded"
+                f" | <{self.min_cell} hidden"
                 f" | Continuum {self.version}")
         room = max(max_chars - len(src) - len(tail) - 6, 12)
         filters = self.filters if len(self.filters) <= room else self.filters[:room - 3].rstrip() + "..."

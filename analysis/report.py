@@ -3,8 +3,9 @@
 :func:`outcomes_report` runs every headline analysis for one grouping column and time origin
 (Kaplan-Meier with log-log intervals at the horizons, medians, RMST, log-rank global and pairwise,
 completion, relapse by horizon with reach and bounds, Cox model) and returns an
-:class:`OutcomesReport`. :meth:`OutcomesReport.to_dict` applies small-cell suppression and gives
-the JSON shape documented in the README; :meth:`OutcomesReport.to_text` a readable summary.
+:class:`OutcomesReport`. :meth:`OutcomesReport.to_dict` publishes it through :mod:`analysis.disclosure`
+(``analysis.views.outcomes``) in the JSON shape documented in the README; :meth:`OutcomesReport.to_text`
+a readable summary of the same published numbers.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import __version__
 from analysis.cohort import choose_origin, recorded_outcomes
 from analysis.columns import covariate_warnings
 from analysis.cox import CoxResult, fit_cox
@@ -64,6 +64,8 @@ class OutcomesReport:
     recorded: dict = field(default_factory=lambda: {"completion": True, "discharge_reasons": True,
                                                     "length_of_stay": True})
     labels: dict = field(default_factory=dict)
+    adjust: tuple[str, ...] = ()
+    cohort: pd.DataFrame | None = field(default=None, repr=False)  # the publication is built from it
 
     @property
     def days_per_unit(self) -> float:
@@ -79,103 +81,21 @@ class OutcomesReport:
         return list(self.km["group"].cat.categories)
 
     def to_dict(self, min_cell: int = DEFAULT_MIN_CELL) -> dict:
-        """JSON-ready dict; counts below ``min_cell`` and estimates resting on them become ``None``."""
-        ev = self.km.groupby("group", observed=False)
-        n_by = ev["n_at_risk"].first()
-        events_by = ev["n_event"].sum()
-        out_groups = []
-        for g in self.groups():
-            n = int(n_by.get(g, 0))
-            small = n < min_cell
-            med = self.medians.set_index("group").loc[g] if g in set(self.medians["group"]) else None
-            surv = self.survival[self.survival["group"] == g]
-            rm = self.rmst.set_index("group").loc[g]
-            comp = self.completion.set_index("group").loc[g] if g in set(self.completion["group"]) else None
-            rel = self.relapse[self.relapse["group"] == g]
-            entry = {
-                "group": str(g), "n": _count(n, min_cell), "events": _count(int(events_by.get(g, 0)), min_cell),
-                "suppressed": bool(small),
-                "median": None if small or med is None else self._in_unit(med["median_days"]),
-                "median_ci": None if small or med is None else [self._in_unit(med["ci_lower"]),
-                                                                self._in_unit(med["ci_upper"])],
-                "median_days": None if small or med is None else _num(med["median_days"]),
-                "survival": [
-                    {"time": self._in_unit(r.day), "day": _whole(_num(r.day)),
-                     "estimate": None if r.n_at_risk < min_cell or small else _num(r.survival),
-                     "lower": None if r.n_at_risk < min_cell or small else _num(r.ci_lower),
-                     "upper": None if r.n_at_risk < min_cell or small else _num(r.ci_upper),
-                     "at_risk": _count(int(r.n_at_risk), min_cell),
-                     "events": _count(int(r.n_event_cum), min_cell),
-                     "censored": _count(int(r.n_censor_cum), min_cell)}
-                    for r in surv.itertuples()],
-                "rmst": {"tau": self._in_unit(self.tau), "unit": self.time_unit,
-                         "estimate": None if small else self._in_unit(rm["rmst_days"]),
-                         "se": None if small else self._in_unit(rm["se"]),
-                         "lower": None if small else self._in_unit(rm["ci_lower"]),
-                         "upper": None if small else self._in_unit(rm["ci_upper"])},
-                "completion_rate": None if not self.recorded.get("completion", True) else _rate(
-                    comp, "n_completed", "completion_rate", "ci_lower", "ci_upper",
-                    basis=None if comp is None else comp["n_discharged"] - comp["n_transferred"], min_cell=min_cell),
-                "relapse": [
-                    {"horizon": self._in_unit(r.horizon_days), "horizon_days": _whole(_num(r.horizon_days)),
-                     "km_relapse": None if small or r.n_at_risk < min_cell else _num(r.km_relapse),
-                     "km_lower": None if small or r.n_at_risk < min_cell else _num(r.km_lower),
-                     "km_upper": None if small or r.n_at_risk < min_cell else _num(r.km_upper),
-                     "n_eligible": _count(int(r.n_eligible), min_cell),
-                     "n_reached": _count(int(r.n_reached), min_cell),
-                     "n_relapsed": _count(int(r.n_relapsed), min_cell),
-                     "reach": None if r.n_eligible < min_cell else _num(r.reach),
-                     "naive_rate": None if r.n_reached < min_cell or r.n_relapsed < min_cell else _num(r.naive_rate),
-                     "lost_as_relapse": None if r.n_eligible < min_cell else _num(r.bound_all_relapsed),
-                     "bound_none_relapsed": None if r.n_eligible < min_cell or r.n_relapsed < min_cell
-                     else _num(r.bound_none_relapsed)}
-                    for r in rel.itertuples()],
-            }
-            out_groups.append(entry)
-        result: dict = {
-            "by": self.labels.get(self.by, self.by), "origin": self.origin, "origin_reason": self.origin_reason,
-            "time_unit": self.time_unit, "n_episodes": self.n_episodes, "n_used": self.n_used,
-            "horizons": [self._in_unit(h) for h in self.horizons], "min_cell": min_cell,
-            "analysis_version": __version__,
-            "not_recorded": {k: _NOT_RECORDED[k] for k, v in self.recorded.items() if not v},
-            "groups": out_groups,
-            "logrank": None if self.logrank is None else {
-                "statistic": _num(self.logrank.statistic), "df": int(self.logrank.df), "p": _num(self.logrank.p)},
-            "pairwise_logrank": [
-                {"group_a": str(r.group_a), "group_b": str(r.group_b), "statistic": _num(r.statistic),
-                 "p": _num(r.p), "p_holm": _num(r.p_adjusted)} for r in self.pairwise.itertuples()],
-            "cox": None if self.cox is None else {
-                "reference": {k: str(v) for k, v in self.cox.reference.items()},
-                "n": self.cox.n, "events": self.cox.n_events, "concordance": _num(self.cox.concordance),
-                "terms": [{"term": r.term, "hr": _num(r.hr), "lower": _num(r.lower), "upper": _num(r.upper),
-                           "p": _num(r.p)} for r in self.cox.terms.itertuples()],
-                "ph_test": [{"term": r.term, "chisq": _num(r.chisq), "df": _num(r.df), "p": _num(r.p)}
-                            for r in self.cox.ph_test.itertuples()],
-                "ph_note": self.cox.summary_sentence(),
-            },
-            "benchmarks": [] if self.benchmarks is None else [
-                {"group": r.group, "metric": r.metric, "benchmark_id": r.benchmark_id,
-                 "estimate": None if r.n < min_cell else _num(r.estimate),
-                 "lower": None if r.n < min_cell else _num(r.lower),
-                 "upper": None if r.n < min_cell else _num(r.upper),
-                 "band": [_num(r.benchmark_low), _num(r.benchmark_high)],
-                 "placement": "suppressed" if r.n < min_cell else r.placement,
-                 "source": r.benchmark_source,
-                 "year": None if _num(r.benchmark_year) is None else int(r.benchmark_year)}
-                for r in self.benchmarks.itertuples()],
-            "notes": list(self.notes) + ([self.cox_error] if self.cox_error else []),
-        }
-        if self.cox is not None:
-            result["cox"]["notes"] = list(self.cox.notes)
-            result["cox"]["converged"] = bool(self.cox.converged)
-        return result
+        """JSON-ready dict, published through :mod:`analysis.disclosure` (``analysis.views.outcomes``):
+        counts below ``min_cell``, counts that would give one away, and estimates resting on them are
+        ``None``; tests and the Cox model use the groups whose size is shown."""
+        from analysis.views.outcomes import outcomes_payload
+
+        if self.cohort is None:
+            raise ValueError("This report was built without its cohort, so it cannot be published.")
+        return outcomes_payload(self, self.cohort, min_cell)
 
     def to_text(self, min_cell: int = DEFAULT_MIN_CELL) -> str:
         """A readable plain-text summary (the same suppressed numbers as :meth:`to_dict`)."""
         d = self.to_dict(min_cell)
         unit = self.time_unit
         lines = [f"Outcomes by {d['by']}, time to relapse from {d['origin']} "
-                 f"({d['n_used']:,} of {d['n_episodes']:,} episodes used; cells < {min_cell} suppressed); "
+                 f"({_c(d['n_used'])} of {_c(d['n_episodes'])} episodes used; cells < {min_cell} suppressed); "
                  f"times in {unit}",
                  f"Origin: {self.origin_reason}." if self.origin_reason else "", ""]
         tau = f"{self._in_unit(self.tau):g}"
@@ -189,7 +109,7 @@ class OutcomesReport:
             comp = g["completion_rate"]
             comp_text = "not recorded" if comp is None else _fmt_ci(comp["estimate"], [comp["lower"], comp["upper"]],
                                                                    "{:.1%}")
-            lines.append(f"{g['group']:<14}{_c(g['n']):>8}{_c(g['events']):>8}{med:>28}"
+            lines.append(f"{g['group']:<14}{_c(g['n'], g.get('n_status'), min_cell):>8}{_c(g['events']):>8}{med:>28}"
                          f"{_fmt(g['rmst']['estimate'], '{:.1f}'):>16}{comp_text:>26}")
         lines += ["", "Cumulative relapse (1 - Kaplan-Meier, 95% log-log CI) and reach:"]
         for g in d["groups"]:
@@ -244,20 +164,10 @@ def _whole(x: float | None):
     return int(x) if x is not None and float(x).is_integer() else x
 
 
-def _count(n: int, min_cell: int) -> int | None:
-    return None if 0 < n < min_cell else int(n)
-
-
-def _rate(row, count_col, rate_col, lo_col, hi_col, *, basis, min_cell) -> dict:
-    if row is None:
-        return {"estimate": None, "lower": None, "upper": None}
-    hidden = basis is None or basis < min_cell or 0 < row[count_col] < min_cell
-    return {"estimate": None if hidden else _num(row[rate_col]), "lower": None if hidden else _num(row[lo_col]),
-            "upper": None if hidden else _num(row[hi_col])}
-
-
-def _c(n) -> str:
-    return f"<{DEFAULT_MIN_CELL}" if n is None else f"{n:,}"
+def _c(n, status: str | None = None, min_cell: int = DEFAULT_MIN_CELL) -> str:
+    if n is None:
+        return f"<{min_cell}" if status == "small" else "suppressed"
+    return f"{n:,}"
 
 
 def _fmt(x, spec: str) -> str:
@@ -359,7 +269,8 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
             columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]),
         completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes),
         benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level),
-        time_unit=unit, origin_reason=origin_reason, recorded=recorded, labels=labels)
+        time_unit=unit, origin_reason=origin_reason, recorded=recorded, labels=labels, adjust=tuple(adjust),
+        cohort=cohort)
 
 
 def _days(h: float, factor: float) -> float:

@@ -48,11 +48,23 @@ st.markdown(f"""
 - Aalen-Johansen cumulative incidence with infinitesimal-jackknife errors, tie-aware (no jitter).
 - Estimates agree with R's survival package on reference data sets (see `tests/r/`).
 
-### Small-cell suppression
-Counts from 1 to {ctx.min_cell - 1} are shown as "<{ctx.min_cell}" in every table, chart and download (CMS
-cell-size rule), as are the rates built on them; in a set of counts adding to a known total the next-smallest count
-is hidden too ("suppressed"). Curves stop where fewer than {ctx.min_cell} remain at risk. The threshold is set in
-the sidebar; it cannot go below 11.
+### Small-cell suppression (CMS cell-size rule)
+No count of 1 to {ctx.min_cell - 1} people is shown, nor any count from which one can be worked out, in any table,
+chart, download or export. Every number passes one publishing step:
+- counts from 1 to {ctx.min_cell - 1} read "<{ctx.min_cell}"; zero is shown;
+- where a hidden count could be recomputed from others (a total minus its parts, a rate times its base, the
+  counts of two consecutive days, the same count in another table, page or time origin), enough other counts are
+  hidden too: they read "suppressed", not "<{ctx.min_cell}", because they are not small;
+- every rate, interval, median, curve, test and hazard ratio resting on a hidden count is hidden with it; tests and
+  models over several groups leave hidden groups out and say so;
+- survival and retention curves are drawn in steps of at least {ctx.min_cell} events (and censorings in steps of 0
+  or at least {ctx.min_cell}), so no step shows what happened to a few people on one day, and stop where fewer than
+  {ctx.min_cell} remain at risk;
+- a filter setting that differs from a wider one (one value added or a filter removed, a date bound moved by a
+  month) by fewer than {ctx.min_cell} episodes is refused, and counts that differ from the wider setting by so few
+  are hidden; admission dates are applied in whole months.
+
+The threshold is set in the sidebar; it cannot go below 11.
 
 ### Data handling
 An uploaded file is kept in this session's memory only, never written to disk, and is gone when the session ends.

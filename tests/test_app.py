@@ -79,8 +79,13 @@ def test_a_filter_changes_the_numbers(cohort):
     at.multiselect(key="f_levels").select("iop").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    n_iop = int((cohort["level_of_care"] == "iop").sum())
-    assert metrics["Episodes"] == f"{n_iop:,}"
+    iop = cohort[cohort["level_of_care"] == "iop"]
+    rate = completion_rates(iop, by="level_of_care").set_index("group").loc["iop", "completion_rate"]
+    assert metrics["Completion rate"] == f"{rate * 100:.1f}%"
+    # 15 IOP episodes are still in treatment, and one detox episode: the wider setting "IOP and detox" would
+    # give the 1 away by subtraction, so the view's total and in-treatment count are hidden, everywhere
+    assert metrics["Episodes"] == "suppressed"
+    assert not any(f"{len(iop):,}" in c.value for c in at.sidebar.caption)
     assert at.query_params["level"] in ("iop", ["iop"])  # the URL reproduces the view
     # the filter survives a page change
     at.switch_page("pages/retention.py").run()
@@ -95,7 +100,7 @@ def test_url_reproduces_a_view(cohort):
     assert at.radio(key="origin").value == "admission"
     assert at.number_input(key="min_cell").value == 20
     n_res = int((cohort["level_of_care"] == "residential").sum())
-    assert {m.label: m.value for m in at.metric}["Episodes"] == f"{n_res:,}"
+    assert {m.label: m.value for m in at.metric}["Episodes"] in (f"{n_res:,}", "suppressed")
 
 
 def test_origin_switch_changes_time_to_relapse(cohort):
@@ -129,6 +134,10 @@ def test_small_cells_are_suppressed():
     at = _app(level=["inpatient"], site=["North Clinic"], payer=["private"], sex=["male"])
     at.switch_page("pages/retention.py").run()
     assert not at.exception
+    # 11 female private inpatients at North Clinic: the wider setting "any sex" adds only ... or the view is kept
+    if any("leaves out fewer than" in e.value for e in at.error):
+        assert not at.dataframe  # refused: nothing shown
+        return
     mix = _table(at, "Discharge reason")
     counts = mix["Episodes"].tolist()
     for v in counts:  # every shown count is 0, >= 11, or hidden
@@ -211,7 +220,7 @@ def test_every_page_survives_small_groups(page, cohort):
     at.session_state["f_substances"] = ["other"]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert {m.label: m.value for m in at.metric}.get("Episodes", str(len(sub))) == str(len(sub))
+    assert {m.label: m.value for m in at.metric}.get("Episodes", str(len(sub))) in (str(len(sub)), "suppressed")
     count_words = ("Episodes", "People", "Discharged", "Completed", "Transferred", "Reached", "Relapsed",
                    "at risk", "Still in treatment", "Still enrolled", "Horizon passed", "Episodes with hours")
     for df in at.dataframe:

@@ -58,17 +58,26 @@ def test_json_numbers_equal_the_functions(sample_json, sample_cohort):
     rm = rmst_by_group(km, tau=365).set_index("group")
     comp = completion_rates(sample_cohort).set_index("group")
     lr = logrank(data, time_col="time", event_col="event", group_col="group")
+    shown_rows = 0
     for g in sample_json["groups"]:
         name = g["group"]
-        assert g["n"] == int((data["group"] == name).sum())
+        mine = data[data["group"] == name]
+        assert g["n"] == len(mine)
         for s in g["survival"]:
-            assert s["estimate"] == pytest.approx(at.loc[(name, s["day"]), "survival"], abs=1e-12)
-            assert s["lower"] == pytest.approx(at.loc[(name, s["day"]), "ci_lower"], abs=1e-12)
-            assert s["at_risk"] == at.loc[(name, s["day"]), "n_at_risk"]
+            if s["estimate"] is not None:
+                assert s["estimate"] == pytest.approx(at.loc[(name, s["day"]), "survival"], abs=1e-12)
+                assert s["lower"] == pytest.approx(at.loc[(name, s["day"]), "ci_lower"], abs=1e-12)
+            if s["at_risk"] is not None:  # published counts: after the day / by the day, adding up to n
+                shown_rows += 1
+                assert s["at_risk"] == int((mine["time"] > s["day"]).sum())
+                assert s["events"] == int(((mine["event"] == 1) & (mine["time"] <= s["day"])).sum())
+                assert s["censored"] == int(((mine["event"] != 1) & (mine["time"] <= s["day"])).sum())
+                assert s["at_risk"] + s["events"] + s["censored"] == g["n"]
         if g["median_days"] is not None:
             assert g["median_days"] == med.loc[name, "median_days"]
         assert g["rmst"]["estimate"] == pytest.approx(rm.loc[name, "rmst_days"], abs=1e-9)
         assert g["completion_rate"]["estimate"] == pytest.approx(comp.loc[name, "completion_rate"], abs=1e-12)
+    assert shown_rows >= 12  # most day rows of the sample are shown
     assert sample_json["logrank"]["statistic"] == pytest.approx(lr.statistic, abs=1e-9)
 
 

@@ -3,6 +3,11 @@
 Widget values live in ``st.session_state`` (the sidebar is drawn by ``app.py`` on every run, so
 they survive page changes) and are mirrored to the URL's query parameters, so a link reproduces
 the view. On a session's first run the URL is read back into the widgets (unknown values dropped).
+
+Disclosure: admission dates are applied in whole months (a day's admissions would be the difference
+between two views), the number of matching episodes reads "<11" when small, and a setting whose
+difference from a wider one is 1 to ``min_cell - 1`` episodes is refused with a sentence
+(:func:`analysis.disclosure.neighbours.wider_settings`).
 """
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ import pandas as pd
 import streamlit as st
 
 from analysis.cohort import ORIGINS, choose_origin
+from analysis.disclosure.neighbours import month_end, month_start, wider_settings
 from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_options
 from analysis.schema import LEVEL_LABELS
 from analysis.suppression import DEFAULT_MIN_CELL
 from ui.state import Context, Dataset, filtered_cohort
+from ui.text import md
 from ui.widgets import BY_LABELS
 
 __all__ = ["render_sidebar", "grouping_options", "MULTI_KEYS"]
@@ -127,8 +134,8 @@ def render_sidebar(ds: Dataset) -> Context:
     """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
     ss = st.session_state
     with st.sidebar:
-        st.caption(f"Data: {ds.label}" + (f" ({ds.result.report.n_rows_accepted:,} episodes)" if ds.cohort is not None
-                                          else ""))
+        st.caption(f"Data: {md(ds.label)}" + (f" ({_count(ds.result.report.n_rows_accepted, DEFAULT_MIN_CELL)} "
+                                              "episodes)" if ds.cohort is not None else ""))
         if ds.cohort is None:
             st.error("The loaded file cannot be analysed; see the Data page.")
             return Context(ds, FilterSpec(), "level_of_care", "discharge", DEFAULT_MIN_CELL, None)
@@ -148,9 +155,11 @@ def render_sidebar(ds: Dataset) -> Context:
         if bounds:
             c1, c2 = st.columns(2)
             c1.date_input("Admitted from", min_value=bounds[0], max_value=bounds[1], key="f_from",
-                          format="YYYY-MM-DD", help="Leave empty for no lower bound.")
+                          format="YYYY-MM-DD", help="Leave empty for no lower bound. Applied from the first day "
+                                                    "of the month.")
             c2.date_input("Admitted to", min_value=bounds[0], max_value=bounds[1], key="f_to",
-                          format="YYYY-MM-DD", help="Leave empty for no upper bound.")
+                          format="YYYY-MM-DD", help="Leave empty for no upper bound. Applied to the last day "
+                                                    "of the month.")
         for name, (key, title) in MULTI_KEYS.items():
             if name in options and FILTER_COLUMNS[name] in cohort.columns:
                 st.multiselect(title, options[name], key=key, format_func=_fmt_value(name),
@@ -171,13 +180,54 @@ def render_sidebar(ds: Dataset) -> Context:
     spec_kwargs = {name: tuple(ss.get(key, [])) for name, (key, _) in MULTI_KEYS.items()}
     error = None
     try:
-        spec = FilterSpec(admission_from=ss.get("f_from"), admission_to=ss.get("f_to"),
+        start, end = ss.get("f_from"), ss.get("f_to")
+        spec = FilterSpec(admission_from=month_start(start) if start else None,
+                          admission_to=month_end(end) if end else None,
                           co_occurring=_COOC[ss.get("f_cooc", "All")], **spec_kwargs)
         filtered = filtered_cohort(ds, spec)
     except ValueError as err:
         spec, filtered, error = FilterSpec(), ds.cohort, f"The filters cannot be applied: {err}"
     by, origin, min_cell = ss["by"], ss["origin"], int(ss["min_cell"])
     _sync_url(spec, by, origin, min_cell)
+    if error is None:
+        error = _refusal(ds, spec, min_cell)
+    ctx = Context(ds, spec, by, origin, min_cell, filtered, error)
     with st.sidebar:
-        st.caption(f"{len(filtered):,} episodes match. {spec.describe()}.")
-    return Context(ds, spec, by, origin, min_cell, filtered, error)
+        if error is not None or len(filtered) == 0:
+            st.caption(f"This selection cannot be shown. {md(spec.describe())}.")
+            return ctx
+        if len(filtered) < min_cell:
+            st.caption(f"Fewer than {min_cell} episodes match. {md(spec.describe())}.")
+            return ctx
+    from ui.compute import publication  # the total of the view is a published count like any other
+
+    try:
+        total = publication(ctx).count("episodes")
+    except ValueError as err:
+        return Context(ds, spec, by, origin, min_cell, filtered, str(err))
+    ctx = Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=total.shown)
+    with st.sidebar:
+        st.caption((f"{len(filtered):,} episodes match. " if total.shown else
+                    "Episodes match (their number is hidden to protect a small count). ") + f"{md(spec.describe())}.")
+    return ctx
+
+
+def _count(n: int, min_cell: int) -> str:
+    return f"fewer than {min_cell}" if 1 <= n < min_cell else f"{n:,}"
+
+
+def _refusal(ds: Dataset, spec: FilterSpec, min_cell: int) -> str | None:
+    """A sentence when a wider setting one step away adds 1 to ``min_cell - 1`` episodes (memoised per view)."""
+    memo_key = f"{ds.key}|{spec.key()}|{min_cell}"
+    memo = st.session_state.get("_refusal")
+    if memo is not None and memo[0] == memo_key:
+        return memo[1]
+    text = None
+    for nb in wider_settings(ds.cohort, spec):
+        if 0 < len(nb.added) < min_cell:
+            text = (f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
+                    "comparing the two would show counts about those few people. Choose a wider or a narrower "
+                    "selection.")
+            break
+    st.session_state["_refusal"] = (memo_key, text)
+    return text

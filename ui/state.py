@@ -107,6 +107,7 @@ class Context:
     min_cell: int
     cohort: pd.DataFrame | None  # filtered cohort
     error: str | None = None
+    rows_shown: bool = True  # the view's number of episodes is a published count (False: hidden)
 
     @property
     def key(self) -> str:
@@ -120,7 +121,8 @@ class Context:
     def provenance(self, origin: str | None = None, by: str | None = None) -> Provenance:
         """Provenance of an output of this view (``origin`` only for time-to-event outputs)."""
         return Provenance(source=self.dataset.label, content_hash=self.dataset.content_hash,
-                          filters=self.spec.describe(), origin=origin, by=by or self.by, rows_used=self.n,
+                          filters=self.spec.describe(), origin=origin, by=by or self.by,
+                          rows_used=self.n if self.rows_shown else None,
                           rows_excluded=self.dataset.rows_excluded, min_cell=self.min_cell)
 
 
