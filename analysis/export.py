@@ -23,6 +23,8 @@ _SPLIT_FORMULA = re.compile(r"([,;]\s*)(?=[=+\-@])")
 
 
 def _escape(value: object) -> object:
+    if isinstance(value, str):
+        value = _BREAKS.sub(" ", value)  # one line per row: no line of the file starts inside a label
     if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_PREFIXES) and not (
             value.strip() and _PLAIN_NUMBER.match(value.strip()) and any(ch.isdigit() for ch in value)):
         return "'" + value
@@ -38,8 +40,9 @@ def comment_line(text: str) -> str:
 def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells and column names cannot run as spreadsheet formulas.
 
-    Rule: a string starting with one of :data:`FORMULA_PREFIXES` gets a leading ``'``, unless it is
-    a plain number (``-3``, ``+1.5``, ``-12.5%``). Non-text columns are untouched.
+    Rule: line breaks and control characters become spaces; then a string starting (after spaces) with
+    one of :data:`FORMULA_PREFIXES` gets a leading ``'``, unless it is a plain number (``-3``, ``+1.5``,
+    ``-12.5%``). Non-text columns are untouched.
     """
     out = df.copy()
     for col in out.columns:

@@ -8,6 +8,7 @@ from analysis.mapping import FIELD_LABELS, MappingSpec, spec_from_json, spec_to_
 from analysis.schema import FIELDS
 from analysis.validation import TIME_UNITS
 from ui.state import context, load_dataset, sample_dataset, sample_path, set_dataset
+from ui.text import md
 from ui.widgets import page_guard
 
 st.title("Data")
@@ -87,7 +88,7 @@ with page_guard("The data page"):
             if ss.get("upload", {}).get("name") != up.name or ss.get("upload", {}).get("size") != len(data):
                 _new_upload(data, up.name)
         elif not ds.is_sample:
-            st.caption(f"Loaded: {ds.label}. Upload another file to replace it.")
+            st.caption(f"Loaded: {md(ds.label)}. Upload another file to replace it.")
         else:
             st.info("Choose a file to analyse. Until then the pages show the sample cohort.")
     if not ds.is_sample:
@@ -101,11 +102,11 @@ with page_guard("The data page"):
     ss["_map_token"] = token
     # ---------------------------------------------------------------- identifier refusal / fatal
     if rep.fatal:
-        st.error(f"File rejected: {rep.fatal}")  # the identifier guard's refusal names the column(s)
+        st.error(f"File rejected: {md(rep.fatal)}")  # the identifier guard's refusal names the column(s)
     upload = ss.get("upload") if not ds.is_sample else None
     if upload is not None and result.identifiers:  # (h12a) drop the refused column(s) and go on
         refused = list(dict.fromkeys(f.column for f in result.identifiers))
-        if st.button(f"Drop {', '.join(repr(c) for c in refused)} and load again", key="drop_identifiers"):
+        if st.button(f"Drop {md(', '.join(repr(c) for c in refused))} and load again", key="drop_identifiers"):
             upload["drop"] = [*upload.get("drop", []), *refused]
             _reload(upload, upload.get("spec") or MappingSpec({}))
     left_out = list(result.screen.free_text) if result.screen is not None else []
@@ -220,7 +221,7 @@ with page_guard("The data page"):
         st.markdown("**Labels that could not be placed** (shown as text, as found in the file)")
         st.dataframe(ul, hide_index=True, key="tbl_unknown")
     for note in rep.notes:
-        st.info(note)
+        st.info(md(note))
 
     # ---------------------------------------------------------------- preview & dictionary
     if ds.cohort is not None:
