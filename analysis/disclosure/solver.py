@@ -151,7 +151,7 @@ class _State:
         any_change = False
         for rel in rels:  # first the obvious repairs, relation by relation (no derivations yet)
             while (victim := self.violation(rel, {})) is not None:
-                cand = self.candidates(rel, level)
+                cand = sorted(self.candidates(rel, level), key=lambda c, r=rel: self._pinned_elsewhere(c, r))
                 if not cand:
                     break
                 self.hide(cand[0], victim)
@@ -163,7 +163,7 @@ class _State:
                 victim = self.violation(rel, derived)
                 if victim is None:
                     continue
-                cand = self._trace_candidates(rel, derived, level)
+                cand = sorted(self._trace_candidates(rel, derived, level), key=lambda c: self._pinned_elsewhere(c, rel))
                 if not cand:
                     cand = self.candidates(rel, level, allow_locked=True)
                     if cand:
@@ -176,6 +176,14 @@ class _State:
                 break  # derivations change: start again
             if not fixed:
                 return any_change
+
+    def _pinned_elsewhere(self, cid: CellId, rel: dict[CellId, int]) -> bool:
+        """Whether hiding ``cid`` is pointless: another relation holds it with every other cell known."""
+        for i in self.by_cell.get(cid, []):
+            other = self.ledger.relations[i]
+            if other is not rel and all(c == cid or not self.unknown(c) for c in other):
+                return True
+        return False
 
     def _trace_candidates(self, rel: dict[CellId, int], derived: dict[CellId, dict[CellId, int]],
                           level: int) -> list[CellId]:
