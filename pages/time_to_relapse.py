@@ -21,6 +21,7 @@ if require_data(ctx):
     with page_guard("The Kaplan-Meier curves"):
         view = compute.time_to_relapse_of(ctx)
         at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
+        at = at[at["n_at_risk"].notna()]  # hidden day rows are left out under the chart
         band = (0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)") \
             if origin == "discharge" else None
         fig = figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, benchmark_band=band,
@@ -84,6 +85,9 @@ if require_data(ctx):
         st.subheader("Relapse with death as a competing event")
         if not view.deaths_recorded:
             st.info("No deaths are recorded in these episodes, so Kaplan-Meier above is the cumulative incidence.")
+        elif view.cif is None or view.cif.empty:
+            st.info(f"Too few deaths to draw the competing-risks curves in steps of at least {ctx.min_cell} deaths "
+                    "(a smaller step would show how many died); Kaplan-Meier above censors deaths.")
         else:
             chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell),
                   name=f"cumulative_incidence_from_{origin}", ctx=ctx, origin=origin)

@@ -3,15 +3,17 @@
 A Kaplan-Meier curve drawn at every event time gives away the number of relapses on each day
 (the size of a step times the number at risk), almost always 1 to 10. So a published curve keeps the
 exact estimate (equal to R's ``survfit``) but only at *corners* chosen so that between two consecutive
-corners there are no relapses or at least ``min_cell``, and no censorings or at least ``min_cell``.
-The shown days of the at-risk table (anchors, decided by the ledger) are corners; between them
-corners are placed greedily, each as early as these conditions allow. The curve starts at day 0
-with everyone at risk, and stops at the last corner where at least ``min_cell`` remain at risk
-(the number at risk *after* a corner, ``time > t``, is what the curve carries).
+corners there are no relapses or at least ``min_cell``, and the number still at risk (shown after each
+corner) drops by 0 or at least ``min_cell`` (censorings alone are not given exactly: the relapses
+between corners are only approximately recoverable from the curve). The shown days of the at-risk table (anchors, decided by
+the ledger, whose chains protect censorings between shown days) are corners; between them corners are
+placed greedily, each as early as the condition allows. The curve starts at day 0 with everyone at
+risk, and stops at the last corner where at least ``min_cell`` remain at risk.
 
 The same idea with another event serves the retention curve (discharge is the event, still in
 treatment is censoring); the cumulative incidence curves use a subset of the Kaplan-Meier corners
-on which deaths also come in steps of 0 or at least ``min_cell``.
+on which deaths also come in steps of 0 or at least ``min_cell`` (a step of the death curve gives the
+deaths away as a KM step gives the relapses), and a group with too few such corners is not drawn.
 """
 from __future__ import annotations
 
@@ -61,7 +63,10 @@ def safe_corners(times: np.ndarray, events: np.ndarray, censored: np.ndarray, fo
         return float(cum_e[i]), float(cum_c[i]), float(cum_x[i])
 
     def safe_between(a: tuple, b: tuple) -> bool:
-        return all(_ok(y - x, min_cell) for x, y in zip(a, b, strict=True))
+        # between two shown points: relapses, the extra count, and everyone who left (the drop of the number
+        # at risk) are each 0 or >= min_cell; censorings alone are not a step of the curve
+        exits = sum(y - x for x, y in zip(a, b, strict=True))
+        return _ok(b[0] - a[0], min_cell) and _ok(b[2] - a[2], min_cell) and _ok(exits, min_cell)
 
     def open_risk(t: float) -> float:
         i = np.searchsorted(times, t, side="right") - 1
@@ -137,13 +142,15 @@ def publish_km(km: pd.DataFrame, *, followed: dict, anchors: dict, min_cell: int
     return out
 
 
-def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min_cell: int) -> pd.DataFrame:
+def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min_cell: int,
+                min_corners: int = 4) -> pd.DataFrame:
     """Cumulative incidence curves at a subset of the published Kaplan-Meier corners.
 
     Consecutive corners are merged until the deaths between them are 0 or at least ``min_cell``
     (``deaths``: group -> (times, deaths per time)). Values are read from ``cif`` (group, time,
     cif_relapse, ci_lower, ci_upper, cif_death) at each kept corner; ``n_at_risk`` is the published
-    number at risk after the corner.
+    number at risk after the corner. A group with fewer than ``min_corners`` corners after day 0 is left
+    out (a curve of two or three steps would misrepresent the incidence between them).
     """
     parts = []
     for g, k in km_published.groupby("group", observed=True, sort=False):
@@ -159,6 +166,8 @@ def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min
             if _ok(d - last, min_cell):
                 keep.append(i)
                 last = d
+        if len(keep) - 1 < min_corners:
+            continue
         kk = k.iloc[keep]
         ct = c["time"].to_numpy(dtype="float64")
         pos = np.maximum(np.searchsorted(ct, kk["time"].to_numpy(), side="right") - 1, 0)
@@ -173,5 +182,6 @@ def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)[cols]
-    out["group"] = pd.Categorical(out["group"], categories=list(km_published["group"].cat.categories))
+    out["group"] = pd.Categorical(out["group"], categories=[g for g in km_published["group"].cat.categories
+                                                            if g in set(out["group"])])
     return out
