@@ -27,10 +27,9 @@ if require_data(ctx):
         fig = figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, benchmark_band=band,
                                 horizon_days=365, show_censor_marks=False)
         chart(fig, name=f"km_from_{origin}", ctx=ctx, origin=origin)
-        st.caption(f"Curves are drawn at steps of at least {ctx.min_cell} relapses (and censorings in steps of "
-                   f"0 or at least {ctx.min_cell}), so no step shows a count of a few people; the numbers under "
-                   "the chart are those still at risk after the day (relapses so far)."
-                   + ("" if band else " The 40-60% one-year benchmark is stated from discharge, so it is not drawn."))
+        st.caption(f"Curves are drawn at steps of at least {ctx.min_cell} relapses, so no step shows a count of a "
+                   "few people; the numbers under the chart are those still at risk after the day (relapses so "
+                   "far)." + ("" if band else " The 40-60% one-year benchmark is stated from discharge, so it is not drawn."))
         with st.expander("Numbers at risk, relapses and censored (table and CSV)"):
             table(view.at_risk, {"group": Col(by_label, "group"), "day": Col("Day", "int"),
                                  "at_risk": Col("At risk after the day", "count"),
@@ -87,7 +86,8 @@ if require_data(ctx):
             st.info("No deaths are recorded in these episodes, so Kaplan-Meier above is the cumulative incidence.")
         elif view.cif is None or view.cif.empty:
             st.info(f"Too few deaths to draw the competing-risks curves in steps of at least {ctx.min_cell} deaths "
-                    "(a smaller step would show how many died); Kaplan-Meier above censors deaths.")
+                    "without long flat stretches (a smaller step would show how many died); Kaplan-Meier above "
+                    "censors deaths.")
         else:
             chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell),
                   name=f"cumulative_incidence_from_{origin}", ctx=ctx, origin=origin)

@@ -143,14 +143,15 @@ def publish_km(km: pd.DataFrame, *, followed: dict, anchors: dict, min_cell: int
 
 
 def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min_cell: int,
-                min_corners: int = 4) -> pd.DataFrame:
+                max_step: float = 0.10) -> pd.DataFrame:
     """Cumulative incidence curves at a subset of the published Kaplan-Meier corners.
 
     Consecutive corners are merged until the deaths between them are 0 or at least ``min_cell``
     (``deaths``: group -> (times, deaths per time)). Values are read from ``cif`` (group, time,
     cif_relapse, ci_lower, ci_upper, cif_death) at each kept corner; ``n_at_risk`` is the published
-    number at risk after the corner. A group with fewer than ``min_corners`` corners after day 0 is left
-    out (a curve of two or three steps would misrepresent the incidence between them).
+    number at risk after the corner. A group whose kept corners leave a step of more than ``max_step``
+    in either curve is left out: with rare deaths the safe corners are far apart, and a curve flat for
+    months and then jumping would misrepresent the incidence between them.
     """
     parts = []
     for g, k in km_published.groupby("group", observed=True, sort=False):
@@ -166,8 +167,6 @@ def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min
             if _ok(d - last, min_cell):
                 keep.append(i)
                 last = d
-        if len(keep) - 1 < min_corners:
-            continue
         kk = k.iloc[keep]
         ct = c["time"].to_numpy(dtype="float64")
         pos = np.maximum(np.searchsorted(ct, kk["time"].to_numpy(), side="right") - 1, 0)
@@ -176,6 +175,8 @@ def publish_cif(cif: pd.DataFrame, km_published: pd.DataFrame, deaths: dict, min
         first = kk["time"].to_numpy() == 0
         for col in vals:
             vals[col] = np.where(first, 0.0, vals[col])
+        if len(kk) < 3 or max(np.diff(vals["cif_relapse"]).max(), np.diff(vals["cif_death"]).max()) > max_step:
+            continue
         parts.append(pd.DataFrame({"group": g, "time": kk["time"].to_numpy(), "n_at_risk": kk["n_at_risk"].to_numpy(),
                                    **vals}))
     cols = ["group", "time", "n_at_risk", "cif_relapse", "ci_lower", "ci_upper", "cif_death"]
