@@ -46,22 +46,29 @@ if require_data(ctx):
 
     with page_guard("Length of stay"):
         st.subheader("Length of stay")
-        if view.los_groups:
+        if view.los is None:
+            st.info("Length of stay is not recorded in this file (no discharge dates or lengths of stay).")
+        elif view.los_groups:
             chart(figures.los_figure(c, by=by, groups=view.los_groups, min_cell=mc), name="length_of_stay", ctx=ctx)
-        table(view.los, {
-            "group": Col(by_label, "group"), "n_discharged": Col("Discharged", "count"),
-            "median_days": Col("Median (days)", "days"), "q1_days": Col("Q1 (days)", "days"),
-            "q3_days": Col("Q3 (days)", "days"), "share_over_30_days": Col("> 30 days", "rate"),
-            "share_over_90_days": Col("> 90 days", "rate")}, name="length_of_stay", ctx=ctx)
+        if view.los is not None:
+            table(view.los, {
+                "group": Col(by_label, "group"), "n_discharged": Col("Discharged", "count"),
+                "median_days": Col("Median (days)", "days"), "q1_days": Col("Q1 (days)", "days"),
+                "q3_days": Col("Q3 (days)", "days"), "share_over_30_days": Col("> 30 days", "rate"),
+                "share_over_90_days": Col("> 90 days", "rate")}, name="length_of_stay", ctx=ctx)
 
     with page_guard("Retention in treatment"):
         st.subheader("Still in treatment by day since admission")
-        chart(figures.retention_figure(view.retention_curve, min_cell=mc), name="retention_curve", ctx=ctx)
-        table(view.retention_days, {
-            "group": Col(by_label, "group"), "day": Col("Day", "int"), "retained": Col("Still in treatment", "rate"),
-            "ci_lower": Col("95% CI lower", "rate"), "ci_upper": Col("95% CI upper", "rate"),
-            "enrolled": Col("Still enrolled after the day", "count")}, name="retention_days", ctx=ctx, height=300,
-            caption="Kaplan-Meier, discharge is the event; log-log 95% intervals.")
+        if view.retention_days is None:
+            st.info("Time in treatment is not recorded in this file (no discharge dates or lengths of stay).")
+        else:
+            chart(figures.retention_figure(view.retention_curve, min_cell=mc), name="retention_curve", ctx=ctx)
+            table(view.retention_days, {
+                "group": Col(by_label, "group"), "day": Col("Day", "int"),
+                "retained": Col("Still in treatment", "rate"), "ci_lower": Col("95% CI lower", "rate"),
+                "ci_upper": Col("95% CI upper", "rate"), "enrolled": Col("Still enrolled after the day", "count")},
+                name="retention_days", ctx=ctx, height=300,
+                caption="Kaplan-Meier, discharge is the event; log-log 95% intervals.")
 
     with page_guard("Hours attended"):
         st.subheader("Hours per week against ASAM minimums")

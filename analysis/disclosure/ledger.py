@@ -23,8 +23,9 @@ Every measure of a group also sums to the whole-program cell of the same measure
 "no group value" remainder). Days and horizons of a cumulative measure form chains: the count
 between any two days is a virtual cell, so a small one is protected wherever it sits.
 
-Bundles: a day row of an at-risk table (at_risk, relapsed, censored) is hidden as a whole; ``followed``
-carries its whole survival analysis (curve, rows, total relapses): hiding it hides all of them.
+Bundles: ``followed`` carries its whole survival analysis (curve, day rows, total relapses): hiding it
+hides all of them. The cells of a day row are decided one by one (at risk is the cheapest: the Kaplan-Meier
+estimate at the day rests on the relapses by it, not on the number still at risk).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ __all__ = ["build_ledger", "COSTS", "forced_counts"]
 #: Cost of hiding one cell of each measure (how much a reader loses); default 1.
 COSTS: dict[str, float] = {
     "episodes": 4, "discharged": 4, "in_treatment": 2, "basis": 6, "los_over": 2, "with_hours": 2,
-    "step_discharged": 2, "step_down": 2, "followed": 30, "at_risk": 3, "relapsed": 3, "censored": 3,
+    "step_discharged": 2, "step_down": 2, "followed": 30, "at_risk": 2, "relapsed": 5, "censored": 3,
     "relapses_total": 5, "eligible": 2, "reached": 2, "relapsed_eligible": 2, "enrolled": 2, "left": 2,
     "still_in": 2, "covariate_n": 2,
 }
@@ -52,8 +53,9 @@ _DAY_WEIGHT = {0: 1.0, 30: 2.0, 60: 2.0, 90: 3.0, 180: 2.0, 365: 4.0, 545: 0.5, 
 
 
 class _Builder:
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, horizons: tuple = ()):
         self.ledger = ledger
+        self.horizons = {float(h) for h in horizons}
         self.by_measure: dict[tuple[str, tuple], dict[str, list[CellId]]] = defaultdict(lambda: defaultdict(list))
 
     def add(self, scope: Scope, measure: str, group: object, count: float, *, published: bool = True,
@@ -61,7 +63,8 @@ class _Builder:
         cid = cell_id(measure, scope.by, group, **quals)
         cost = COSTS.get(measure, 1.0) * _ORIGIN_COST.get(str(quals.get("origin", "")), 1.0)
         if "day" in quals:  # the horizons of the relapse tables, the JSON and the benchmarks go last
-            cost *= _DAY_WEIGHT.get(int(quals["day"]), 1.0)
+            day = float(quals["day"])
+            cost *= max(_DAY_WEIGHT.get(day, 1.0), 3.0 if day in self.horizons else 0.0)
         if cid not in self.ledger:
             self.by_measure[(measure, cid.qualifiers)][scope.by].append(cid)
         self.ledger.add(cid, count, published=published, level=scope.level, cost=cost)
@@ -156,7 +159,7 @@ def _step_downs(b: _Builder, scope: Scope, rates: pd.DataFrame, flows: pd.DataFr
 
 
 def _survival(b: _Builder, scope: Scope, origin: str, km: pd.DataFrame, rates: pd.DataFrame,
-              days: tuple[int, ...]) -> None:
+              days: tuple[float, ...]) -> None:
     counts = forced_counts(km, days)
     for g, part in counts.groupby("group", observed=True, sort=False):
         f = b.add(scope, "followed", g, part["followed"].iloc[0], origin=origin)
@@ -168,8 +171,6 @@ def _survival(b: _Builder, scope: Scope, origin: str, km: pd.DataFrame, rates: p
             row = [b.add(scope, m, g, getattr(r, m), origin=origin, day=r.day)
                    for m in ("at_risk", "relapsed", "censored")]
             b.ledger.add_sum(f, row)
-            for c in row:
-                b.ledger.bundle(c, row)
             rel_chain.append(row[1])
             cen_chain.append(row[2])
             members += row
@@ -184,7 +185,7 @@ def _survival(b: _Builder, scope: Scope, origin: str, km: pd.DataFrame, rates: p
             continue
         eligible = []
         for r in part.itertuples():
-            h = int(r.horizon_days)
+            h = int(r.horizon_days) if float(r.horizon_days).is_integer() else float(r.horizon_days)
             el = b.add(scope, "eligible", g, r.n_eligible, origin=origin, horizon=h)
             re = b.add(scope, "reached", g, r.n_reached, origin=origin, horizon=h)
             rl = b.add(scope, "relapsed_eligible", g, r.n_relapsed, origin=origin, horizon=h)
@@ -242,19 +243,24 @@ def _program_sums(b: _Builder) -> None:
 
 def build_ledger(raw: RawResults) -> Ledger:
     """All cells and relations of the publication of ``raw``."""
-    b = _Builder(Ledger())
+    b = _Builder(Ledger(), raw.horizons)
     for scope in raw.scopes:
+        for r in raw.sizes[scope.by].itertuples():  # the size of every group, whatever else the file records
+            b.add(scope, "episodes", r.group, r.n_episodes)
         if scope.by in raw.completion:
             _episodes(b, scope, raw.completion[scope.by], raw.mix[scope.by])
-        _los(b, scope, raw.los_over[scope.by])
-        _engagement(b, scope, raw.engagement[scope.by])
+        if scope.by in raw.los_over:
+            _los(b, scope, raw.los_over[scope.by])
+        if scope.by in raw.engagement:
+            _engagement(b, scope, raw.engagement[scope.by])
         for origin in ORIGINS:
             if (scope.by, origin) in raw.km:
                 _survival(b, scope, origin, raw.km[(scope.by, origin)], raw.relapse[(scope.by, origin)],
                           raw.forced_days)
             if (scope.by, origin) in raw.casemix:
                 _casemix(b, scope, origin, raw.casemix[(scope.by, origin)])
-        _retention(b, scope, raw.retention_km[scope.by])
+        if scope.by in raw.retention_km:
+            _retention(b, scope, raw.retention_km[scope.by])
         if scope.by == "level_of_care" and raw.step_flows is not None:
             _step_downs(b, scope, raw.step_rates, raw.step_flows)
     _program_sums(b)

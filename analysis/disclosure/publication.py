@@ -83,7 +83,8 @@ class Publication:
     # ------------------------------------------------------------------ building
     @classmethod
     def build(cls, cohort: pd.DataFrame, *, by: str = "level_of_care", min_cell: int = DEFAULT_MIN_CELL,
-              neighbours: Sequence[Neighbour] = (), horizons: Sequence[int] = DEFAULT_HORIZONS) -> Publication:
+              neighbours: Sequence[Neighbour] = (), horizons: Sequence[float] = DEFAULT_HORIZONS,
+              days: Sequence[float] | None = None) -> Publication:
         """Compute and protect everything for ``cohort`` grouped by ``by``.
 
         Raises
@@ -103,14 +104,14 @@ class Publication:
                     f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
                     "selection.")
-        raw = compute_raw(cohort, by, horizons=horizons)
+        raw = compute_raw(cohort, by, horizons=horizons, days=days)
         ledger = build_ledger(raw)
         n_raw = []
         sensitive: set[CellId] = set()
         for nb in neighbours:
             if len(nb.added) == 0:
                 continue
-            nraw = compute_raw(nb.added, by, horizons=horizons)
+            nraw = compute_raw(nb.added, by, horizons=horizons, days=days)
             nled = build_ledger(nraw)
             for cid, cell in ledger.cells.items():
                 if not cell.published:
@@ -151,9 +152,17 @@ class Publication:
             if km is None:
                 return []
             return [g for g in km["group"].cat.categories if self.shown(cell_id("followed", by, g, origin=origin))]
-        comp = self.raw.completion.get(by)
-        groups = list(comp["group"]) if comp is not None else list(self.raw.retention_km[by]["group"].cat.categories)
+        groups = list(self.raw.sizes[by]["group"])
         return [g for g in groups if self.shown(cell_id("episodes", by, g))]
+
+    def at_risk_at(self, by: str, origin: str, group, day: float) -> float:
+        """People at risk *at* the day (time >= day, R's ``n.risk``): the truncation rule's number, never shown."""
+        km = self.raw.km.get((by, origin))
+        if km is None:
+            return 0.0
+        k = km[km["group"].astype(object) == group]
+        later = k[k["time"] >= float(day)]
+        return float(later["n_at_risk"].iloc[0]) if len(later) else 0.0
 
     # ------------------------------------------------------------------ curves
     def _blocked(self, by: str, origin: str | None, kind: str) -> dict:
@@ -198,10 +207,15 @@ class Publication:
             else:
                 groups = self.groups(by, origin)
                 followed = {g: self.ledger.value(cell_id("followed", by, g, origin=origin)) for g in groups}
-                anchors = self._anchors(("at_risk", "relapsed", "censored"), by, groups, self.raw.forced_days,
-                                        origin=origin)
+                days = self.raw.forced_days
+                anchors = self._anchors(("at_risk", "relapsed", "censored"), by, groups, days, origin=origin)
+                blocked = self._blocked(by, origin, "km")
+                for g in groups:  # a day whose number at risk is hidden is never a corner (it would show it)
+                    blocked.setdefault(g, set()).update(
+                        float(d) for d in days if cell_id("at_risk", by, g, origin=origin, day=d) in self.ledger
+                        and not self.shown(cell_id("at_risk", by, g, origin=origin, day=d)))
                 self._cache[key] = publish_km(km, followed=followed, anchors=anchors, min_cell=self.min_cell,
-                                              blocked=self._blocked(by, origin, "km"))
+                                              blocked=blocked)
         return self._cache[key]
 
     def retention(self, by: str | None = None) -> pd.DataFrame:
@@ -209,7 +223,10 @@ class Publication:
         by = by or self.by
         key = ("retention", by)
         if key not in self._cache:
-            km = self.raw.retention_km[by]
+            km = self.raw.retention_km.get(by)
+            if km is None:
+                return pd.DataFrame(columns=["group", "time", "n_at_risk", "n_event", "n_censor", "survival",
+                                             "ci_lower", "ci_upper"])
             groups = [g for g in km["group"].cat.categories if self.shown(cell_id("episodes", by, g))]
             followed = {g: self.ledger.value(cell_id("episodes", by, g)) for g in groups}
             anchors = self._anchors(("enrolled",), by, groups, RETENTION_DAYS)
@@ -263,7 +280,7 @@ class Publication:
             km = self.raw.km.get((by, origin))
             every = list(km["group"].cat.categories) if km is not None else []
         else:
-            every = list(self.raw.retention_km[by]["group"].cat.categories)
+            every = list(self.raw.sizes[by]["group"])
         left = [group_label(g) for g in every if g not in shown]
         if not left:
             return None

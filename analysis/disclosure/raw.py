@@ -71,11 +71,12 @@ class RawResults:
     cohort: pd.DataFrame
     scopes: list[Scope]
     horizons: tuple[int, ...]
+    days: tuple[float, ...] | None = None
 
     @property
-    def forced_days(self) -> tuple[int, ...]:
-        """Days of the at-risk rows: :data:`FORCED_DAYS` and the relapse horizons."""
-        return tuple(sorted(set(FORCED_DAYS) | set(self.horizons)))
+    def forced_days(self) -> tuple[float, ...]:
+        """Days of the at-risk rows: ``days`` (default :data:`FORCED_DAYS`, the app's) and the horizons."""
+        return tuple(sorted(set(FORCED_DAYS if self.days is None else self.days) | set(self.horizons)))
     completion: dict[str, pd.DataFrame] = field(default_factory=dict)
     mix: dict[str, pd.DataFrame] = field(default_factory=dict)
     los: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -86,6 +87,7 @@ class RawResults:
     relapse: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     retention_km: dict[str, pd.DataFrame] = field(default_factory=dict)
     casemix: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    sizes: dict[str, pd.DataFrame] = field(default_factory=dict)
     step_rates: pd.DataFrame | None = None
     step_flows: pd.DataFrame | None = None
 
@@ -141,18 +143,41 @@ def _casemix_counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def compute_raw(cohort: pd.DataFrame, by: str, *, horizons: Sequence[int] = DEFAULT_HORIZONS) -> RawResults:
-    """Every raw frame the ledger and the views need, for the scopes of :func:`scopes_for`."""
+def _guarded(fn, *args, **kwargs):
+    """A frame, or None when the file lacks what it needs (no discharge dates: no stays, no retention)."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError:
+        return None
+
+
+def _sizes(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    g = group_values(frame, column)
+    counts = g.value_counts(sort=False).reindex(g.cat.categories, fill_value=0)
+    return pd.DataFrame({"group": list(g.cat.categories), "n_episodes": counts.to_numpy(dtype="float64")})
+
+
+def compute_raw(cohort: pd.DataFrame, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS,
+                days: Sequence[float] | None = None) -> RawResults:
+    """Every raw frame the ledger and the views need, for the scopes of :func:`scopes_for`.
+
+    ``days``: the days of the at-risk rows besides the horizons (default the app's :data:`FORCED_DAYS`; the
+    command line passes its horizons only, so a day next to a horizon does not force one of them away).
+    """
     scopes = scopes_for(cohort, by)
-    raw = RawResults(cohort, scopes, tuple(int(h) for h in horizons))
+    whole = tuple(int(h) if float(h).is_integer() else float(h) for h in horizons)
+    raw = RawResults(cohort, scopes, whole, None if days is None else tuple(days))
     for scope in scopes:
         frame, col = raw.frame(scope), scope.column
+        raw.sizes[scope.by] = _sizes(frame, col)
         if "discharge_reason" in frame.columns:
             raw.completion[scope.by] = completion_rates(frame, by=col)
             raw.mix[scope.by] = discharge_reason_mix(frame, by=col)
-        raw.los[scope.by] = length_of_stay(frame, by=col)
-        raw.los_over[scope.by] = _los_over(frame, col)
-        raw.engagement[scope.by] = engagement(frame, by=col)
+        for store, value in ((raw.los, _guarded(length_of_stay, frame, by=col)),
+                             (raw.los_over, _guarded(_los_over, frame, col)),
+                             (raw.engagement, _guarded(engagement, frame, by=col))):
+            if value is not None:
+                store[scope.by] = value
         for origin in ORIGINS:
             data = relapse_survival_data(frame, by=col, origin=origin)
             if data.empty:
@@ -162,7 +187,9 @@ def compute_raw(cohort: pd.DataFrame, by: str, *, horizons: Sequence[int] = DEFA
             raw.relapse[(scope.by, origin)] = relapse_rates(frame, by=col, origin=origin, horizons=raw.horizons)
             if scope.by != PROGRAM:  # case mix of the people each comparison analyses
                 raw.casemix[(scope.by, origin)] = _casemix_counts(frame.loc[data.index], col)
-        raw.retention_km[scope.by] = retention_curve(frame, by=col)
+        km_ret = _guarded(retention_curve, frame, by=col)
+        if km_ret is not None:
+            raw.retention_km[scope.by] = km_ret
         if scope.by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(frame.columns):
             raw.step_rates, raw.step_flows = step_downs(frame)
     return raw

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.disclosure import Publication, ref
-from analysis.disclosure.cells import cell_id
+from analysis.disclosure.cells import PROGRAM, cell_id
 
 __all__ = ["km_refs", "km_hidden", "at_risk_after", "CAPTION_SMALL"]
 
@@ -16,9 +16,10 @@ CAPTION_SMALL = ("<{m}: fewer than {m} people. suppressed: hidden so that no cou
 
 
 def km_refs(origin: str, day: object) -> list:
-    """A Kaplan-Meier point rests on the group's size from the origin and on its day row."""
-    return [ref("followed", origin=origin, horizon=None), ref("at_risk", origin=origin, day=day, horizon=None),
-            ref("relapsed", origin=origin, day=day, horizon=None), ref("censored", origin=origin, day=day, horizon=None)]
+    """A Kaplan-Meier point rests on the group's size from the origin and on the relapses by the day (with no
+    censoring before the day it is their share); it is also hidden where fewer than ``min_cell`` remain at
+    risk (:func:`km_hidden`)."""
+    return [ref("followed", origin=origin, horizon=None), ref("relapsed", origin=origin, day=day, horizon=None)]
 
 
 def at_risk_after(pub: Publication, by: str, origin: str, groups: Sequence, days: Sequence) -> np.ndarray:
@@ -31,9 +32,16 @@ def at_risk_after(pub: Publication, by: str, origin: str, groups: Sequence, days
 
 
 def km_hidden(pub: Publication, by: str, origin: str, groups: Sequence, days: Sequence) -> np.ndarray:
-    """Kaplan-Meier points are not shown where fewer than ``min_cell`` remain at risk after the day."""
-    after = at_risk_after(pub, by, origin, groups, days)
-    return ~(after >= pub.min_cell)
+    """Kaplan-Meier points are not shown where fewer than ``min_cell`` are at risk at the day, nor,
+    for a group whose curve the app draws, at a day that is not a corner of the published curve (the exact
+    estimate there beside the curve's last corner would show the few relapses in between)."""
+    at = np.array([pub.at_risk_at(by, origin, g, d) for g, d in zip(groups, days, strict=True)])
+    hidden = ~(at >= pub.min_cell)
+    if by != PROGRAM:
+        km = pub.km(origin, by)
+        corners = {g: set(part["time"].astype(float)) for g, part in km.groupby("group", observed=True)}
+        hidden |= np.array([float(d) not in corners.get(g, set()) for g, d in zip(groups, days, strict=True)])
+    return hidden
 
 
 def groups_of(frame: pd.DataFrame) -> list:

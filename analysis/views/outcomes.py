@@ -43,56 +43,69 @@ class _Reader:
         return self.count(measure, group, **q) is not None
 
     def km_ok(self, group, day) -> bool:
+        """The estimate at a day rests on the group's size and the relapses by the day, and needs at least
+        ``min_cell`` at risk at the day (R's ``n.risk``; computed, not shown)."""
         o = self.origin
-        row = all(self.shown(m, group, origin=o, day=day) for m in ("at_risk", "relapsed", "censored"))
-        at = self.count("at_risk", group, origin=o, day=day)
-        return row and self.shown("followed", group, origin=o) and at is not None and at >= self.pub.min_cell
+        at = self.pub.at_risk_at(PROGRAM if group == PROGRAM else self.by, o, group, day)
+        return (self.shown("relapsed", group, origin=o, day=day) and self.shown("followed", group, origin=o)
+                and at >= self.pub.min_cell)
 
 
 def _int(x: float | None) -> int | None:
     return None if x is None else int(round(x))
 
 
+def _day(x) -> int | float:
+    """A day as the ledger writes it (whole days as int)."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
+
+
 def _group_entry(rd: _Reader, report, g) -> dict:
     o = rd.origin
+    u = report._in_unit
     n = rd.count("followed", g, origin=o)
     ok = n is not None
     med = report.medians.set_index(report.medians["group"].astype(object))
     rm = report.rmst.set_index(report.rmst["group"].astype(object))
     surv = report.survival[report.survival["group"].astype(object) == g]
+    has_med = ok and g in med.index
     entry = {"group": str(g), "n": _int(n), "events": _int(rd.count("relapses_total", g, origin=o)),
              "suppressed": not ok, "n_status": rd.pub.status(cell_id("followed", rd.by, g, origin=o)),
-             "median_days": _num(med.loc[g, "median_days"]) if ok and g in med.index else None,
-             "median_ci": [_num(med.loc[g, "ci_lower"]), _num(med.loc[g, "ci_upper"])] if ok and g in med.index
-             else None}
+             "median": u(med.loc[g, "median_days"]) if has_med else None,
+             "median_ci": [u(med.loc[g, "ci_lower"]), u(med.loc[g, "ci_upper"])] if has_med else None,
+             "median_days": _num(med.loc[g, "median_days"]) if has_med else None}
     entry["survival"] = []
     for r in surv.itertuples():
-        d = int(r.day)
+        d = _day(r.day)
         show = rd.km_ok(g, d)
         entry["survival"].append({
-            "day": d, "estimate": _num(r.survival) if show else None, "lower": _num(r.ci_lower) if show else None,
-            "upper": _num(r.ci_upper) if show else None,
+            "time": u(r.day), "day": d, "estimate": _num(r.survival) if show else None,
+            "lower": _num(r.ci_lower) if show else None, "upper": _num(r.ci_upper) if show else None,
             "at_risk": _int(rd.count("at_risk", g, origin=o, day=d)),
             "events": _int(rd.count("relapsed", g, origin=o, day=d)),
             "censored": _int(rd.count("censored", g, origin=o, day=d))})
-    entry["rmst"] = {"tau": _num(report.tau),
-                     **{k: (_num(rm.loc[g, col]) if ok and g in rm.index else None)
+    entry["rmst"] = {"tau": u(report.tau), "unit": report.time_unit,
+                     **{k: (u(rm.loc[g, col]) if ok and g in rm.index else None)
                         for k, col in (("estimate", "rmst_days"), ("se", "se"), ("lower", "ci_lower"),
                                        ("upper", "ci_upper"))}}
-    comp = report.completion.set_index(report.completion["group"].astype(object))
-    rate_ok = g in comp.index and rd.shown("reason", g, reason="completed") and rd.shown("basis", g)
-    entry["completion_rate"] = {k: (_num(comp.loc[g, col]) if rate_ok else None)
-                                for k, col in (("estimate", "completion_rate"), ("lower", "ci_lower"),
-                                               ("upper", "ci_upper"))}
+    if not report.recorded.get("completion", True):
+        entry["completion_rate"] = None
+    else:
+        comp = report.completion.set_index(report.completion["group"].astype(object))
+        rate_ok = g in comp.index and rd.shown("reason", g, reason="completed") and rd.shown("basis", g)
+        entry["completion_rate"] = {k: (_num(comp.loc[g, col]) if rate_ok else None)
+                                    for k, col in (("estimate", "completion_rate"), ("lower", "ci_lower"),
+                                                   ("upper", "ci_upper"))}
     entry["relapse"] = []
     for r in report.relapse[report.relapse["group"].astype(object) == g].itertuples():
-        h = int(r.horizon_days)
+        h = _day(r.horizon_days)
         el = rd.count("eligible", g, origin=o, horizon=h)
         re = rd.count("reached", g, origin=o, horizon=h)
         rl = rd.count("relapsed_eligible", g, origin=o, horizon=h)
         km = rd.km_ok(g, h)
         entry["relapse"].append({
-            "horizon_days": h, "km_relapse": _num(r.km_relapse) if km else None,
+            "horizon": u(r.horizon_days), "horizon_days": h, "km_relapse": _num(r.km_relapse) if km else None,
             "km_lower": _num(r.km_lower) if km else None, "km_upper": _num(r.km_upper) if km else None,
             "n_eligible": _int(el), "n_reached": _int(re), "n_relapsed": _int(rl),
             "reach": _num(r.reach) if el is not None and re is not None else None,
@@ -116,47 +129,46 @@ def _tests(pub: Publication, report, visible: list) -> tuple[dict | None, list]:
 
 
 def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | None, str | None]:
-    from analysis.cohort import survival_columns
-    from analysis.report import default_reference
+    """The report's Cox model refitted on the visible groups (the same call as the report's own)."""
+    from analysis.report import _rename_group_terms, default_reference
     from analysis.views.comparison import _term_hidden
 
     if len(visible) < 2 or report.cox is None:
         return None, None
-    ref = report.cox.reference.get(report.by)
+    by_label = report.labels.get(report.by, report.by)
+    ref = report.cox.reference.get(by_label, report.cox.reference.get(report.by))
     ref = ref if ref in visible else default_reference(report.by, visible)
-    time_col, event_col = survival_columns(report.origin)
-    c = pub.raw.cohort
-    col = report.by
-    rows = c.loc[c[time_col].notna() & c[col].isin(visible), list(dict.fromkeys([time_col, event_col, col, *adjust]))]
+    data = pub.raw.survival_data[(report.by, report.origin)]
+    data = data[data["group"].isin(visible)].copy()
+    data["group"] = data["group"].cat.set_categories(visible)
+    frame = data.join(pub.raw.cohort.loc[data.index, list(adjust)]) if adjust else data
+    binary = {c: False for c in adjust if pd.api.types.is_bool_dtype(frame[c])}
     try:
-        cox = fit_cox(rows, time_col=time_col, event_col=event_col, group_col=col, reference=ref,
-                      covariates=list(adjust), groups=[ref, *[g for g in visible if g != ref]])
+        cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
+                      covariates=list(adjust), reference_levels=binary)
     except ValueError as exc:
         return None, f"Cox model not fitted: {exc}"
-    terms = []
-    for r in cox.terms.itertuples():
-        hidden = _term_hidden(rows, event_col, r.term, col, pub.min_cell)
-        name = r.term.replace(f"{col}[", f"{report.by}[", 1) if r.term.startswith(f"{col}[") else r.term
-        terms.append({"term": name, **{k: None if hidden else _num(getattr(r, k)) for k in ("hr", "lower", "upper", "p")}})
-    ph = []
-    for r in cox.ph_test.itertuples():
-        hidden = any(_term_hidden(rows, event_col, t, col, pub.min_cell) for t in cox.terms["term"]
-                     if t.split("[")[0] == r.term)
-        ph.append({"term": report.by if r.term == col else r.term,
-                   **{k: None if hidden else _num(getattr(r, k)) for k in ("chisq", "df", "p")}})
+    hidden = [_term_hidden(frame, "event", t, "group", pub.min_cell) for t in cox.terms["term"]]
+    ph_hidden = [any(h for t, h in zip(cox.terms["term"], hidden, strict=True) if t.split("[")[0] == term)
+                 for term in cox.ph_test["term"]]
+    cox = _rename_group_terms(cox, report.by, report.labels)
     n_ok = all(pub.shown(cell_id("followed", report.by, g, origin=report.origin)) for g in visible)
     ev_ok = all(pub.shown(cell_id("relapses_total", report.by, g, origin=report.origin)) for g in visible)
-    sentence = cox.summary_sentence().replace(col, report.by) if col != report.by else cox.summary_sentence()
-    return {"reference": {report.by: str(ref), **{k: str(v) for k, v in cox.reference.items() if k != col}},
+    return {"reference": {k: str(v) for k, v in cox.reference.items()},
             "n": cox.n if n_ok else None, "events": cox.n_events if ev_ok else None,
-            "concordance": _num(cox.concordance), "terms": terms, "ph_test": ph, "ph_note": sentence}, None
+            "concordance": _num(cox.concordance),
+            "terms": [{"term": r.term, **{k: None if h else _num(getattr(r, k)) for k in ("hr", "lower", "upper", "p")}}
+                      for r, h in zip(cox.terms.itertuples(), hidden, strict=True)],
+            "ph_test": [{"term": r.term, **{k: None if h else _num(getattr(r, k)) for k in ("chisq", "df", "p")}}
+                        for r, h in zip(cox.ph_test.itertuples(), ph_hidden, strict=True)],
+            "ph_note": cox.summary_sentence(), "notes": list(cox.notes), "converged": bool(cox.converged)}, None
 
 
 def outcomes_payload(report, cohort: pd.DataFrame, min_cell: int, adjust: list | None = None) -> dict:
     """The JSON-ready dict of an :class:`analysis.report.OutcomesReport` (shape in the README)."""
     from analysis import __version__
 
-    pub = Publication.build(cohort, by=report.by, min_cell=min_cell, horizons=report.horizons)
+    pub = Publication.build(cohort, by=report.by, min_cell=min_cell, horizons=report.horizons, days=(0,))
     rd = _Reader(pub, report.by, report.origin)
     groups = report.groups()
     visible = [g for g in groups if g in pub.groups(report.by, report.origin)]
@@ -181,10 +193,15 @@ def outcomes_payload(report, cohort: pd.DataFrame, min_cell: int, adjust: list |
                           "placement": r.placement if st.placement == "shown" else "suppressed",
                           "source": r.benchmark_source,
                           "year": None if _num(r.benchmark_year) is None else int(r.benchmark_year)})
+    from analysis.report import _NOT_RECORDED
+
     return {
-        "by": report.by, "origin": report.origin, "n_episodes": _int(episodes),
+        "by": report.labels.get(report.by, report.by), "origin": report.origin,
+        "origin_reason": report.origin_reason, "time_unit": report.time_unit, "n_episodes": _int(episodes),
         "n_used": _int(sum(ns)) if None not in ns else None,
-        "horizons": list(report.horizons), "min_cell": int(min_cell), "analysis_version": __version__,
+        "horizons": [report._in_unit(h) for h in report.horizons], "min_cell": int(min_cell),
+        "analysis_version": __version__,
+        "not_recorded": {k: _NOT_RECORDED[k] for k, v in report.recorded.items() if not v},
         "counts_convention": "at_risk: still followed and relapse-free after the day; events and censored: by the "
                              "day (they add up to n).",
         "groups": [_group_entry(rd, report, g) for g in groups],

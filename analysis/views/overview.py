@@ -29,10 +29,10 @@ class Overview:
 def _headline(pub: Publication, origin: str) -> PublishedTable:
     raw = pub.raw
     comp = raw.completion.get(PROGRAM)
-    los = raw.los[PROGRAM]
+    los = raw.los.get(PROGRAM)
     rel = raw.relapse.get((PROGRAM, origin))
     row = {"n_episodes": float(len(raw.cohort)), "completion_rate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
-           "median_days": float(los["median_days"].iloc[0]), "relapse": np.nan, "relapse_lower": np.nan,
+           "median_days": float(los["median_days"].iloc[0]) if los is not None else np.nan, "relapse": np.nan, "relapse_lower": np.nan,
            "relapse_upper": np.nan}
     if comp is not None:
         c = comp.iloc[0]
@@ -55,18 +55,21 @@ def overview(pub: Publication, origin: str) -> Overview:
     """Everything the Overview shows, published."""
     raw, by = pub.raw, pub.by
     comp = raw.completion.get(by)
-    los = raw.los[by].set_index(raw.los[by]["group"].astype(object))
+    los = raw.los.get(by)
     rel = raw.relapse.get((by, origin))
-    groups = list(raw.retention_km[by]["group"].cat.categories)
+    groups = list(raw.sizes[by]["group"])
     frame = pd.DataFrame({"group": groups})
     if comp is not None:
         c = comp.set_index(comp["group"].astype(object))
         for col in ("n_episodes", "completion_rate", "ci_lower", "ci_upper", "completion_rate_all"):
             frame[col] = frame["group"].map(c[col]).astype("float64")
     else:
-        frame["n_episodes"] = frame["group"].map(raw.retention_km[by].groupby("group", observed=True)["n_at_risk"]
-                                                 .first()).astype("float64")
-    frame["median_days"] = frame["group"].map(los["median_days"]).astype("float64")
+        frame["n_episodes"] = raw.sizes[by]["n_episodes"].to_numpy()
+    if los is not None:
+        frame["median_days"] = frame["group"].map(los.set_index(los["group"].astype(object))["median_days"]).astype(
+            "float64")
+    else:
+        frame["median_days"] = np.nan
     for h in (90, 365):
         for col in ("km_relapse", "km_lower", "km_upper"):
             if rel is None:

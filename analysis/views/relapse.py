@@ -32,8 +32,7 @@ def relapse_view(pub: Publication, origin: str) -> RelapseView:
     days = rates["horizon_days"].astype(int).tolist()
     rates["n_at_risk"] = at_risk_after(pub, by, origin, groups, days)  # after the day: the published count
     quals = {"origin": origin, "horizon": "horizon_days"}
-    km = [ref("followed", horizon=None), *[ref(m, day="@horizon_days", horizon=None)
-                                           for m in ("at_risk", "relapsed", "censored")]]
+    km = [ref("followed", horizon=None), ref("relapsed", day="@horizon_days", horizon=None)]
     reach = [ref("reached"), ref("eligible")]
     naive = [ref("relapsed_eligible"), ref("reached")]
     bounds = [ref("relapsed_eligible"), ref("reached"), ref("eligible")]

@@ -23,10 +23,10 @@ class Retention:
     completion: PublishedTable | None
     placements: pd.DataFrame
     reasons: PublishedTable | None
-    los: PublishedTable
+    los: PublishedTable | None
     los_groups: list
     retention_curve: pd.DataFrame
-    retention_days: PublishedTable
+    retention_days: PublishedTable | None
     hours: PublishedTable | None
     hours_groups: list
     step_downs: PublishedTable | None
@@ -67,8 +67,10 @@ def _reasons(pub: Publication) -> PublishedTable | None:
                                stats={"share": share, "ci_lower": share, "ci_upper": share}, plain=("reason",)))
 
 
-def _los(pub: Publication) -> PublishedTable:
-    los = pub.raw.los[pub.by]
+def _los(pub: Publication) -> PublishedTable | None:
+    los = pub.raw.los.get(pub.by)
+    if los is None:
+        return None
     on_d = [ref("discharged")]
     stats = {c: on_d for c in ("median_days", "q1_days", "q3_days", "mean_days")}
     for d in (30, 90):
@@ -77,8 +79,10 @@ def _los(pub: Publication) -> PublishedTable:
                                stats=stats))
 
 
-def _retention_days(pub: Publication) -> PublishedTable:
-    km = pub.raw.retention_km[pub.by]
+def _retention_days(pub: Publication) -> PublishedTable | None:
+    km = pub.raw.retention_km.get(pub.by)
+    if km is None:
+        return None
     at = survival_at(km, RETENTION_DAYS).rename(columns={"survival": "retained"})
     counts = forced_counts(km, RETENTION_DAYS)[["group", "day", "at_risk"]]
     at = at.merge(counts.assign(group=counts["group"].astype(object)).rename(columns={"at_risk": "enrolled"}),
@@ -94,8 +98,8 @@ def _retention_days(pub: Publication) -> PublishedTable:
 
 
 def _hours(pub: Publication) -> tuple[PublishedTable | None, list]:
-    eng = pub.raw.engagement[pub.by]
-    if "n_meeting_minimum" not in eng.columns:
+    eng = pub.raw.engagement.get(pub.by)
+    if eng is None or "n_meeting_minimum" not in eng.columns:
         return None, []
     on_h = [ref("with_hours")]
     table = pub.table(TableSpec(
@@ -128,5 +132,5 @@ def retention(pub: Publication) -> Retention:
     hours, hours_groups = _hours(pub)
     steps, flows = _step_downs(pub)
     return Retention(completion, placements, _reasons(pub), los,
-                     list(los.frame.loc[~los.hidden("n_discharged"), "group"].astype(object)),
+                     [] if los is None else list(los.frame.loc[~los.hidden("n_discharged"), "group"].astype(object)),
                      pub.retention(), _retention_days(pub), hours, hours_groups, steps, flows)
