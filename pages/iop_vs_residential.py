@@ -82,7 +82,7 @@ if require_data(ctx):
 
         st.subheader(f"2. Naive comparison (from {origin})")
         at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
-        at = at[at["n_at_risk"].notna()]  # hidden day rows are left out under the chart
+        at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna()]  # rows with a hidden count: table only
         chart(figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, horizon_days=365,
                                 show_censor_marks=False,
                                 title=f"Time to relapse: {label(a)} vs {label(b)} (from {origin}, unadjusted)"),

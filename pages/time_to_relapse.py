@@ -21,7 +21,7 @@ if require_data(ctx):
     with page_guard("The Kaplan-Meier curves"):
         view = compute.time_to_relapse_of(ctx)
         at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
-        at = at[at["n_at_risk"].notna()]  # hidden day rows are left out under the chart
+        at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna()]  # rows with a hidden count: table only
         band = (0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)") \
             if origin == "discharge" else None
         fig = figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, benchmark_band=band,
