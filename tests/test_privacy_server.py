@@ -80,11 +80,11 @@ def test_refused_column_is_dropped_with_one_click_and_the_file_goes_on():
     raw = pd.read_csv(SAMPLE, nrows=300)
     raw["Contact"] = ["call 415-555-0100" if i % 3 == 0 else "" for i in range(300)]
     at.file_uploader(key="episodes").upload("c.csv", raw.to_csv(index=False).encode(), "text/csv").run()
-    assert "'Contact' holds a phone number in 100 of 300 rows" in " ".join(e.value for e in at.error)
+    assert "'Contact' holds a phone number in 100 of 300 rows" in " ".join(e.value for e in at.error).replace("\\", "")  # Markdown-escaped (ui.text.md)
     at.button(key="drop_identifiers").click().run()
     assert not at.exception and not at.error
     assert _metrics(at)["Rows accepted"] == "300"
-    assert any("Dropped at your request: 'Contact'" in i.value for i in at.info)
+    assert any("Dropped at your request: 'Contact'" in i.value.replace("\\", "") for i in at.info)
 
 
 def test_free_text_is_left_out_with_a_note_and_can_be_kept():
@@ -92,7 +92,7 @@ def test_free_text_is_left_out_with_a_note_and_can_be_kept():
     raw = pd.read_csv(SAMPLE, nrows=300)
     raw["Notes"] = [f"Week {i}: attended group, discussed coping plan and triggers" for i in range(300)]
     at.file_uploader(key="episodes").upload("n.csv", raw.to_csv(index=False).encode(), "text/csv").run()
-    assert any("Left out as free text: 'Notes'" in i.value for i in at.info)
+    assert any("Left out as free text: 'Notes'" in i.value.replace("\\", "") for i in at.info)
     assert "Notes" not in at.session_state["dataset"].cohort.columns
     at.multiselect(key="keep_free_text").select("Notes").run()
     assert not at.exception
