@@ -144,6 +144,7 @@ class DiskWatcher:
 
     def __init__(self, pid: int, roots: list[Path]):
         self.pid, self.roots = pid, [r.resolve() for r in roots]
+        self._installed = str(Path(sys.prefix).resolve()) + os.sep
         self.created: list[str] = []
         self.open_files: set[str] = set()
         self._stop = threading.Event()
@@ -160,12 +161,24 @@ class DiskWatcher:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _fd_targets(self) -> set[str]:
+        """Open files of the process; read-only opens of the installed packages (the static files the
+        server sends to the browser, lazily opened) are left out: they cannot hold an upload."""
         out = set()
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{self.pid}/fd"):
                 with contextlib.suppress(OSError):
-                    out.add(os.readlink(f"/proc/{self.pid}/fd/{fd}"))
+                    target = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+                    if target.startswith(self._installed) and not self._writable(fd):
+                        continue
+                    out.add(target)
         return out
+
+    def _writable(self, fd: str) -> bool:
+        with contextlib.suppress(OSError), open(f"/proc/{self.pid}/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("flags:"):
+                    return int(line.split()[1], 8) & (os.O_WRONLY | os.O_RDWR) != 0
+        return True
 
     def _suspicious(self, target: str) -> bool:
         if target.startswith(("/dev/", "/memfd:", "socket:", "pipe:", "anon_inode:", "/proc/")):
