@@ -21,24 +21,81 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 __all__ = ["DataFileError", "MAX_BYTES", "MISSING_MARKERS", "read_table", "read_bytes", "detect_format",
-           "content_hash", "clean_blanks"]
+           "content_hash", "clean_blanks", "RowNumbers", "spreadsheet_rows"]
 
 MAX_BYTES: int = 200 * 1024 * 1024
 MISSING_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "None", "#N/A")
 _DELIMITERS = (",", ";", "\t", "|")
+_LINE_END = re.compile(r"[\r\n]")
+_SEP_LINE = re.compile(r'^\s*"?sep=(.)"?\s*$', re.IGNORECASE)
+_MAX_PREAMBLE = 100  # blank and comment lines looked at above the header
+_MAX_HEADER_CHARS = 16 * 1024 * 1024
 
 
 class DataFileError(ValueError):
     """The file cannot be read as an episode table; the message is one sentence for a person."""
+
+
+class RowNumbers:
+    """The spreadsheet row number of each row of a frame, when it is not simply position + 2.
+
+    Kept in ``frame.attrs["row_numbers"]`` by the readers when rows of the file were not data (blank
+    or comment lines, a title or ``sep=`` line before the header): problems are then reported at the
+    rows a spreadsheet shows. Immutable, so pandas' copies of ``attrs`` share it.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows) -> None:
+        arr = np.asarray(rows, dtype=np.int64).copy()
+        arr.setflags(write=False)
+        self._rows = arr
+
+    @property
+    def array(self) -> np.ndarray:
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RowNumbers) and np.array_equal(self._rows, other._rows)
+
+    def __hash__(self) -> int:
+        return hash((len(self._rows), int(self._rows[0]) if len(self._rows) else 0))
+
+    def __deepcopy__(self, memo) -> "RowNumbers":
+        return self
+
+    def __repr__(self) -> str:
+        return f"RowNumbers({len(self._rows)} rows, first {self._rows[:3].tolist()})"
+
+
+def spreadsheet_rows(frame: pd.DataFrame, positions=None) -> np.ndarray:
+    """Spreadsheet row numbers (the header is row 1 unless the file had lines before it) of rows of ``frame``.
+
+    ``positions``: row positions (0-based); all rows when None. Uses ``attrs["row_numbers"]`` when a
+    reader recorded them for a frame of this length, else position + 2.
+    """
+    n = len(frame)
+    pos = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
+    numbers = frame.attrs.get("row_numbers")
+    if isinstance(numbers, RowNumbers) and len(numbers) == n:
+        return numbers.array[pos]
+    return pos + 2
 
 
 def content_hash(data: bytes) -> str:
@@ -159,7 +216,7 @@ def _check_columns(frame: pd.DataFrame, label: str) -> None:
     blank = [i + 1 for i, c in enumerate(frame.columns) if c == "" or c.lower().startswith("unnamed:")]
     if len(blank) == frame.shape[1]:
         raise DataFileError(f"{label} has no header row with column names.")
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    dupes = sorted(c for c, k in Counter(frame.columns).items() if k > 1)
     if dupes:
         raise DataFileError(f"{label} has more than one column named {', '.join(repr(d) for d in dupes)}; "
                             "column names must be unique.")
@@ -179,53 +236,265 @@ def _sniff_delimiter(text: str) -> str:
     sample = text[:65536]
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
-    except csv.Error:
+    except Exception:  # noqa: BLE001 - csv.Error, or anything odd about the sample: fall back to counting
         pass
-    header = sample.splitlines()[0] if sample else ""
+    header = _next_line(sample, 0)[0]
     counts = {d: header.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
 
 
-def _header(text: str, delimiter: str) -> list[str]:
-    reader = csv.reader(io.StringIO(text[:1_000_000]), delimiter=delimiter)
-    try:
-        return next(reader)
-    except StopIteration:
-        return []
+def _next_line(text: str, start: int) -> tuple[str, int]:
+    """The physical line at ``start`` (without its line end: LF, CRLF or CR) and where the next one starts."""
+    m = _LINE_END.search(text, start)
+    if m is None:
+        return text[start:], len(text)
+    end = m.start()
+    return text[start:end], end + 2 if text.startswith("\r\n", end) else end + 1
+
+
+def _record(text: str, start: int, delimiter: str, limit: int = _MAX_HEADER_CHARS) -> tuple[list[str], int] | None:
+    """The fields of the CSV record at ``start`` (a quoted field may hold line ends and ``""``) and where the
+    next record starts; None when the record is longer than ``limit`` characters. As Python's csv and
+    Arrow read it: a quote opens a quoted field only at the start of a field; line ends LF, CRLF or CR.
+    """
+    token = re.compile('["\r\n' + re.escape(delimiter) + "]")
+    end_limit = min(len(text), start + limit)
+    fields: list[str] = []
+    pos = field_at = start
+    in_quote = False
+    while True:
+        m = token.search(text, pos, end_limit)
+        if m is None:
+            if end_limit < len(text):
+                return None
+            fields.append(_unquote(text[field_at:]))
+            return fields, len(text)
+        ch, at = m.group(), m.start()
+        pos = at + 1
+        if in_quote:
+            if ch == '"':
+                if text.startswith('"', at + 1):
+                    pos = at + 2
+                else:
+                    in_quote = False
+        elif ch == '"':
+            in_quote = at == field_at
+        elif ch == delimiter:
+            fields.append(_unquote(text[field_at:at]))
+            field_at = at + 1
+        else:
+            fields.append(_unquote(text[field_at:at]))
+            return fields, at + 2 if text.startswith("\r\n", at) else at + 1
+
+
+def _unquote(field: str) -> str:
+    if not field.startswith('"'):
+        return field
+    parts, i = [], 1
+    while True:
+        k = field.find('"', i)
+        if k < 0:
+            parts.append(field[i:])
+            return "".join(parts)
+        parts.append(field[i:k])
+        if field.startswith('"', k + 1):
+            parts.append('"')
+            i = k + 2
+            continue
+        return "".join(parts) + field[k + 1:]
+
+
+@dataclass
+class _Layout:
+    """Where the table starts in a CSV text and what came before it (see :func:`_layout`)."""
+
+    start: int  # character offset of the first data record
+    names: list[str]
+    delimiter: str
+    header_row: int  # the spreadsheet row of the header (Excel hides a ``sep=`` line)
+    sep_line: bool = False
+    blank_before: list[int] = field(default_factory=list)  # spreadsheet rows
+    comments_before: list[int] = field(default_factory=list)
+    title_rows: list[int] = field(default_factory=list)
+
+
+def _layout(text: str, label: str) -> _Layout:
+    """Find the header: past Excel's ``sep=`` line, blank lines, ``#`` comment lines and a one-cell title row."""
+    pos, row, sep = 0, 0, None
+    first, nxt = _next_line(text, 0)
+    m = _SEP_LINE.match(first)
+    if m and m.group(1) not in '"\r\n':
+        sep, pos = m.group(1), nxt
+    blank, comments = [], []
+    for _ in range(_MAX_PREAMBLE):
+        if pos >= len(text):
+            break
+        line, nxt = _next_line(text, pos)
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        (comments if stripped else blank).append(row + 1)
+        row, pos = row + 1, nxt
+    if pos >= len(text):
+        raise DataFileError(f"{label} holds no table: only blank or comment lines.")
+    delimiter = sep or _sniff_delimiter(text[pos:pos + 65536])
+    header = _record(text, pos, delimiter)
+    if header is None:
+        raise DataFileError(f"{label} has a header row longer than {_MAX_HEADER_CHARS // 1024**2} MB; "
+                            "it is not a table Continuum can read.")
+    names, start = header
+    if comments and comments[-1] == row:  # a "#" line with as many fields as the next line is the header
+        back = _line_start(text, pos)
+        above = _record(text, back, delimiter)
+        if above is not None and len(above[0]) >= 2 and len(above[0]) == len(names):
+            names, start, row = above[0], pos, row - 1
+            comments.pop()
+    titles = []
+    for _ in range(3):  # "Episode export,,," above the column names
+        filled = [n for n in names if n.strip()]
+        below = _record(text, start, delimiter) if start < len(text) else None
+        if len(filled) > 1 or below is None:
+            break
+        below_filled = [n.strip() for n in below[0] if n.strip()]
+        if len(below_filled) < 2 or len(set(below_filled)) != len(below_filled):
+            break
+        titles.append(row + 1)
+        row += 1
+        names, start = below
+    return _Layout(start, [n.strip() for n in names], delimiter, row + 1, sep is not None, blank, comments, titles)
+
+
+def _line_start(text: str, pos: int) -> int:
+    """Start of the physical line that ends just before ``pos`` (``pos`` is a line start)."""
+    end = pos - 1
+    if end > 0 and text[end] == "\n" and text[end - 1] == "\r":
+        end -= 1
+    cut = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end))
+    return cut + 1
+
+
+def _rows_text(rows: list[int] | np.ndarray) -> str:
+    """``[3, 4, 5, 9]`` -> ``"rows 3-5 and 9"`` (at most five runs, then "...")."""
+    rows = [int(r) for r in rows]
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    shown = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:5]]
+    text = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1] if shown else ""
+    if len(runs) > 5:
+        text = ", ".join(shown) + ", ..."
+    return ("row " if len(rows) == 1 else "rows ") + text
+
+
+def _listing(parts: list[tuple[list[int], str, str]]) -> str:
+    """``[([1, 2], "comment line", "comment lines")]`` -> ``"2 comment lines (rows 1-2)"``, joined by "and"."""
+    return " and ".join(f"{len(rows):,} {one if len(rows) == 1 else many} ({_rows_text(rows)})"
+                        for rows, one, many in parts if len(rows))
 
 
 def _read_csv(data: bytes, label: str) -> pd.DataFrame:
     text, encoding = _decode(data)
-    delimiter = _sniff_delimiter(text)
-    header = _header(text, delimiter)
-    if not header:
+    layout = _layout(text, label)
+    names, delimiter = layout.names, layout.delimiter
+    if not names or names == [""] and layout.start >= len(text):
         raise DataFileError(f"{label} is empty.")
-    names = [h.strip() for h in header]
     _check_columns(pd.DataFrame(columns=names), label)
-    utf8 = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    if encoding != "utf-8-sig":
-        utf8 = text.encode("utf-8")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(utf8),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                              invalid_row_handler=None),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, null_values=list(MISSING_MARKERS),
-                strings_can_be_null=True, quoted_strings_can_be_null=True),
-        )
-    except pa.ArrowInvalid as exc:
-        detail = str(exc).split("\n")[0]
-        raise DataFileError(f"{label} could not be read as a table ({detail}). "
-                            "Check that every row has the same number of fields as the header.") from None
-    table = pa.table({name: _clean_text(table.column(name)) for name in table.column_names})
-    frame = table.to_pandas()
+    if encoding == "utf-8-sig":
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        body = memoryview(data)[bom + len(text[:layout.start].encode("utf-8")):]
+    else:
+        body = memoryview(text[layout.start:].encode("utf-8"))
+    skipped: list[tuple[int, str]] = []
+    ragged: list[tuple[int, int, int]] = []
+
+    def odd_row(row) -> str:  # blank or "#" lines between the rows are skipped (and counted), others refuse
+        line = row.text.strip()
+        if not line.strip(delimiter + " \t"):
+            skipped.append((row.number, "blank"))
+            return "skip"
+        if line.startswith("#"):
+            skipped.append((row.number, "comment"))
+            return "skip"
+        ragged.append((row.number, row.actual_columns, row.expected_columns))
+        return "error"
+
+    if not body.nbytes or not bytes(body[:65536]).strip(b"\r\n"):
+        table = pa.table({n: pa.array([], type=pa.string()) for n in names})
+    else:
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(body)),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20, use_threads=False),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                  ignore_empty_lines=False, invalid_row_handler=odd_row),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, null_values=list(MISSING_MARKERS),
+                    strings_can_be_null=True, quoted_strings_can_be_null=True),
+            )
+        except pa.ArrowInvalid as exc:
+            if ragged and ragged[0][0] is not None:
+                number, got, want = ragged[0]
+                raise DataFileError(f"{label} could not be read as a table: row {layout.header_row + number} has "
+                                    f"{got:,} field{'s' if got != 1 else ''} where the header has {want:,}. "
+                                    "Check that every row has the same number of fields as the header.") from None
+            detail = str(exc).split("\n")[0][:200]
+            raise DataFileError(f"{label} could not be read as a table ({detail}). "
+                                "Check that every row has the same number of fields as the header.") from None
+    columns = [_clean_text(table.column(i)) for i in range(table.num_columns)]
+    n = table.num_rows
+    gaps = np.array(sorted(r for r, _ in skipped if r is not None), dtype=np.int64)
+    records = np.setdiff1d(np.arange(1, n + len(gaps) + 1), gaps) if len(gaps) else np.arange(1, n + 1)
+    rows = layout.header_row + records
+    empty = np.zeros(n, dtype=bool)
+    if n and columns:
+        empty = np.ones(n, dtype=bool)
+        for col in columns:
+            if col.null_count:
+                empty &= pc.is_null(col).to_numpy(zero_copy_only=False)
+            else:
+                empty[:] = False
+                break
+    if empty.any():
+        keep = pa.array(~empty)
+        columns = [c.filter(keep) for c in columns]
+    frame = pa.table(columns, names=names).to_pandas() if columns else pd.DataFrame(columns=names)
+    last = rows[~empty].max() if (~empty).any() else layout.header_row
+    blank_rows = sorted([*rows[empty & (rows < last)].tolist(), *(layout.header_row + r for r, kind in skipped
+                                                                  if kind == "blank" and r is not None
+                                                                  and layout.header_row + r < last)])
+    comment_rows = sorted(layout.header_row + r for r, kind in skipped if kind == "comment" and r is not None)
+    rows = rows[~empty]
+    _set_rows(frame, rows, layout.header_row)
+    notes = []
+    if layout.sep_line:
+        notes.append(f"The first line of {label} is Excel's delimiter line ('sep={delimiter}'): it gave the "
+                     "delimiter and is not a row.")
+    before = _listing([(layout.blank_before, "blank line", "blank lines"),
+                       (layout.comments_before, "comment line", "comment lines"),
+                       (layout.title_rows, "title row holding one cell", "title rows holding one cell")])
+    if before:
+        notes.append(f"The header of {label} is row {layout.header_row}; skipped above it: {before}.")
+    between = _listing([(blank_rows, "empty row", "empty rows"), (comment_rows, "comment line", "comment lines")])
+    if between:
+        notes.append(f"Skipped between the data rows of {label}: {between}; rows are numbered as in the file.")
     frame.attrs["text_clean"] = True
     frame.attrs["encoding"] = "utf-8" if encoding == "utf-8-sig" else encoding
     frame.attrs["delimiter"] = delimiter
+    if notes:
+        frame.attrs["read_notes"] = tuple(notes)
     return frame
+
+
+def _set_rows(frame: pd.DataFrame, rows: np.ndarray, header_row: int = 1) -> None:
+    """Record the spreadsheet rows of a frame's rows when they are not position + 2."""
+    if header_row != 1:
+        frame.attrs["header_row"] = int(header_row)
+    if len(rows) != len(frame) or not np.array_equal(rows, np.arange(2, len(frame) + 2)):
+        frame.attrs["row_numbers"] = RowNumbers(rows)
 
 
 def _clean_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -268,8 +537,20 @@ def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
     except Exception as exc:  # zip but not a workbook, corrupt, encrypted
         raise DataFileError(f"{label} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
     frame.columns = ["" if str(c).startswith("Unnamed:") else str(c) for c in frame.columns]
-    frame = clean_blanks(frame).dropna(how="all")
-    return frame.reset_index(drop=True)
+    frame = clean_blanks(frame)
+    empty = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
+    rows = np.arange(2, len(frame) + 2)  # the sheet's rows: the header is row 1
+    if empty.any():
+        last = rows[~empty].max() if (~empty).any() else 1
+        frame = frame[~empty]
+        between = rows[empty & (rows < last)]
+        if len(between):
+            frame.attrs["read_notes"] = (f"Skipped between the data rows of {label}: "
+                                         f"{_listing([(between, 'empty row', 'empty rows')])}; rows are numbered "
+                                         "as in the sheet.",)
+    frame = frame.reset_index(drop=True)
+    _set_rows(frame, rows[~empty])
+    return frame
 
 
 def _excel_engine() -> str:

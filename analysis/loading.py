@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.columns import ColumnInfo, describe_columns
 from analysis.identifiers import ColumnScreen, IdentifierFinding, leave_out_free_text, screen_columns
-from analysis.io import MAX_BYTES, DataFileError, clean_blanks, content_hash, read_bytes
+from analysis.io import MAX_BYTES, DataFileError, clean_blanks, content_hash, read_bytes, spreadsheet_rows
 from analysis.mapping import (
     Guess,
     MappingSpec,
@@ -102,7 +102,7 @@ class LoadResult:
         rows = self.raw.loc[self.report.excluded_index].copy()
         errors = self.report.problems[self.report.problems["severity"] == "error"]
         text = errors.assign(text=errors["column"] + ": " + errors["rule"]).groupby("row")["text"].agg("; ".join)
-        rows.insert(0, "row", rows.index + 2)
+        rows.insert(0, "row", spreadsheet_rows(self.raw, self.raw.index.get_indexer(rows.index)))
         rows.insert(1, "problems", rows["row"].map(text))
         return rows.reset_index(drop=True)
 
@@ -145,7 +145,8 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
                           guesses=details.guesses)
     overrides = {i.source: i.type for i in infos if i.overridden}
     guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
-    notes = [*screen.notes, *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
+    notes = [*raw.attrs.get("read_notes", ()), *screen.notes,
+             *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
     if time_unit is None:
         time_unit = "days"
         if "days_to_relapse" in resolved:

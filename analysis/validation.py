@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.io import spreadsheet_rows
 from analysis.parsing import DATE_FORMATS, as_text, map_unique, parse_booleans, parse_dates, parse_numbers
 from analysis.schema import (
     DISCHARGE_REASONS,
@@ -86,7 +87,9 @@ class ValidationReport:
     """What validation found. ``problems`` has one row per problem found.
 
     ``problems`` columns: ``row`` (spreadsheet row number: the header is row 1, the first data
-    row is row 2), ``column``, ``value`` (as given), ``rule``, ``severity``, ``message``.
+    row is row 2, unless the file had lines above the header, ``header_row``; blank and comment
+    lines the reader skipped keep their numbers, :func:`analysis.io.spreadsheet_rows`),
+    ``column``, ``value`` (as given), ``rule``, ``severity``, ``message``.
     """
 
     n_rows_read: int
@@ -98,6 +101,7 @@ class ValidationReport:
     unknown_labels: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["column", "label", "rows"]))
     excluded_index: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     time_unit: str = "days"
+    header_row: int = 1
 
     @property
     def n_rows_excluded(self) -> int:
@@ -150,7 +154,7 @@ class ValidationReport:
             lines.append("\nProblems by column:")
             lines += [f"  {r.column:<22} {r.rule:<32} {r.severity:<8} {r.rows:>8,}"
                       for r in self.problems_by_column().itertuples()]
-            lines.append("\nFirst problems (row = spreadsheet row, header = row 1):")
+            lines.append(f"\nFirst problems (row = spreadsheet row, header = row {self.header_row}):")
             for r in self.problems.head(max_examples).itertuples():
                 lines.append(f"  row {r.row}: {r.column} = {r.value!r}: {r.message}")
         if len(self.unknown_labels):
@@ -388,8 +392,8 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         ids = out["episode_id"]
         dup = (ids.notna() & ids.duplicated(keep="first")).to_numpy()
         if dup.any():
-            first_row = pd.Series(ids.index[~ids.duplicated(keep="first")] + 2,
-                                  index=ids[~ids.duplicated(keep="first")].to_numpy())
+            first = ~ids.duplicated(keep="first").to_numpy()
+            first_row = pd.Series(spreadsheet_rows(frame, np.flatnonzero(first)), index=ids[first].to_numpy())
             message = "Episode id already used on row " + ids.map(first_row).astype("Int64").astype(str) + \
                       " (the first is kept)."
             problems.add("duplicate_episode_id", "episode_id", dup, frame["episode_id"], message=message)
@@ -437,7 +441,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
             dates = [episodes[c].max() for c in _DATE_COLUMNS if c in episodes]
             dates = [d for d in dates if not pd.isna(d)]
             episodes.attrs["as_of"] = max(dates) if dates else None
-    row_numbers = frame.index.get_indexer(table["index"]) + 2
+    row_numbers = spreadsheet_rows(frame, frame.index.get_indexer(table["index"]))
     table = table.drop(columns="index").assign(row=row_numbers)[["row", "column", "value", "rule", "severity",
                                                                  "message"]]
     labels = (pd.concat(unknown_labels, ignore_index=True) if unknown_labels
@@ -448,6 +452,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
                  f"(most often: {errors['rule'].value_counts().index[0].replace('_', ' ')}).")
     report = ValidationReport(n_rows_read=n, n_rows_accepted=0 if fatal else int(keep.sum()), problems=table,
                               fatal=fatal, shape=shape, notes=tuple(notes), unknown_labels=labels,
-                              excluded_index=excluded, time_unit=time_unit)
+                              excluded_index=excluded, time_unit=time_unit,
+                              header_row=int(frame.attrs.get("header_row", 1)))
     return (None if fatal else episodes), report
 

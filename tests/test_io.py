@@ -114,3 +114,163 @@ def test_detect_format():
     assert detect_format(b"PAR1xxxx") == "parquet"
     assert detect_format(b"PK\x03\x04") == "xlsx"
     assert detect_format(b"a,b\n") == "csv"
+
+
+# ---------------------------------------------------------------- what is above, between and in the header
+def _lines_of(data: bytes) -> dict[str, int]:
+    """{first field: its physical line number}, counted independently of the reader (no quoted newlines)."""
+    out = {}
+    for number, line in enumerate(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"), start=1):
+        first = line.split(b",")[0].decode()
+        if first.startswith("E"):
+            out[first] = number
+    return out
+
+
+def _episodes(n: int = 30) -> list[bytes]:
+    return [f"E{i},iop,2024-01-{1 + i % 28:02d}".encode() for i in range(n)]
+
+
+def test_blank_and_comment_lines_between_rows_keep_the_file_row_numbers():
+    from analysis.io import spreadsheet_rows
+
+    body = _episodes()
+    lines = [b"episode_id,level_of_care,admission_date"]
+    for i, line in enumerate(body):
+        lines.append(line)
+        if i in (3, 4):
+            lines.append(b"")
+        if i == 10:
+            lines.append(b"# checked by the registry")
+        if i == 20:
+            lines += [b",,", b"   "]
+    data = b"\n".join(lines) + b"\n\n"
+    frame = read_table(data, name="x.csv")
+    expected = _lines_of(data)
+    assert len(frame) == 30
+    assert spreadsheet_rows(frame).tolist() == [expected[e] for e in frame["episode_id"]]
+    assert expected["E29"] == 36  # 1 header + 30 rows + 5 skipped lines
+    note = frame.attrs["read_notes"][0]
+    assert "4 empty rows (rows 6, 8 and 26-27)" in note and "1 comment line (row 15)" in note
+
+
+def test_problems_are_reported_at_the_file_rows():
+    from analysis.loading import load_episodes
+
+    rows = _episodes(12)
+    rows[9] = b"E9,iop,2024-02-30"
+    data = b"\n".join([b"# export", b"episode_id,level_of_care,admission_date", *rows[:5], b"", *rows[5:]]) + b"\n"
+    result = load_episodes(data, name="x.csv", today="2025-01-01")
+    expected = _lines_of(data)["E9"]
+    assert expected == 13
+    problems = result.report.problems
+    assert problems.loc[problems["rule"] == "unparseable_date", "row"].tolist() == [expected]
+    assert result.problem_rows()["row"].tolist() == [expected]
+    assert result.report.header_row == 2
+    assert "header = row 2" in result.report.summary_text()
+    assert any("1 comment line (row 1)" in n for n in result.report.notes)
+    assert any("1 empty row (row 8)" in n for n in result.report.notes)
+
+
+def test_duplicate_id_message_names_the_file_row_of_the_first():
+    from analysis.loading import load_episodes
+
+    rows = _episodes(6)
+    rows[5] = b"E1,iop,2024-01-09"
+    data = b"\n".join([b"episode_id,level_of_care,admission_date", rows[0], b"", b"", *rows[1:]]) + b"\n"
+    problems = load_episodes(data, name="x.csv", today="2025-01-01").report.problems
+    dup = problems[problems["rule"] == "duplicate_episode_id"]
+    assert dup["row"].tolist() == [data.count(b"\n")]  # the second E1 is the last line
+    assert dup["message"].iloc[0] == "Episode id already used on row 5 (the first is kept)."
+
+
+@pytest.mark.parametrize("first", [b"sep=,", b"SEP=,", b'"sep=,"'])
+def test_excel_sep_line_gives_the_delimiter_and_is_not_a_row(first):
+    from analysis.io import spreadsheet_rows
+
+    data = first + b"\r\nepisode_id,level_of_care\r\nE1,iop\r\nE2,op\r\n"
+    frame = read_table(data, name="x.csv")
+    assert list(frame.columns) == ["episode_id", "level_of_care"] and frame["episode_id"].tolist() == ["E1", "E2"]
+    assert spreadsheet_rows(frame).tolist() == [2, 3]  # Excel hides the sep= line: the header is row 1
+    assert "sep=," in frame.attrs["read_notes"][0]
+
+
+def test_sep_line_overrides_the_sniffed_delimiter():
+    frame = read_table(b"sep=;\nid;note\nE1;a,b\nE2;c,d\n", name="x.csv")
+    assert frame["note"].tolist() == ["a,b", "c,d"] and frame.attrs["delimiter"] == ";"
+
+
+def test_comment_lines_and_blank_lines_above_the_header():
+    from analysis.io import spreadsheet_rows
+
+    data = b"\n# exported 2024-06-01\n#   by the EHR\nid,age\nE1,30\nE2,41\n"
+    frame = read_table(data, name="x.csv")
+    assert frame["id"].tolist() == ["E1", "E2"] and frame.attrs["header_row"] == 4
+    assert spreadsheet_rows(frame).tolist() == [5, 6]
+    assert frame.attrs["read_notes"] == ("The header of 'x.csv' is row 4; skipped above it: 1 blank line (row 1) "
+                                         "and 2 comment lines (rows 2-3).",)
+
+
+def test_a_header_starting_with_hash_is_the_header_not_a_comment():
+    frame = read_table(b"#,episode_id\n1,E1\n2,E2\n", name="x.csv")
+    assert list(frame.columns) == ["#", "episode_id"] and frame["episode_id"].tolist() == ["E1", "E2"]
+    assert "read_notes" not in frame.attrs
+
+
+def test_a_title_row_above_the_header():
+    frame = read_table(b"Episode export,,\nepisode_id,level_of_care,age\nE1,iop,30\n", name="x.csv")
+    assert list(frame.columns) == ["episode_id", "level_of_care", "age"] and frame.attrs["header_row"] == 2
+    assert "1 title row holding one cell (row 1)" in frame.attrs["read_notes"][0]
+
+
+def test_a_one_column_file_has_no_title_row():
+    frame = read_table(b"episode_id\nE1\nE2\n", name="x.csv")
+    assert list(frame.columns) == ["episode_id"] and frame["episode_id"].tolist() == ["E1", "E2"]
+
+
+def test_only_comments_is_refused():
+    with pytest.raises(DataFileError, match="only blank or comment lines"):
+        read_table(b"# nothing here\n\n# really\n", name="x.csv")
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n", b"\n"])
+def test_line_endings_cr_only_too(ending):
+    data = ending.join([b"id,note", b'E1,"two' + ending + b'lines"', b"E2,plain", b""])
+    frame = read_table(data, name="x.csv")
+    assert frame["id"].tolist() == ["E1", "E2"]
+    assert frame["note"].tolist() == ["two" + ending.decode() + "lines", "plain"]
+
+
+def test_header_cells_longer_than_the_csv_module_limit():
+    big = "level_of_care" + " " * 131_072
+    frame = read_table(f"id,{big},{'h' * 200_000}\nE1,iop,x\n".encode(), name="x.csv")
+    assert list(frame.columns) == ["id", "level_of_care", "h" * 200_000]
+    assert frame.loc[0, "level_of_care"] == "iop"
+
+
+def test_quoted_newline_and_quotes_in_the_header():
+    frame = read_table(b'id,"si\nte","say ""hi"""\nE1,North,x\n', name="x.csv")
+    assert list(frame.columns) == ["id", "si\nte", 'say "hi"'] and frame.loc[0, "si\nte"] == "North"
+
+
+def test_ragged_row_message_names_the_row():
+    data = b"# note\na,b\n1,2\n\n3,4,5\n"
+    with pytest.raises(DataFileError, match="row 5 has 3 fields where the header has 2"):
+        read_table(data, name="x.csv")
+
+
+def test_duplicate_columns_among_many():
+    names = [f"x{i}" for i in range(10_000)] + ["x17"]
+    with pytest.raises(DataFileError, match="more than one column named 'x17'"):
+        read_table((",".join(names) + "\n" + ",".join("1" * len(names)) + "\n").encode(), name="x.csv")
+
+
+def test_xlsx_empty_rows_keep_the_sheet_row_numbers():
+    from analysis.io import spreadsheet_rows
+    from tests.hostile_files import sheet_xml, workbook
+
+    rows = [["episode_id", "age"], ["E1", 30], [None, None], ["E2", 41], ["", " "], ["E3", 52]]
+    frame = read_table(workbook(sheet_xml(rows)), name="x.xlsx")
+    assert frame["episode_id"].tolist() == ["E1", "E2", "E3"]
+    assert spreadsheet_rows(frame).tolist() == [2, 4, 6]
+    assert "2 empty rows (rows 3 and 5)" in frame.attrs["read_notes"][0]
