@@ -16,6 +16,7 @@ could not be read, so that validation can list them row by row. Nothing is guess
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +25,17 @@ import pandas as pd
 from analysis.schema import parse_boolean
 
 __all__ = ["DATE_FORMATS", "NumberParse", "parse_dates", "parse_numbers", "parse_booleans", "as_text",
-           "map_unique"]
+           "map_unique", "dates_out_of_range", "DATE_RANGE"]
 
 #: Date formats tried, most common first; per column the best-fitting ones are tried in turn.
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y",
                                  "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M",
                                  "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%Y%m%d")
+
+#: The days a date can be (pandas' nanosecond range, whole days): outside them a value is unread, not a crash.
+_FIRST_DAY = pd.Timestamp.min.ceil("D")
+_LAST_DAY = pd.Timestamp.max.floor("D")
+_YEAR = re.compile(r"(?<![0-9])[0-9]{4,}(?![0-9])")
 
 _GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 _DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
@@ -156,7 +162,10 @@ def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.n
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        return parsed.astype("datetime64[ns]").dt.normalize(), np.zeros(len(values), dtype=bool)
+        outside = ((parsed < _FIRST_DAY) | (parsed > _LAST_DAY)).to_numpy()  # e.g. year 3000 from Parquet
+        if outside.any():
+            parsed = parsed.where(~outside)
+        return parsed.astype("datetime64[ns]").dt.normalize(), outside
     if values.dtype == object and not clean and pd.api.types.infer_dtype(values, skipna=True) == "string":
         values = values.str.strip()
         values = values.where(values != "", None)
@@ -199,3 +208,29 @@ def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.n
     parsed = parsed.dt.normalize()
     bad = present & parsed.isna().to_numpy()
     return parsed, bad
+
+
+#: The first and last year a date can fall in (whole years of pandas' nanosecond range).
+DATE_RANGE: tuple[int, int] = (_FIRST_DAY.year + 1, _LAST_DAY.year - 1)
+
+
+def dates_out_of_range(values: pd.Series, bad: np.ndarray) -> np.ndarray:
+    """Of the values :func:`parse_dates` could not read (``bad``), those that are dates outside
+    :data:`DATE_RANGE`: typed dates (e.g. year 3000 stored in Parquet) or text holding such a year
+    (``"3000-01-01"``, ``"0001-01-01"``), so that they can be reported as out of range, not unreadable."""
+    bad = np.asarray(bad, dtype=bool)
+    out = np.zeros(len(values), dtype=bool)
+    if not bad.any():
+        return out
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return bad.copy()
+    first, last = DATE_RANGE
+
+    def outside(v: object) -> bool:
+        if isinstance(v, (_dt.date, np.datetime64)):
+            return True  # a date object parse_dates could not hold
+        years = [int(y) for y in _YEAR.findall(str(v))]
+        return len(years) == 1 and not first <= years[0] <= last
+
+    out[np.flatnonzero(bad)] = map_unique(values[bad].astype(object), outside).fillna(False).astype(bool).to_numpy()
+    return out

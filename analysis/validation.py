@@ -21,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.io import spreadsheet_rows
-from analysis.parsing import DATE_FORMATS, as_text, map_unique, parse_booleans, parse_dates, parse_numbers
+from analysis.parsing import (
+    DATE_FORMATS,
+    DATE_RANGE,
+    as_text,
+    dates_out_of_range,
+    map_unique,
+    parse_booleans,
+    parse_dates,
+    parse_numbers,
+)
 from analysis.schema import (
     DISCHARGE_REASONS,
     LEVELS_OF_CARE,
@@ -41,9 +50,14 @@ class Rule:
     description: str
 
 
+#: prior_treatments above this are taken for a data error (set missing with a warning).
+MAX_PRIOR_TREATMENTS = 1000
+
 RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("missing_admission_date", "error", "Admission date is empty."),
     Rule("unparseable_date", "error", "Date cannot be read as a date, or does not exist (e.g. 31 February)."),
+    Rule("date_out_of_range", "error",
+         f"Date is outside the years {DATE_RANGE[0]}-{DATE_RANGE[1]}, so it cannot be an episode date."),
     Rule("implausible_date", "error", "Date is before 1 January 1950."),
     Rule("future_date", "error", "Date is later than today."),
     Rule("discharge_before_admission", "error", "Discharge date is before the admission date."),
@@ -55,6 +69,7 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("missing_group", "error", "The grouping column is empty."),
     Rule("non_numeric_duration", "error", "Duration is not a number of days."),
     Rule("negative_duration", "error", "Duration is negative."),
+    Rule("infinite_duration", "error", "Duration is infinite (inf): not a number of days."),
     Rule("missing_duration", "error", "days_to_relapse is empty."),
     Rule("unparseable_relapsed", "error", "relapsed is not yes/no, y/n, true/false or 1/0."),
     Rule("duplicate_episode_id", "error", "Episode id already used on an earlier row (the first is kept)."),
@@ -65,6 +80,9 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("non_numeric_value", "warning", "Not a number; set missing."),
     Rule("negative_value", "warning", "Negative; set missing."),
     Rule("implausible_age", "warning", "Age outside 10-110 years; set missing."),
+    Rule("infinite_value", "warning", "Infinite (inf); set missing."),
+    Rule("implausible_count", "warning", f"More than {MAX_PRIOR_TREATMENTS:,} prior treatments; set missing."),
+    Rule("non_integer_count", "warning", "Not a whole number of treatments; set missing."),
     Rule("attended_exceeds_scheduled", "warning", "Hours attended exceed hours scheduled (kept as given)."),
     Rule("unknown_level_of_care_ignored", "warning",
          "Level-of-care label not recognised; set missing (the grouping column is another one)."),
@@ -309,7 +327,9 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         if col not in cols:
             continue
         parsed, bad = parse_dates(frame[col], clean)
-        problems.add("unparseable_date", col, bad, frame[col])
+        outside = dates_out_of_range(frame[col], bad)
+        problems.add("unparseable_date", col, bad & ~outside, frame[col])
+        problems.add("date_out_of_range", col, outside, frame[col])
         early = (parsed < _EARLIEST).to_numpy()
         problems.add("implausible_date", col, early, frame[col])
         future = (parsed > today).to_numpy()
@@ -337,9 +357,11 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         if col not in cols:
             continue
         values = _numbers(problems, "non_numeric_duration", col, frame[col], clean)
-        negative = (values < 0).to_numpy()
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))  # outcomes refuses them too
+        problems.add("infinite_duration", col, infinite, frame[col])
+        negative = (values < 0).to_numpy() & ~infinite
         problems.add("negative_duration", col, negative, frame[col])
-        out[col] = values.where(~negative) * TIME_UNITS[time_unit]
+        out[col] = values.where(~(negative | infinite)) * TIME_UNITS[time_unit]
     if "relapsed" in cols:
         flags, bad = parse_booleans(frame["relapsed"], event_value)
         message = None if event_value is None else (
@@ -403,14 +425,23 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         if name not in cols:
             continue
         values = _numbers(problems, "non_numeric_value", name, frame[name], clean)
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        problems.add("infinite_value", name, infinite, frame[name])
+        values = values.where(~infinite)
         if name == "age":
             odd = ((values < 10) | (values > 110)).to_numpy()
             problems.add("implausible_age", name, odd, frame[name])
         else:
             odd = (values < 0).to_numpy()
             problems.add("negative_value", name, odd, frame[name])
+        if name == "prior_treatments":  # a count: whole, and not 1e30 (which cannot even be an integer)
+            many = (values > MAX_PRIOR_TREATMENTS).to_numpy()
+            problems.add("implausible_count", name, many, frame[name])
+            fraction = (values.notna() & (values != values.round())).to_numpy() & ~many & ~odd
+            problems.add("non_integer_count", name, fraction, frame[name])
+            odd = odd | many | fraction
         values = values.where(~odd)
-        out[name] = values.round().astype("Int64") if name == "prior_treatments" else values
+        out[name] = values.astype("Int64") if name == "prior_treatments" else values
     if {"hours_attended", "hours_scheduled"} <= set(out.columns):
         over = (out["hours_attended"] > out["hours_scheduled"] * 1.0001).to_numpy()
         problems.add("attended_exceeds_scheduled", "hours_attended", over, frame["hours_attended"])

@@ -166,3 +166,65 @@ def test_load_episodes_from_bytes_end_to_end():
 def test_broken_file_gives_sentence_not_exception():
     result = load_episodes(b"\x00\x01\x02binary", name="x.csv")
     assert result.report.exit_code == 2 and result.report.fatal.endswith(".")
+
+
+# ---------------------------------------------------------------- extreme values (issue 12, item 6)
+@pytest.mark.parametrize("value,year", [("3000-01-01", 3000), ("0001-01-01", 1), ("9999-12-31", 9999)])
+def test_dates_outside_the_representable_range_are_a_row_error(value, year):
+    report = _check({}, {"discharge_date": value}).report
+    errors = report.problems[report.problems["severity"] == "error"]
+    assert errors[["row", "column", "rule"]].values.tolist() == [[3, "discharge_date", "date_out_of_range"]]
+    assert "1678-2261" in errors["message"].iloc[0]
+
+
+def test_parquet_dates_in_year_3000_are_a_row_error_not_a_crash():
+    import datetime as dt
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"episode_id": ["E0", "E1", "E2"], "level_of_care": ["iop"] * 3,
+                      "admission_date": pa.array([dt.datetime(2024, 1, 5), dt.datetime(3000, 1, 1),
+                                                  dt.datetime(2024, 2, 1)], type=pa.timestamp("us")),
+                      "discharge_date": pa.array([dt.date(2024, 3, 1), dt.date(2024, 3, 1), dt.date(1, 1, 1)],
+                                                 type=pa.date32())})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    result = load_episodes(buf.getvalue(), name="x.parquet", today=TODAY)
+    errors = result.report.problems[result.report.problems["severity"] == "error"]
+    assert errors[["row", "column", "rule"]].values.tolist() == [[3, "admission_date", "date_out_of_range"],
+                                                                 [4, "discharge_date", "date_out_of_range"]]
+    assert result.episodes["episode_id"].tolist() == ["E0"]
+
+
+@pytest.mark.parametrize("value,rule", [("1e30", "implausible_count"), ("1e308", "implausible_count"),
+                                        (str(2**63), "implausible_count"), ("1001", "implausible_count"),
+                                        ("2.5", "non_integer_count"), ("inf", "infinite_value"),
+                                        ("-1", "negative_value")])
+def test_prior_treatments_that_cannot_be_a_count_are_set_missing_with_a_warning(value, rule):
+    result = _check({"prior_treatments": "3"}, {"prior_treatments": value}, {"prior_treatments": "1000"})
+    problems = result.report.problems
+    assert problems[["row", "column", "rule", "severity"]].values.tolist() == [
+        [3, "prior_treatments", rule, "warning"]]
+    assert result.report.exit_code == 0
+    assert result.episodes["prior_treatments"].dtype == "Int64"
+    assert result.episodes["prior_treatments"].tolist() == [3, pd.NA, 1000]
+
+
+@pytest.mark.parametrize("column", ["hours_attended", "age"])
+def test_infinite_covariates_are_set_missing_with_a_warning(column):
+    result = _check({}, {column: "inf"})
+    assert result.report.problems[["row", "column", "rule"]].values.tolist() == [[3, column, "infinite_value"]]
+    assert result.episodes[column].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
+@pytest.mark.parametrize("column", ["days_to_relapse", "los_days"])
+def test_infinite_durations_are_a_row_error_as_outcomes_would_refuse_them(column, value):
+    frame = pd.DataFrame({"episode_id": ["E0", "E1"], "level_of_care": ["iop", "op"], "los_days": ["10", "20"],
+                          "days_to_relapse": ["100", "200"], "relapsed": ["1", "0"]})
+    frame.loc[1, column] = value
+    report = load_frame(frame, today=TODAY).report
+    assert report.problems[["row", "column", "rule"]].values.tolist() == [[3, column, "infinite_duration"]]
+    assert report.exit_code == 1
