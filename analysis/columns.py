@@ -36,6 +36,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analysis.parsing import as_text, parse_dates, parse_numbers
@@ -78,12 +79,17 @@ class ColumnInfo:
 
 def _sample(values: pd.Series) -> pd.Series:
     """Non-empty values, at most :data:`_SAMPLE` of them taken evenly over the column."""
-    present = values.iloc[:: max(1, len(values) // (4 * _SAMPLE))].dropna()
-    if present.empty:
+    step = max(1, len(values) // (4 * _SAMPLE))
+    present = (values.iloc[::step] if step > 1 else values).dropna()
+    if present.empty and step > 1:
         present = values.dropna()
-    present = present.iloc[:: max(1, len(present) // _SAMPLE)]
+    step = max(1, len(present) // _SAMPLE)
+    if step > 1:
+        present = present.iloc[::step]
     if present.dtype == object:
-        present = present[present.map(lambda v: not (isinstance(v, str) and not v.strip()))]
+        keep = [not (isinstance(v, str) and not v.strip()) for v in present.to_numpy()]
+        if not all(keep):
+            present = present[np.array(keep, dtype=bool)]
     return present
 
 
@@ -97,8 +103,8 @@ def infer_type(values: pd.Series, name: str = "") -> tuple[str, str]:
         return "binary", "stored as true/false"
     if pd.api.types.is_datetime64_any_dtype(present):
         return "date", "stored as dates"
-    distinct = present.astype(str).str.strip().str.lower().unique() if present.dtype == object \
-        else pd.unique(present)
+    distinct = pd.unique(np.array([str(v).strip().lower() for v in present.to_numpy()], dtype=object)) \
+        if present.dtype == object else pd.unique(present)
     k = len(distinct)
     numbers = parse_numbers(present)
     share_numeric = 1 - numbers.bad.mean()
@@ -106,11 +112,13 @@ def infer_type(values: pd.Series, name: str = "") -> tuple[str, str]:
         shown = "/".join(sorted(str(v) for v in distinct))
         return "binary", f"two yes/no values ({shown})"
     if share_numeric >= 0.9:
-        vals = numbers.values.dropna()
-        if vals.nunique() == 2:
-            shown = "/".join(f"{v:g}" for v in sorted(vals.unique()))
+        vals = numbers.values.to_numpy(dtype="float64")
+        vals = vals[~np.isnan(vals)]
+        uniq = np.unique(vals)
+        if len(uniq) == 2:
+            shown = "/".join(f"{v:g}" for v in uniq)
             return "categorical", f"numbers with only two values ({shown}): a code"
-        whole = bool((vals == vals.round()).all())
+        whole = bool(np.all(vals == np.round(vals)))
         if whole and k == n and n > 20:
             run = vals.max() - vals.min() == n - 1
             if run or _ID_NAME.search(name):
@@ -151,7 +159,9 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
     for col in raw.columns:
         col = str(col)
         values = raw[col] if raw.attrs.get("text_clean") else as_text(raw[col])
-        missing = int(values.isna().sum())
+        cells = values.to_numpy()
+        empty = pd.isna(cells)
+        missing = int(empty.sum())
         if col in by_source:  # a mapped column: its distinct values are only shown (from a sample)
             levels = int(values.iloc[:: max(1, len(values) // _SAMPLE)].nunique())
             field = FIELD_BY_NAME[by_source[col]]
@@ -163,7 +173,7 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
                                  f"field with --map {field.name}= (or '(not in file)' in the app).")
             infos.append(ColumnInfo(col, field.name, "canonical", type_, f"mapped to {field.name}", levels, missing))
             continue
-        levels = int(values.nunique())
+        levels = len(pd.unique(cells[~empty])) if missing < len(cells) else 0
         if col in overrides:
             type_, reason, overridden = overrides[col], "set by you", True
         else:

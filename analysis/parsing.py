@@ -63,8 +63,12 @@ def as_text(values: pd.Series, clean: bool = False) -> pd.Series:
     Parquet gives the same label as from CSV.
     """
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        out = values if clean else values.str.strip()
-        return out if clean else out.where(out != "", None)
+        if clean:
+            return values
+        # one pass over the cells (pandas' .str.strip and .where cost far more on the many small columns
+        # of a wide file, and no less on a long one)
+        stripped = [(v.strip() or None) if isinstance(v, str) else None for v in values.to_numpy()]
+        return pd.Series(stripped, index=values.index, name=values.name, dtype=object)
     out = values.astype(object).where(values.notna(), None)
     out = map_unique(out, _label)
     return out.where(out.notna() & (out != ""), None)
@@ -98,8 +102,10 @@ def parse_numbers(values: pd.Series, clean: bool = False) -> NumberParse:
     if pd.api.types.is_numeric_dtype(values):
         return NumberParse(values.astype("float64"), none, none, none)
     text = as_text(values, clean)
-    out = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = (text.notna() & out.isna()).to_numpy()
+    cells = text.to_numpy(dtype=object)
+    present = pd.notna(cells)
+    numbers = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype="float64")
+    bad = present & np.isnan(numbers)
     grouped = ambiguous = none
     if bad.any():
         rest = text[bad]
@@ -111,14 +117,15 @@ def parse_numbers(values: pd.Series, clean: bool = False) -> NumberParse:
             else:
                 is_grouped = rest.str.match(_GROUPED)
                 retry = pd.to_numeric(rest[is_grouped].str.replace(",", "", regex=False), errors="coerce")
-                out[retry.index] = retry.astype("float64")
+                at = values.index.get_indexer(retry.index)
+                numbers[at] = retry.to_numpy(dtype="float64")
                 grouped = np.zeros(n, dtype=bool)
-                grouped[values.index.get_indexer(retry.index[retry.notna()])] = True
+                grouped[at[retry.notna().to_numpy()]] = True
                 amb = with_comma & ~is_grouped
             ambiguous = np.zeros(n, dtype=bool)
             ambiguous[values.index.get_indexer(amb.index[amb])] = True
-        bad = (text.notna() & out.isna()).to_numpy()
-    return NumberParse(out, bad, grouped, ambiguous)
+        bad = present & np.isnan(numbers)
+    return NumberParse(pd.Series(numbers, index=values.index, name=values.name), bad, grouped, ambiguous)
 
 
 def parse_booleans(values: pd.Series, event_value: object = None) -> tuple[pd.Series, np.ndarray]:

@@ -226,30 +226,35 @@ def _numbers(problems: _Problems, rule: str, column: str, values: pd.Series, cle
 
 
 def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Problems, *, by: str, clean: bool,
-                        column_types: Mapping[str, str] | None) -> None:
-    """Extra (unmapped) columns typed by content (or as the user said); the grouping column as labels."""
+                        column_types: Mapping[str, str] | None) -> dict[str, pd.Series]:
+    """Extra (unmapped) columns typed by content (or as the user said); the grouping column as labels.
+
+    Returns the typed columns (the caller adds them to the table at once: 10,000 columns one by one
+    would be quadratic)."""
     from analysis.columns import infer_type
 
     types = dict(column_types or {})
+    extra: dict[str, pd.Series] = {}
     for col in frame.columns:
         if col in out.columns:
             continue
         values = frame[col]
         type_ = types.get(col) or infer_type(values, str(col))[0]
         if col == by or type_ in ("categorical", "id", "text"):
-            out[col] = _text(values, clean)
+            extra[col] = _text(values, clean)
         elif type_ == "numeric":
-            out[col] = _numbers(problems, "non_numeric_value", col, values, clean)
+            extra[col] = _numbers(problems, "non_numeric_value", col, values, clean)
         elif type_ == "binary":
             flags, bad = parse_booleans(values)
             problems.add("unparseable_boolean", col, bad, values)
-            out[col] = flags
+            extra[col] = flags
         elif type_ == "date":
             parsed, bad = parse_dates(values, clean)
             problems.add("unparseable_extra_date", col, bad, values)
-            out[col] = parsed
+            extra[col] = parsed
         else:
             raise ValueError(f"Unknown column type {type_!r} for {col}.")
+    return extra
 
 
 def _empty_report(n: int, fatal: str) -> ValidationReport:
@@ -452,7 +457,9 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for name in ("sex", "race_ethnicity", "primary_substance", "payer", "site"):
         if name in cols:
             out[name] = _text(frame[name], clean)
-    _type_extra_columns(frame, out, problems, by=by, clean=clean, column_types=column_types)
+    extra = _type_extra_columns(frame, out, problems, by=by, clean=clean, column_types=column_types)
+    if extra:
+        out = pd.concat([out, pd.DataFrame(extra, index=frame.index)], axis=1)
     if by not in ("level_of_care",) and by in out:
         problems.add("missing_group", by, out[by].isna().to_numpy(), frame[by])
 
