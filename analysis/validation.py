@@ -14,6 +14,7 @@ Fatal problems (no rows, a required column missing, no valid row left) set
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -34,8 +35,10 @@ from analysis.parsing import (
 from analysis.schema import (
     DISCHARGE_REASONS,
     LEVELS_OF_CARE,
+    level_label_issue,
     normalize_discharge_reason,
     normalize_level_of_care,
+    reason_label_issue,
 )
 
 __all__ = ["Rule", "RULES", "ValidationReport", "validate_episodes", "parse_dates", "DATE_FORMATS", "TIME_UNITS"]
@@ -74,6 +77,9 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("unparseable_relapsed", "error", "relapsed is not yes/no, y/n, true/false or 1/0."),
     Rule("duplicate_episode_id", "error", "Episode id already used on an earlier row (the first is kept)."),
     Rule("unknown_discharge_reason", "warning", "Discharge reason not recognised; counted as 'other'."),
+    Rule("unusual_characters", "warning",
+         "Label holds invisible, full-width or symbol characters (a zero-width space, a non-breaking space, "
+         "an emoji); read as the label without them."),
     Rule("reason_without_discharge_date", "warning",
          "Discharge reason given but no discharge date; the episode is treated as still in treatment."),
     Rule("unparseable_boolean", "warning", "Not yes/no, y/n, true/false or 1/0; set missing."),
@@ -257,6 +263,61 @@ def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Probl
     return extra
 
 
+def _odd_characters(label: object) -> str | None:
+    """The invisible, full-width or symbol characters of a label, named (``"U+200B ZERO WIDTH SPACE"``), or None.
+
+    Letters with accents (``é``) are ordinary; look-alike letters from other scripts (Cyrillic ``О``,
+    dotted ``İ``) are refused by the label readers of :mod:`analysis.schema` instead.
+    """
+    if not isinstance(label, str) or label.isascii():
+        return None
+    odd = [c for c in label if ord(c) > 127 and (unicodedata.category(c)[0] in "CZ"
+                                                   or unicodedata.category(c) in ("So", "Sk")
+                                                   or unicodedata.normalize("NFKC", c) != c)]
+    if not odd:
+        return None
+    return ", ".join(dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed character')}" for c in odd))
+
+
+def _visible(text: pd.Series) -> pd.Series:
+    """Labels with invisible characters removed and odd spaces made spaces ("I\u200bOP" is "IOP", not "I OP"),
+    before they are placed (the change is reported by :func:`_unusual_characters`)."""
+    if text.dtype != object:
+        return text
+
+    def clean(label: object) -> object:
+        if not isinstance(label, str) or label.isascii():
+            return label
+        return "".join("" if unicodedata.category(c) == "Cf" else " " if unicodedata.category(c) == "Zs" else c
+                       for c in label)
+
+    return map_unique(text, clean)
+
+
+def _unusual_characters(problems: _Problems, column: str, text: pd.Series, codes: pd.Series | None,
+                        raw: pd.Series) -> None:
+    """Warn, row by row, about labels read despite invisible or full-width characters (never silently)."""
+    if text.dtype != object:
+        return
+    odd = map_unique(text, _odd_characters)
+    mask = odd.notna() & (codes.notna() if codes is not None else True)
+    if not mask.any():
+        return
+    read_as = ("read as '" + codes.astype(object).where(codes.notna(), "").astype(str) + "'") if codes is not None \
+        else pd.Series("kept as written, so it is a group apart from the same label without them", index=text.index)
+    problems.add("unusual_characters", column, mask.to_numpy(), raw,
+                 message="The label holds " + odd.fillna("") + "; " + read_as + ".")
+
+
+def _why_unplaced(text: pd.Series, unknown: np.ndarray, issue, description: str) -> pd.Series | None:
+    """The rule's description with why a label is not placed (it negates a level, look-alike letters ...)."""
+    if not unknown.any():
+        return None
+    why = map_unique(text.where(unknown), issue)
+    return pd.Series(description, index=text.index, dtype=object).where(
+        why.isna(), description.rstrip(".") + ": " + why.fillna("") + ".")
+
+
 def _empty_report(n: int, fatal: str) -> ValidationReport:
     return ValidationReport(n_rows_read=n, n_rows_accepted=0, problems=_Problems().frame().drop(columns="index")
                             .assign(row=pd.Series(dtype="int64")), fatal=fatal)
@@ -380,11 +441,15 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     # level of care and grouping
     if "level_of_care" in cols:
         raw = frame["level_of_care"]
-        codes = map_unique(_text(raw, clean), normalize_level_of_care)
+        text = _text(raw, clean)
+        codes = map_unique(_visible(text), normalize_level_of_care)
         unknown = (raw.notna() & codes.isna()).to_numpy()
         required = by == "level_of_care"
         problems.add("unknown_level_of_care" if required else "unknown_level_of_care_ignored", "level_of_care",
-                     unknown, raw)
+                     unknown, raw, message=_why_unplaced(text, unknown, level_label_issue,
+                                                         RULES["unknown_level_of_care" if required else
+                                                               "unknown_level_of_care_ignored"].description))
+        _unusual_characters(problems, "level_of_care", text, codes, raw)
         if required:
             problems.add("missing_level_of_care", "level_of_care", raw.isna().to_numpy(), raw)
         if unknown.any():
@@ -394,9 +459,13 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         out["level_of_care"] = pd.Categorical(codes, categories=list(LEVELS_OF_CARE), ordered=True)
     if "discharge_reason" in cols:
         raw = frame["discharge_reason"]
-        codes = map_unique(_text(raw, clean), normalize_discharge_reason)
+        text = _text(raw, clean)
+        codes = map_unique(_visible(text), normalize_discharge_reason)
         unknown = (raw.notna() & codes.isna()).to_numpy()
-        problems.add("unknown_discharge_reason", "discharge_reason", unknown, raw)
+        problems.add("unknown_discharge_reason", "discharge_reason", unknown, raw,
+                     message=_why_unplaced(text, unknown, reason_label_issue,
+                                           RULES["unknown_discharge_reason"].description))
+        _unusual_characters(problems, "discharge_reason", text, codes, raw)
         if unknown.any():
             counts = raw[unknown].astype(str).value_counts()
             unknown_labels.append(pd.DataFrame({"column": "discharge_reason", "label": counts.index,
@@ -462,6 +531,7 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         out = pd.concat([out, pd.DataFrame(extra, index=frame.index)], axis=1)
     if by not in ("level_of_care",) and by in out:
         problems.add("missing_group", by, out[by].isna().to_numpy(), frame[by])
+        _unusual_characters(problems, by, out[by], None, frame[by])
 
     table = problems.frame()
     errors = table[table["severity"] == "error"]
