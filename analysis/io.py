@@ -244,6 +244,15 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+def _header(text: str, delimiter: str) -> list[str]:
+    """The fields of the first record of ``text`` (kept for analysis/engine/sources.py, which reads the
+    header itself and skips one row; :func:`_layout` also steps over ``sep=``, comment and blank lines)."""
+    if not text:
+        return []
+    found = _record(text, 0, delimiter)
+    return found[0] if found is not None else []
+
+
 def _next_line(text: str, start: int) -> tuple[str, int]:
     """The physical line at ``start`` (without its line end: LF, CRLF or CR) and where the next one starts."""
     m = _LINE_END.search(text, start)
