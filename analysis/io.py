@@ -10,9 +10,18 @@ cells are trimmed and empty, blank or missing-marker cells are missing in every 
 A pandas index stored in a Parquet file (e.g. ``episode_id``) comes back as a column.
 
 CSV specifics: encoding UTF-8 (with or without BOM), else Windows-1252, else Latin-1; delimiter
-detected among ``, ; TAB |``; quoted fields may contain newlines. Every CSV column is read as text
-(validation parses it and reports what it could not parse). Empty cells and the usual missing
-markers (``NA``, ``N/A``, ``NULL``, ``NaN``, ``None``) become missing values.
+detected among ``, ; TAB |``, or given by Excel's ``sep=;`` first line; line ends LF, CRLF or CR;
+quoted fields may contain newlines (in the header too, and header cells of any length). Every CSV
+column is read as text (validation parses it and reports what it could not parse). Empty cells and
+the usual missing markers (``NA``, ``N/A``, ``NULL``, ``NaN``, ``None``) become missing values.
+
+What is not a data row is skipped and said (``attrs["read_notes"]``), never a reason to refuse the
+file: blank lines, ``#`` comment lines and a one-cell title row above the header; empty rows
+(blank, whitespace or only delimiters) and ``#`` comment lines between the rows. Rows keep the
+numbers a spreadsheet shows for them (the header is row 1 unless lines stood above it; Excel hides
+the ``sep=`` line): ``attrs["row_numbers"]`` (:class:`RowNumbers`) when they are not simply
+position + 2, read with :func:`spreadsheet_rows`. Empty rows of a workbook are skipped the same way.
+A row with another number of fields than the header refuses the file, naming that row.
 
 Uploaded bytes are only ever held in memory; nothing here writes to disk.
 """
