@@ -77,7 +77,7 @@ class ColumnInfo:
     overridden: bool = False
 
 
-def _sample(values: pd.Series) -> pd.Series:
+def _sample(values: pd.Series, clean: bool = False) -> pd.Series:
     """Non-empty values, at most :data:`_SAMPLE` of them taken evenly over the column."""
     step = max(1, len(values) // (4 * _SAMPLE))
     present = (values.iloc[::step] if step > 1 else values).dropna()
@@ -86,16 +86,19 @@ def _sample(values: pd.Series) -> pd.Series:
     step = max(1, len(present) // _SAMPLE)
     if step > 1:
         present = present.iloc[::step]
-    if present.dtype == object:
+    if present.dtype == object and not clean:
         keep = [not (isinstance(v, str) and not v.strip()) for v in present.to_numpy()]
         if not all(keep):
             present = present[np.array(keep, dtype=bool)]
     return present
 
 
-def infer_type(values: pd.Series, name: str = "") -> tuple[str, str]:
-    """The type of a column from its content, and a sentence saying why (rules in the module docstring)."""
-    present = _sample(values)
+def infer_type(values: pd.Series, name: str = "", *, clean: bool = False) -> tuple[str, str]:
+    """The type of a column from its content, and a sentence saying why (rules in the module docstring).
+
+    ``clean``: text cells are already trimmed and blanks missing (a reader's ``attrs["text_clean"]``).
+    """
+    present = _sample(values, clean)
     if present.empty:
         return "text", "empty: no value in the column"
     n = len(present)
@@ -106,7 +109,7 @@ def infer_type(values: pd.Series, name: str = "") -> tuple[str, str]:
     distinct = pd.unique(np.array([str(v).strip().lower() for v in present.to_numpy()], dtype=object)) \
         if present.dtype == object else pd.unique(present)
     k = len(distinct)
-    numbers = parse_numbers(present)
+    numbers = parse_numbers(present, clean)
     share_numeric = 1 - numbers.bad.mean()
     if k <= 2 and all(parse_boolean(v) is not None for v in distinct):
         shown = "/".join(sorted(str(v) for v in distinct))
@@ -177,7 +180,7 @@ def describe_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
         if col in overrides:
             type_, reason, overridden = overrides[col], "set by you", True
         else:
-            (type_, reason), overridden = infer_type(values, col), False
+            (type_, reason), overridden = infer_type(values, col, clean=True), False
         infos.append(ColumnInfo(col, col, _role(type_, levels), type_, reason, levels, missing, overridden))
     return tuple(infos)
 

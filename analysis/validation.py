@@ -245,7 +245,7 @@ def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Probl
         if col in out.columns:
             continue
         values = frame[col]
-        type_ = types.get(col) or infer_type(values, str(col))[0]
+        type_ = types.get(col) or infer_type(values, str(col), clean=clean)[0]
         if col == by or type_ in ("categorical", "id", "text"):
             extra[col] = _text(values, clean)
         elif type_ == "numeric":
