@@ -100,6 +100,11 @@ def results(tmp_path_factory) -> dict[tuple[str, str], dict]:
           f"wrong exit codes {sum(r['exit'] is not None and r['exit'] not in EXIT_CODES[r['command']] for r in rows)}, "
           f"time-outs {sum(bool(r['exception']) and r['exception']['type'] == 'Timeout' for r in rows)}, "
           f"over {PEAK_MB} MB {sum(r['peak_mb'] > PEAK_MB for r in rows)}; failing cases {len(bad)}")
+    slowest, biggest = max(rows, key=lambda r: r["seconds"]), max(rows, key=lambda r: r["peak_mb"])
+    print(f"fuzz: longest {slowest['seconds']:.1f} s ({slowest['command']} {slowest['case']}), largest peak "
+          f"{biggest['peak_mb']:.0f} MB ({biggest['command']} {biggest['case']})")
+    for p in filter(None, map(_problem, rows)):
+        print("fuzz problem:", p)
     return out
 
 
