@@ -310,6 +310,7 @@ def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: di
         type_ = column_types.get(col) or infer_type(b.sample(col), str(col))[0]
         if col == by or type_ in ("categorical", "id", "text"):
             b.select[col] = b.text(col)
+            type_ = "categorical" if col == by else type_  # the grouping column as labels, as validation
         elif type_ == "numeric":
             b.select[col] = b.number(col, "non_numeric_value")
         elif type_ == "binary":
