@@ -346,14 +346,14 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
         return empty
     has_dup = any(f.rule == "duplicate_episode_id" for f in built.flags) and "_row" in backend.columns("episodes")
     parts = []
-    for f in built.flags:
+    for k, f in enumerate(built.flags):  # k: the order validation applies its rules in (its problems' order)
         raw = quote("_raw__" + f.column)
         first = "_dup_first_row" if has_dup else "CAST(NULL AS BIGINT)"
         message = quote("_msg__" + f.flag) if f.message else "CAST(NULL AS VARCHAR)"
         parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
-                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message "
+                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message, {k} AS _k "
                      f"FROM episodes_view WHERE {quote(f.flag)}")
-    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, rule LIMIT {int(limit)}"
+    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, _k LIMIT {int(limit)}"
     frame = backend.query(sql)
     if frame.empty:
         return empty
