@@ -106,7 +106,11 @@ class EngineConnection(BaseConnection[ServerSource]):
     """
 
     def _connect(self, **kwargs) -> ServerSource:
-        conf = {**self._secrets.to_dict(), **kwargs}
+        try:
+            secrets = dict(st.secrets["connections"][self._connection_name])
+        except Exception:  # no secrets file, or no such section
+            secrets = {}
+        conf = {**secrets, **kwargs}
         url = conf.get("url")
         if not url:
             from urllib.parse import quote
