@@ -32,7 +32,7 @@ __all__ = ["EngineLoad", "open_engine", "WHOLE_FILE_ROWS", "source_hash"]
 
 #: Sources with at most this many rows have their columns judged on every row (as the pandas path);
 #: larger ones on this many rows spread evenly over the source.
-WHOLE_FILE_ROWS: int = 200_000
+WHOLE_FILE_ROWS: int = 50_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,9 +146,9 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     try:
         n_rows = engine.source_rows()
         raw = engine.sample(WHOLE_FILE_ROWS)
-        if not raw.attrs.get("text_clean"):
-            raw = clean_blanks(raw).copy(deep=False)
-            raw.attrs["text_clean"] = True
+        # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
+        raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
+        raw.attrs["text_clean"] = True
         screen = screen_columns(raw, drop=drop_columns)
         if screen.refused:
             engine.close()
