@@ -15,7 +15,11 @@ _TYPES = "numeric, binary, categorical, date, id or text"
 
 def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | None) -> None:
     """The input arguments shared by ``check`` and ``outcomes``: FILE, mapping, types, unit, grouping, drop/keep."""
-    parser.add_argument("file", help="CSV, Excel (.xlsx) or Parquet file")
+    parser.add_argument("file", metavar="SOURCE",
+                        help="CSV, Excel (.xlsx) or Parquet file, a folder or glob of Parquet files, a DuckDB "
+                             "database file (.duckdb, with --table) or a postgresql://USER@HOST/DB URL (with --table)")
+    parser.add_argument("--table", default=None,
+                        help="the table to analyse in a .duckdb file or a PostgreSQL database")
     parser.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
                         help="map a column of the file onto a canonical field (repeatable); "
                              "CANONICAL= with nothing after '=' unmaps a wrongly guessed field, "
@@ -52,14 +56,17 @@ def mapping_from_args(args: argparse.Namespace) -> dict[str, str] | None:
 
 
 def load_from_args(args: argparse.Namespace, **kwargs):
-    """Load FILE with the mapping, types, unit and relapse value of the command line (and ``--mapping``).
+    """Open SOURCE in the engine with the mapping, types, unit and relapse value of the command line (and
+    ``--mapping``); progress (rows read, rules checked) on stderr when it is a terminal.
 
-    Returns the :class:`analysis.loading.LoadResult`, or None after printing the error (exit 2).
+    Returns the :class:`analysis.engine.load.EngineLoad` (a :class:`analysis.loading.LoadResult` whose
+    cohort is in ``.engine``; close it when done), or None after printing the error (exit 2).
     """
     from pathlib import Path
 
     from analysis.columns import parse_type_args
-    from analysis.loading import load_episodes
+    from analysis.engine.load import open_engine
+    from analysis.engine.progress import TerminalProgress
     from analysis.mapping import MappingSpec, parse_map_args, spec_from_json
 
     try:
@@ -72,9 +79,10 @@ def load_from_args(args: argparse.Namespace, **kwargs):
         print(f"error: {exc}", file=sys.stderr)
         return None
     by = args.by if args.by is not None else spec.by
-    return load_episodes(args.file, mapping=mapping, by=by, column_types=types,
-                         time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
-                         drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()), **kwargs)
+    return open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
+                       time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
+                       drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
+                       progress=TerminalProgress(sys.stderr), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import json
 import sys
 
 from analysis.cli import add_file_arguments, load_from_args
-from analysis.cohort import ORIGINS, derive_cohort
+from analysis.cli_outcomes import outcomes_columns
+from analysis.cohort import ORIGINS
 from analysis.comparison import compare_cohort
 from analysis.comparison.bootstrap import DEFAULT_SEED
 from analysis.suppression import DEFAULT_MIN_CELL
@@ -105,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
         refs = {result.resolve_column(k): v for k, v in refs.items()}
         if cluster not in (None, "auto"):
             cluster = result.resolve_column(cluster)
-        cmp = compare_cohort(derive_cohort(result.episodes), by=by, a=args.a, b=args.b, adjust=adjust,
+        # the engine hands over the cohort's rows of only the columns the comparison and its publication read
+        extra = [*adjust, *([cluster] if cluster not in (None, "auto") else [])]
+        cohort = result.engine.frame(outcomes_columns(result.engine.columns, by, extra))
+        cmp = compare_cohort(cohort, by=by, a=args.a, b=args.b, adjust=adjust,
                              origin=args.origin, cluster=cluster, time_unit=result.time_unit, reference_levels=refs,
                              estimand=args.estimand, trim=args.trim, tau=args.tau, horizons=args.horizons,
                              windows=args.windows, bootstrap=args.bootstrap, seed=args.seed)

@@ -6,10 +6,20 @@ import json
 import sys
 
 from analysis.cli import add_file_arguments, load_from_args
-from analysis.cohort import ORIGINS, derive_cohort
+from analysis.cohort import ORIGINS
 from analysis.suppression import DEFAULT_MIN_CELL
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "outcomes_columns"]
+
+
+def outcomes_columns(available, by: str, adjust=()) -> list[str]:
+    """The cohort columns the outcomes report and its publication read (the grouping, the covariates, and
+    what :mod:`analysis.disclosure.raw` computes: sizes, completion, stays, engagement, both origins,
+    case mix, step-downs), in the cohort's order: the engine hands over only these."""
+    from analysis.disclosure.raw import _NEEDED
+
+    want = {by, *adjust, *_NEEDED}
+    return [c for c in available if c in want]
 
 
 def _number_list(text: str) -> list[float]:
@@ -59,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
         for note in result.report.notes:
             print(f"note: {note}", file=sys.stderr)
         return 2
-    cohort = derive_cohort(result.episodes)
     groups = [g.strip() for g in args.groups.split(",")] if args.groups else None
     try:
         by = result.resolve_column(result.by) if result.by else "level_of_care"
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
+        cohort = result.engine.frame(outcomes_columns(result.engine.columns, by, adjust))
         report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
                                  adjust=adjust, reference=args.reference, groups=groups,
                                  time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)

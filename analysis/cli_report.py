@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from analysis.cli import add_file_arguments, mapping_from_args
-from analysis.cohort import ORIGINS, derive_cohort
-from analysis.loading import load_episodes
+from analysis.cohort import ORIGINS
+from analysis.engine.load import open_engine
+from analysis.engine.progress import TerminalProgress
 from analysis.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["add_parser", "run"]
@@ -48,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no targets file at {args.targets}.", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    result = load_episodes(args.file, mapping=mapping, by=args.by)
+    result = open_engine(args.file, table=args.table, mapping=mapping, by=args.by,
+                         progress=TerminalProgress(sys.stderr))
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)
         return 2
     by = args.by
-    if by not in result.episodes.columns and by in result.mapping.values():
+    if by not in result.engine.columns and by in result.mapping.values():
         by = next(k for k, v in result.mapping.items() if v == by)
-    cohort = derive_cohort(result.episodes)
+    cohort = result.engine.frame()  # the review reads most of the cohort: every column, file order
+    result.close()
     prov = Provenance(source=result.source_name, content_hash=result.content_hash, filters=FilterSpec().describe(),
                       origin=args.origin, by=by, rows_used=len(cohort), rows_excluded=result.report.n_rows_excluded,
                       min_cell=args.min_cell)

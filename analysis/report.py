@@ -66,6 +66,7 @@ class OutcomesReport:
     labels: dict = field(default_factory=dict)
     adjust: tuple[str, ...] = ()
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # the publication is built from it
+    cox_fit: CoxResult | None = field(default=None, repr=False)  # the fit before renaming (reused when publishing)
 
     @property
     def days_per_unit(self) -> float:
@@ -244,7 +245,7 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         notes.append("Not recorded in this file, so shown as not recorded rather than 0%: " + "; ".join(missing) + ".")
     comp = completion_rates(cohort, by=by, groups=present)
     rel = relapse_rates(cohort, by=by, origin=origin, horizons=horizons_days, groups=present, conf_level=conf_level)
-    cox = None
+    cox = cox_fit = None
     cox_error = None
     if len(present) > 1:
         ref = reference if reference is not None else default_reference(by, present)
@@ -257,6 +258,7 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         try:
             cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
                           covariates=list(adjust), reference_levels=binary, conf_level=conf_level)
+            cox_fit = cox
             cox = _rename_group_terms(cox, by, labels)
         except ValueError as exc:
             cox_error = f"Cox model not fitted: {exc}"
@@ -270,7 +272,7 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes),
         benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level),
         time_unit=unit, origin_reason=origin_reason, recorded=recorded, labels=labels, adjust=tuple(adjust),
-        cohort=cohort)
+        cohort=cohort, cox_fit=cox_fit if conf_level == 0.95 else None)
 
 
 def _days(h: float, factor: float) -> float:

@@ -1,37 +1,43 @@
-"""The engine against its floor and against the pandas path, side by side in one run.
+"""The command line through the engine against its floors, side by side in one run.
 
-Run: ``python benchmarks/bench_engine.py [--sizes 1000000,10000000] [--formats csv,parquet]
-[--pandas-max 1000000] [--postgres URL] [--data-dir DIR]``.
+Run (the machine is shared: nice it): ``nice -n 10 python benchmarks/bench_engine.py [--sizes 1000000,10000000]
+[--formats csv,parquet] [--postgres URL] [--rerun] [--data-dir DIR] [--no-cox]``.
 
-For each size and format, in a fresh process each (so peak memory, ``ru_maxrss``, is the step's own):
+For each size and format, every step in a fresh process (so peak memory, ``ru_maxrss``, is the step's own):
 
-* **scan floor**: DuckDB's ``SELECT level_of_care, count(*) ... GROUP BY 1`` of the same file;
-* **engine**: ``Engine.open`` (read, check every rule, derive the cohort) then the collapsed queries
-  and statistics of an outcomes run by six levels: Kaplan-Meier, log-rank (global and pairwise), RMST,
-  relapse by horizon with reach, completion, length of stay, retention at 30/60/90; and the rerun
-  after a filter change (the same analyses on ``FilterSpec(levels=iop, residential)``);
-* **pandas**: ``load_episodes`` + ``derive_cohort`` + the same statistics on the rows (only up to
-  ``--pandas-max`` episodes: at 10M it takes about 12 GB and 200 s);
-* with ``--postgres URL``: the 1M table copied into PostgreSQL once, then the engine's outcomes there.
+* **floor**: DuckDB's ``SELECT level_of_care, count(*) ... GROUP BY 1`` of the same file (the scan floor);
+* **pyarrow** (CSV only): ``pyarrow.csv.read_csv`` of the file, every column as text (the parse floor);
+* **check**: ``python -m analysis check FILE`` (read, identifier guard and guesses on a spread sample,
+  every rule checked on every row, the report);
+* **outcomes**: ``python -m analysis outcomes FILE --json --adjust sex,primary_substance,payer,race_ethnicity``
+  (six levels of care, Cox model with four categorical covariates, the publication);
+* with ``--rerun``: the page rerun after a filter change on the cohort the app holds for a server-side
+  source (``apply_filters`` + ``wider_settings`` + ``Publication.build``, what ``ui/compute.py`` does),
+  and the engine's one aggregate query for the same filter (``Engine.collapse``) beside it;
+* with ``--postgres URL``: the 1M table copied into PostgreSQL once, then ``check`` and ``outcomes`` there.
 
-Synthetic files are generated once into ``--data-dir`` (default /tmp/continuum-bench; never commit
-them), in chunks of 1M episodes (seeds 1, 2, ...; ids prefixed by chunk) to bound memory.
+Ratios: check / pyarrow (target <= 4 at 1M CSV), outcomes / floor (target <= 20 at 10M Parquet). The load
+average is printed before and after: on a shared machine the seconds are wall-clock and noisy.
+Synthetic files are generated once into ``--data-dir`` (default /tmp/continuum-bench; never commit them),
+in chunks of 1M episodes (seeds 1, 2, ...; ids prefixed by chunk) to bound memory.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ADJUST = "sex,primary_substance,payer,race_ethnicity"
 
 _COMMON = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-path, kind = {path!r}, {kind!r}
+path = {path!r}
 t0 = time.perf_counter()
 out = {{}}
 """
@@ -44,70 +50,47 @@ con.execute(f"SELECT level_of_care, count(*) FROM {{reader}}('{{path}}') GROUP B
 out["total_s"] = time.perf_counter() - t0
 """
 
-_STATS = r"""
-from analysis.relapse import relapse_rates
-from analysis.retention import completion_rates, length_of_stay, retention_at
-from analysis.survival import km_by_group, logrank, pairwise_logrank, rmst_by_group
-
-def outcomes(get, count_col):
-    w = None if count_col is None else "n"
-    surv = get("survival")
-    surv = surv[surv["time_discharge_days"].notna()]
-    args = dict(time_col="time_discharge_days", event_col="event_discharge", group_col="level_of_care")
-    km = km_by_group(surv, **args, weight_col=w)
-    rmst_by_group(km)
-    logrank(surv, **args, weight_col=w)
-    pairwise_logrank(surv, **args, weight_col=w)
-    kw = {{}} if count_col is None else dict(count_col="n", due_days_col="due")
-    relapse_rates(get("relapse"), origin="discharge", **kw)
-    kw = {{}} if count_col is None else dict(count_col="n")
-    completion_rates(get("completion"), **kw)
-    length_of_stay(get("stay"), **kw)
-    retention_at(get("stay"), **kw)
-"""
-
-_ENGINE = _COMMON + _STATS + r"""
-from analysis.engine.engine import Engine
-from analysis.filters import FilterSpec
-source = path if kind != "postgres" else {url!r}
-engine = Engine.open(source, table={table!r}, today="2026-12-01")
-out["open_s"] = time.perf_counter() - t0
-cols = dict(survival=["level_of_care", "time_discharge_days", "event_discharge"],
-            completion=["level_of_care", "in_treatment", "transferred", "completed"],
-            stay=["level_of_care", "los_days", "in_treatment"])
-def run(spec):
-    def get(name):
-        if name == "relapse":
-            return engine.relapse_counts("level_of_care", "discharge", (30, 90, 180, 365), spec)
-        return engine.collapse(cols[name], spec)
-    outcomes(get, "n")
-t1 = time.perf_counter()
-run(None)
-out["outcomes_s"] = time.perf_counter() - t1
-t2 = time.perf_counter()
-run(FilterSpec(levels=("iop", "residential")))
-out["filter_rerun_s"] = time.perf_counter() - t2
+_PYARROW = _COMMON + r"""
+import pyarrow as pa, pyarrow.csv as pacsv
+names = open(path).readline().strip().split(",")
+pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={{n: pa.string() for n in names}}))
 out["total_s"] = time.perf_counter() - t0
-out["rows"] = engine.count()
 """
 
-_PANDAS = _COMMON + _STATS + r"""
-from analysis.cohort import derive_cohort
-from analysis.loading import load_episodes
-result = load_episodes(path, max_bytes=50_000_000_000, today="2026-12-01")
-cohort = derive_cohort(result.episodes)
-out["open_s"] = time.perf_counter() - t0
-t1 = time.perf_counter()
-outcomes(lambda name: cohort, None)
-out["outcomes_s"] = time.perf_counter() - t1
+_CLI = _COMMON + r"""
+import contextlib, io
+from analysis.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    out["code"] = main({argv!r})
 out["total_s"] = time.perf_counter() - t0
-out["rows"] = len(cohort)
+"""
+
+_RERUN = _COMMON + r"""
+from analysis.engine.load import open_engine
+from analysis.filters import FilterSpec, apply_filters
+from analysis.disclosure import Publication
+from analysis.disclosure.neighbours import wider_settings
+from ui.data_source import PAGE_COLUMNS
+result = open_engine(path)
+cohort = result.engine.frame([c for c in result.engine.columns if c in PAGE_COLUMNS])
+out["open_s"] = time.perf_counter() - t0
+spec = FilterSpec(levels=("iop", "residential", "op"))
+t1 = time.perf_counter()
+result.engine.collapse(["level_of_care", "time_discharge_days", "event_discharge"], spec)
+out["query_s"] = time.perf_counter() - t1
+t1 = time.perf_counter()
+view = apply_filters(cohort, spec)
+Publication.build(view, by="level_of_care", min_cell=11, neighbours=wider_settings(cohort, spec))
+out["rerun_s"] = time.perf_counter() - t1
+out["total_s"] = time.perf_counter() - t0
 """
 
 
-def _child(code: str) -> dict:
-    code = code + "\nout['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(out))\n"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+def _child(code: str, **fields) -> dict:
+    code = code.format(root=str(ROOT), **fields)
+    code += "\nout['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(out))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -128,7 +111,8 @@ def make_files(n: int, data_dir: Path) -> dict[str, Path]:
     chunk = 1_000_000
     writer = None
     t0 = time.perf_counter()
-    with open(paths["csv"], "w", newline="") as csv_out:
+    tmp = {k: p.with_suffix(p.suffix + ".part") for k, p in paths.items()}
+    with open(tmp["csv"], "w", newline="") as csv_out:
         for k, start in enumerate(range(0, n, chunk)):
             frame = generate_episodes(min(chunk, n - start), seed=k + 1)
             frame.attrs = {}
@@ -138,11 +122,13 @@ def make_files(n: int, data_dir: Path) -> dict[str, Path]:
             frame.to_csv(csv_out, index=False, header=(k == 0), date_format="%Y-%m-%d")
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if writer is None:
-                writer = pq.ParquetWriter(paths["parquet"], table.schema)
+                writer = pq.ParquetWriter(tmp["parquet"], table.schema)
             writer.write_table(table)
             print(f"  generated {start + len(frame):,} of {n:,} episodes ({time.perf_counter() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
     writer.close()
+    for k, p in paths.items():
+        tmp[k].rename(p)
     return paths
 
 
@@ -165,52 +151,77 @@ def _copy_to_postgres(url: str, parquet: Path, table: str) -> float:
     return time.perf_counter() - t0
 
 
-def _fmt(r: dict, key: str) -> str:
+def _s(r: dict, key: str = "total_s") -> str:
     return f"{r[key]:.2f}" if key in r else "-"
+
+
+def _ratio(a: dict, b: dict) -> str:
+    if "total_s" in a and b.get("total_s"):
+        return f"{a['total_s'] / b['total_s']:.1f}"
+    return "-"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--formats", default="csv,parquet")
-    parser.add_argument("--pandas-max", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL for the warehouse timings at 1M")
+    parser.add_argument("--rerun", action="store_true", help="also the page rerun after a filter change")
+    parser.add_argument("--steps", default="floor,pyarrow,check,outcomes", help="which steps to run")
+    parser.add_argument("--no-cox", action="store_true", help="outcomes without covariates")
     parser.add_argument("--data-dir", default="/tmp/continuum-bench")
     parser.add_argument("--generate", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         make_files(args.generate, Path(args.data_dir))
         return
-    print(f"{'episodes':>11} {'format':>8} {'path':>9} {'open s':>8} {'outcomes s':>11} {'rerun s':>8} "
-          f"{'total s':>8} {'peak MB':>8} {'x floor':>8} {'x engine':>9}")
+    steps = args.steps.split(",")
+    adjust = [] if args.no_cox else ["--adjust", ADJUST]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cores: {os.cpu_count()})")
+    print(f"{'episodes':>11} {'format':>8} {'step':>9} {'seconds':>9} {'peak MB':>8}  ratio")
     for n in (int(s) for s in args.sizes.split(",")):
         # generated in a child process: Linux keeps a parent's peak memory in its children's ru_maxrss
         subprocess.run([sys.executable, __file__, "--generate", str(n), "--data-dir", args.data_dir], check=True)
         files = make_files(n, Path(args.data_dir))
         for fmt in args.formats.split(","):
             path = str(files[fmt])
-            base = dict(root=str(ROOT), path=path, kind=fmt, url=None, table=None)
-            rows = {"floor": _child(_FLOOR.format(**base)), "engine": _child(_ENGINE.format(**base))}
-            if n <= args.pandas_max:
-                rows["pandas"] = _child(_PANDAS.format(**base))
+            rows: dict[str, dict] = {}
+
+            def show(label: str, r: dict, ratio: str = "") -> None:
+                if "error" in r:
+                    print(f"{n:>11,} {fmt:>8} {label:>9}  error: {r['error']}", flush=True)
+                    return
+                extra = "".join(f"  {k} {r[k]:.2f}" for k in ("open_s", "query_s", "rerun_s", "copy_s") if k in r)
+                print(f"{n:>11,} {fmt:>8} {label:>9} {_s(r):>9} {r['peak_mb']:>8.0f}  {ratio}{extra}", flush=True)
+
+            if "floor" in steps:
+                rows["floor"] = _child(_FLOOR, path=path)
+                show("floor", rows["floor"])
+            if fmt == "csv" and "pyarrow" in steps:
+                rows["pyarrow"] = _child(_PYARROW, path=path)
+                show("pyarrow", rows["pyarrow"])
+            if "check" in steps:
+                rows["check"] = _child(_CLI, path=path, argv=["check", path])
+                base = rows.get("pyarrow") if fmt == "csv" else rows.get("floor")
+                show("check", rows["check"], f"{_ratio(rows['check'], base or {})} x {'pyarrow' if fmt == 'csv' else 'floor'}")
+            if "outcomes" in steps:
+                rows["outcomes"] = _child(_CLI, path=path, argv=["outcomes", path, "--json", *adjust])
+                show("outcomes", rows["outcomes"], f"{_ratio(rows['outcomes'], rows.get('floor', {}))} x floor")
+            if args.rerun:
+                show("rerun", _child(_RERUN, path=path))
             if args.postgres and fmt == "parquet" and n <= 1_000_000:
                 table = f"bench_episodes_{n}"
                 copy_s = _copy_to_postgres(args.postgres, files["parquet"], table)
-                pg = _child(_ENGINE.format(**{**base, "kind": "postgres", "url": args.postgres, "table": table}))
-                pg["copy_s"] = copy_s
-                rows["postgres"] = pg
-            floor = rows["floor"].get("total_s")
-            engine = rows["engine"].get("total_s")
-            for label, r in rows.items():
-                if "error" in r:
-                    print(f"{n:>11,} {fmt:>8} {label:>9}  error: {r['error']}")
-                    continue
-                ratio = f"{r['total_s'] / floor:.1f}" if floor else "-"
-                vs = f"{r['total_s'] / engine:.1f}" if engine and label != "engine" else "-"
-                print(f"{n:>11,} {fmt:>8} {label:>9} {_fmt(r, 'open_s'):>8} {_fmt(r, 'outcomes_s'):>11} "
-                      f"{_fmt(r, 'filter_rerun_s'):>8} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {ratio:>8} "
-                      f"{vs:>9}" + (f"  (copy into PostgreSQL {r['copy_s']:.1f} s)" if "copy_s" in r else ""),
-                      flush=True)
+                print(f"{n:>11,} {'postgres':>8} {'copy':>9} {copy_s:>9.2f}", flush=True)
+                for step, argv in (("check", ["check", args.postgres, "--table", table]),
+                                   ("outcomes", ["outcomes", args.postgres, "--table", table, "--json", *adjust])):
+                    r = _child(_CLI, path=path, argv=argv)
+                    if "error" in r:
+                        print(f"{n:>11,} {'postgres':>8} {step:>9}  error: {r['error']}", flush=True)
+                    else:
+                        print(f"{n:>11,} {'postgres':>8} {step:>9} {_s(r):>9} {r['peak_mb']:>8.0f}  "
+                              f"{_ratio(r, rows.get('floor', {}))} x parquet floor", flush=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,37 @@ def test_postgres_errors_are_sentences():
         Engine.open(URL, table="no_such_table")
     with pytest.raises(ValueError, match="Cannot connect to the PostgreSQL database"):
         Engine.open("postgresql://nobody@127.0.0.1:1/none", table="episodes")
+
+
+def test_command_line_on_a_postgres_table_equals_the_file():
+    """``outcomes postgresql://... --table`` gives the numbers of the same rows read from the CSV file;
+    ``check`` reads the same rows; the password never reaches the output."""
+    import contextlib
+    import io
+    import json
+
+    from test_engine_cli import assert_same_json
+
+    from analysis.cli import main
+
+    def run(argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+        return code, out.getvalue(), err.getvalue()
+
+    args = ["--adjust", "sex,co_occurring,age", "--json"]
+    code, out, err = run(["outcomes", URL, "--table", "episodes_sample", *args])
+    assert code == 0, err
+    want_code, want, want_err = run(["outcomes", str(SAMPLE), *args])
+    assert want_code == 0, want_err
+    got, want = json.loads(out), json.loads(want)
+    assert got["source"]["file"].startswith("episodes_sample (postgresql://") and got["source"]["rows_read"] == 5000
+    for payload in (got, want):
+        payload.pop("source")
+        payload.pop("columns")  # the table's columns are typed (DATE, INTEGER): described as stored
+    assert_same_json(got, want)
+    code, out, err = run(["check", URL, "--table", "episodes_sample"])
+    assert code == 0 and "Rows read:     5,000" in out, err
+    code, out, err = run(["check", URL, "--table", "no_such_table"])
+    assert code == 2 and "Traceback" not in err + out

@@ -85,9 +85,13 @@ def sample_dataset() -> Dataset:
 
 
 def current_dataset() -> Dataset:
-    """The session's dataset: an upload if one was loaded, else the sample."""
+    """The session's dataset: an upload if one was loaded, else the server's ``--data`` source, else the sample."""
     ds = st.session_state.get("dataset")
-    return ds if ds is not None else sample_dataset()
+    if ds is not None:
+        return ds
+    from ui.data_source import default_dataset  # (engine) a source named by --data on the server
+
+    return default_dataset() or sample_dataset()
 
 
 def set_dataset(ds: Dataset | None) -> None:

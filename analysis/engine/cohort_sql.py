@@ -46,7 +46,7 @@ def cohort_select(columns: tuple[str, ...] | list[str], shape: str, as_of: pd.Ti
     ``as_of`` is the data's date (date-shaped files): episodes without discharge are censored there.
     """
     cols = set(columns)
-    keep = [quote(c) for c in columns if c not in DERIVED_COLUMNS]
+    keep = [quote(c) for c in columns if c not in DERIVED_COLUMNS and c != "_row"]
     keep = (["_row"] if "_row" in cols else []) + keep
 
     def col(name: str, kind: str = "DATE") -> str:

@@ -97,6 +97,7 @@ class Engine:
         self.as_of = as_of
         self.columns = columns
         self.extra_types = dict((episodes.extra_types or {}) if episodes is not None else {})
+        self.time_unit = "days"
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -105,56 +106,102 @@ class Engine:
              progress: ProgressHook | None = None, materialize: bool = True, memory_limit: str | None = None,
              threads: int | None = None, time_unit: str = "days", event_value: object = None,
              column_types: Mapping[str, str] | None = None) -> Engine:
-        """Open a file (path or bytes) in DuckDB, or a ``postgresql://`` URL with ``table``.
+        """Open a file (path or bytes) in DuckDB, or a ``postgresql://`` URL with ``table``, and check it
+        (:meth:`connect`, the mapping resolved on a spread sample, then :meth:`check`).
 
         Raises
         ------
         EngineError
             For anything that cannot be analysed, with one sentence.
         """
-        if is_database_url(source):
-            backend: Backend = PostgresBackend(str(source))
-        else:
-            backend = DuckDBBackend(memory_limit=memory_limit, threads=threads)
+        engine = cls.connect(source, table=table, name=name, progress=progress, memory_limit=memory_limit,
+                             threads=threads)
+        try:
+            resolved = resolve_mapping(_spread_sample(engine.backend, list(engine.source.columns)), mapping)
+            engine.check(resolved, by=by, as_of=as_of, today=today, progress=progress, materialize=materialize,
+                         time_unit=time_unit, event_value=event_value, column_types=column_types)
+        except (DataFileError, EngineError, ValueError) as exc:
+            engine.close()
+            raise EngineError(str(exc)) from None
+        return engine
+
+    @classmethod
+    def connect(cls, source: bytes | str | Path, *, table: str | None = None, name: str | None = None,
+                progress: ProgressHook | None = None, memory_limit: str | None = None,
+                threads: int | None = None) -> Engine:
+        """The source opened as ``source_rows`` (read, not yet checked: call :meth:`check`)."""
+        try:
+            if is_database_url(source):
+                backend: Backend = PostgresBackend(str(source))
+            else:
+                backend = DuckDBBackend(memory_limit=memory_limit, threads=threads)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
         try:
             info = open_source(backend, source, table=table, name=name, progress=progress)
             if backend.query("SELECT count(*) AS n FROM (SELECT 1 FROM source_rows LIMIT 1) AS t")["n"].iloc[0] == 0:
                 raise EngineError("The file has a header but no data rows.")
-            resolved = resolve_mapping(_spread_sample(backend, list(info.columns)), mapping)
-            if by not in resolved and by in resolved.values():
-                by = next(k for k, v in resolved.items() if v == by)
-            built = build_episodes(backend, info.columns, resolved, by=by, today=today,
-                                   has_row_numbers=info.has_row_numbers, time_unit=time_unit,
-                                   event_value=event_value, column_types=dict(column_types or {}))
-            if built.fatal:
-                raise EngineError(built.fatal)
-            relation = "episodes"
-            if materialize and isinstance(backend, DuckDBBackend):
-                # one pass over the source: typed values and rule flags of every row, kept in memory
-                run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
-                poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
-                relation = "episodes_table"
-            elif materialize:  # PostgreSQL: a temporary table of this session, in the server
-                try:
-                    backend.execute("CREATE TEMPORARY TABLE episodes_table AS SELECT * FROM episodes")
-                    backend.execute("ANALYZE episodes_table")
-                    relation = "episodes_table"
-                except Exception:  # no right to create temporary tables: every query reads the views
-                    relation = "episodes"
-            report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
-            as_of_ts = pd.Timestamp(as_of) if as_of is not None else cls._latest_date(backend, built, relation)
-            if built.shape == "dates" and as_of_ts is None:
-                raise EngineError("No valid row is left: no episode has a readable admission date.")
-            select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
-            temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
-            backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
-            if relation == "episodes_table":
-                backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT * FROM episodes_table")
         except (DataFileError, EngineError, ValueError) as exc:
             backend.close()
             raise EngineError(str(exc)) from None
-        columns = tuple(c for c in backend.columns("cohort") if c != "_row")
-        return cls(backend, source=info, episodes=built, shape=built.shape, as_of=as_of_ts, columns=columns)
+        return cls(backend, source=info, episodes=None, shape=None, as_of=None, columns=())
+
+    def sample(self, size: int = 20_000, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Source rows (as read, cleaned) spread evenly over the source, about ``size`` of them; every row
+        when the source has no more (so checks made on the sample are made on the whole of a small file)."""
+        return _spread_sample(self.backend, list(columns if columns is not None else self.source.columns), size)
+
+    def source_rows(self) -> int:
+        """Rows of the source (data rows, the header not counted)."""
+        return int(self.backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
+
+    def check(self, mapping: Mapping[str, str], *, by: str = "level_of_care", as_of: object = None,
+              today: object = None, progress: ProgressHook | None = None, materialize: bool = True,
+              time_unit: str = "days", event_value: object = None,
+              column_types: Mapping[str, str] | None = None, exclude: Sequence[str] = ()) -> None:
+        """Type and check the source with ``mapping`` ({canonical: source column}, resolved) and derive the
+        cohort; ``exclude``: source columns left out (dropped by the user, free text).
+
+        Raises
+        ------
+        EngineError
+            The file cannot be analysed (a required column missing, no readable date), one sentence.
+        """
+        backend, info = self.backend, self.source
+        if by not in mapping and by in mapping.values():
+            by = next(k for k, v in mapping.items() if v == by)
+        source_columns = {c: t for c, t in info.columns.items() if c not in set(exclude)}
+        built = build_episodes(backend, source_columns, dict(mapping), by=by, today=today,
+                               has_row_numbers=info.has_row_numbers, time_unit=time_unit,
+                               event_value=event_value, column_types=dict(column_types or {}))
+        if built.fatal:
+            raise EngineError(built.fatal)
+        relation = "episodes"
+        if materialize and isinstance(backend, DuckDBBackend):
+            # one pass over the source: typed values and rule flags of every row, kept in memory
+            run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
+            poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
+            relation = "episodes_table"
+        elif materialize:  # PostgreSQL: a temporary table of this session, in the server
+            try:
+                backend.execute("CREATE TEMPORARY TABLE episodes_table AS SELECT * FROM episodes")
+                backend.execute("ANALYZE episodes_table")
+                relation = "episodes_table"
+            except Exception:  # no right to create temporary tables: every query reads the views
+                relation = "episodes"
+        report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
+        as_of_ts = pd.Timestamp(as_of) if as_of is not None else self._latest_date(backend, built, relation)
+        if built.shape == "dates" and as_of_ts is None:
+            raise EngineError("No valid row is left: no episode has a readable admission date.")
+        select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
+        temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
+        backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
+        if relation == "episodes_table":
+            backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT * FROM episodes_table")
+        self.episodes, self.shape, self.as_of = built, built.shape, as_of_ts
+        self.time_unit = time_unit
+        self.extra_types = dict(built.extra_types or {})
+        self.columns = tuple(c for c in backend.columns("cohort") if c != "_row")
 
     @staticmethod
     def _latest_date(backend: Backend, built: EpisodesSQL, relation: str) -> pd.Timestamp | None:
@@ -223,6 +270,26 @@ class Engine:
         frame = self.backend.query(f"SELECT * FROM cohort WHERE {self.where(spec)} {order} LIMIT {int(limit)}")
         return _restore(frame.drop(columns=[c for c in ("_row",) if c in frame.columns]), self.shape,
                         self.extra_types)
+
+    def frame(self, columns: Sequence[str] | None = None, spec: FilterSpec | None = None) -> pd.DataFrame:
+        """The cohort's rows (file order where the source has one) with only ``columns`` (default all), in
+        the pandas path's dtypes and with its ``attrs`` (shape, time unit, as_of): what a statistic that
+        needs rows (a propensity model, the review) is given, narrow."""
+        cols = list(self.columns if columns is None else dict.fromkeys(columns))
+        missing = [c for c in cols if c not in self.columns]
+        if missing:
+            raise EngineError(f"There is no column {', '.join(repr(m) for m in missing)} in the data.")
+        order = "ORDER BY _row" if "_row" in self.backend.columns("cohort") else ""
+        sql = f"SELECT {', '.join(quote(c) for c in cols)} FROM cohort WHERE {self.where(spec)} {order}"
+        if isinstance(self.backend, DuckDBBackend):
+            frame = self.backend.con.sql(sql).to_arrow_table().to_pandas()
+        else:
+            frame = self.backend.query(sql)
+        frame = _restore(frame, self.shape, self.extra_types)
+        frame.attrs.update(shape=self.shape, time_unit=self.time_unit)
+        if self.as_of is not None:
+            frame.attrs["as_of"] = self.as_of
+        return frame
 
     def rule_counts(self) -> pd.DataFrame:
         """Rows flagged per validation rule and column (see :func:`analysis.engine.episodes_sql.rule_counts`)."""

@@ -310,6 +310,7 @@ def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: di
         type_ = column_types.get(col) or infer_type(b.sample(col), str(col))[0]
         if col == by or type_ in ("categorical", "id", "text"):
             b.select[col] = b.text(col)
+            type_ = "categorical" if col == by else type_  # the grouping column as labels, as validation
         elif type_ == "numeric":
             b.select[col] = b.number(col, "non_numeric_value")
         elif type_ == "binary":
@@ -343,16 +344,30 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
     empty = pd.DataFrame(columns=["row", "column", "value", "rule", "severity", "message"])
     if not built.flags:
         return empty
-    has_dup = any(f.rule == "duplicate_episode_id" for f in built.flags) and "_row" in backend.columns("episodes")
+    numbered = "_row" in backend.columns("episodes")
+    has_dup = any(f.rule == "duplicate_episode_id" for f in built.flags) and numbered
+    if numbered and backend.dialect == "duckdb":
+        # the rows of the first problems from the checked (materialised) flags, then the values as read for
+        # those rows only: the view with the raw values re-reads the source, so it is asked about few rows
+        flagged = " OR ".join(quote(f.flag) for f in built.flags)
+        backend.execute(f"CREATE OR REPLACE TEMPORARY TABLE _problem_rows AS SELECT _row FROM episodes "
+                        f"WHERE {flagged} ORDER BY _row LIMIT {int(limit)}")
+        if backend.query("SELECT count(*) AS n FROM _problem_rows")["n"].iloc[0] == 0:
+            return empty
+        backend.execute("CREATE OR REPLACE TEMPORARY TABLE _problem_view AS SELECT * FROM episodes_view "
+                        "WHERE _row IN (SELECT _row FROM _problem_rows)")  # one pass over the source
+        source = "_problem_view"
+    else:
+        source = "episodes_view"
     parts = []
-    for f in built.flags:
+    for k, f in enumerate(built.flags):  # k: the order validation applies its rules in (its problems' order)
         raw = quote("_raw__" + f.column)
         first = "_dup_first_row" if has_dup else "CAST(NULL AS BIGINT)"
         message = quote("_msg__" + f.flag) if f.message else "CAST(NULL AS VARCHAR)"
         parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
-                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message "
-                     f"FROM episodes_view WHERE {quote(f.flag)}")
-    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, rule LIMIT {int(limit)}"
+                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message, {k} AS _k "
+                     f"FROM {source} WHERE {quote(f.flag)}")
+    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, _k LIMIT {int(limit)}"
     frame = backend.query(sql)
     if frame.empty:
         return empty

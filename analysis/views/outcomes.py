@@ -131,7 +131,6 @@ def _tests(pub: Publication, report, visible: list) -> tuple[dict | None, list]:
 def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | None, str | None]:
     """The report's Cox model refitted on the visible groups (the same call as the report's own)."""
     from analysis.report import _rename_group_terms, default_reference
-    from analysis.views.comparison import _term_hidden
 
     if len(visible) < 2 or report.cox is None:
         return None, None
@@ -143,12 +142,17 @@ def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | 
     data["group"] = data["group"].cat.set_categories(visible)
     frame = data.join(pub.raw.cohort.loc[data.index, list(adjust)]) if adjust else data
     binary = {c: False for c in adjust if pd.api.types.is_bool_dtype(frame[c])}
-    try:
-        cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
-                      covariates=list(adjust), reference_levels=binary)
-    except ValueError as exc:
-        return None, f"Cox model not fitted: {exc}"
-    hidden = [_term_hidden(frame, "event", t, "group", pub.min_cell) for t in cox.terms["term"]]
+    fitted = getattr(report, "cox_fit", None)
+    if fitted is not None and visible == report.groups() and list(adjust) == list(report.adjust) \
+            and fitted.reference.get("group") == ref:
+        cox = fitted  # every group visible: the refit is the report's own call on the same rows
+    else:
+        try:
+            cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
+                          covariates=list(adjust), reference_levels=binary)
+        except ValueError as exc:
+            return None, f"Cox model not fitted: {exc}"
+    hidden = [_term_hidden_codes(frame, "event", t, "group", pub.min_cell) for t in cox.terms["term"]]
     ph_hidden = [any(h for t, h in zip(cox.terms["term"], hidden, strict=True) if t.split("[")[0] == term)
                  for term in cox.ph_test["term"]]
     cox = _rename_group_terms(cox, report.by, report.labels)
@@ -162,6 +166,26 @@ def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | 
             "ph_test": [{"term": r.term, **{k: None if h else _num(getattr(r, k)) for k in ("chisq", "df", "p")}}
                         for r, h in zip(cox.ph_test.itertuples(), ph_hidden, strict=True)],
             "ph_note": cox.summary_sentence(), "notes": list(cox.notes), "converged": bool(cox.converged)}, None
+
+
+def _term_hidden_codes(rows: pd.DataFrame, event_col: str, term: str, by: str, min_cell: int) -> bool:
+    """:func:`analysis.views.comparison._term_hidden` on the distinct values of the column (the same
+    answer; it compares each distinct value's text once instead of each row's)."""
+    import numpy as np
+
+    if "[" not in term or not term.endswith("]"):
+        return False
+    var, level = term[:-1].split("[", 1)
+    if var == by or var not in rows.columns:
+        return False
+    codes, uniques = pd.factorize(rows[var])
+    names = np.array([str(v) for v in uniques], dtype=object)
+    inside = np.isin(codes, np.flatnonzero(names == level))
+    relapse = (rows[event_col] == 1).to_numpy()
+    for n in (inside.sum(), (~inside).sum(), (inside & relapse).sum(), (~inside & relapse).sum()):
+        if 1 <= n < min_cell:
+            return True
+    return False
 
 
 def outcomes_payload(report, cohort: pd.DataFrame, min_cell: int, adjust: list | None = None) -> dict:

@@ -1,0 +1,220 @@
+"""Loading through the engine: what :func:`analysis.loading.load_episodes` decides, for a source of any size.
+
+:func:`open_engine` opens a file path (CSV, Parquet, a folder or glob of Parquet, a ``.duckdb`` file),
+uploaded bytes or a ``postgresql://`` table, and returns an :class:`EngineLoad`: the
+:class:`analysis.loading.LoadResult` of the pandas path (report, mapping, column roles and types,
+guesses, time unit, relapse value, identifier screen) with the checked cohort held in an
+:class:`analysis.engine.Engine` instead of a pandas frame.
+
+The decisions about columns (identifier guard, mapping guesses, free text, column types, time unit,
+relapse value) are the pandas path's own functions, run on the source's rows when it has at most
+:data:`WHOLE_FILE_ROWS` of them (so on every small file they see exactly what the pandas path sees),
+and on an evenly spread sample of that many rows of a larger source. The rows themselves are typed,
+checked and derived in SQL (:mod:`analysis.engine.episodes_sql`, :mod:`analysis.engine.cohort_sql`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.engine.engine import Engine, EngineError
+from analysis.engine.progress import ProgressHook
+from analysis.engine.sources import is_database_url
+from analysis.loading import LoadResult
+from analysis.validation import _empty_report
+
+__all__ = ["EngineLoad", "open_engine", "WHOLE_FILE_ROWS", "source_hash"]
+
+#: Sources with at most this many rows have their columns judged on every row (as the pandas path);
+#: larger ones on this many rows spread evenly over the source.
+WHOLE_FILE_ROWS: int = 50_000
+
+
+@dataclass(frozen=True, eq=False)
+class EngineLoad(LoadResult):
+    """A :class:`analysis.loading.LoadResult` whose cohort is in :attr:`engine` (``episodes`` is None)."""
+
+    engine: Engine | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.engine is not None and self.report.fatal is None
+
+    def resolve_column(self, name: str) -> str:
+        table = list(self.engine.columns) if self.engine is not None else [i.name for i in self.columns]
+        if name in table:
+            return name
+        by_source = {i.source: i.name for i in self.columns}
+        if name in by_source:
+            return by_source[name]
+        lowered = {k.lower(): v for k, v in by_source.items()} | {c.lower(): c for c in table}
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+        known = ", ".join(i.source for i in self.columns)
+        raise ValueError(f"There is no column {name!r} in the file (its columns: {known}).")
+
+    def problem_rows(self) -> pd.DataFrame:
+        """The first problem rows (row, column, value, rule, severity, message), from the engine."""
+        if self.engine is None or self.engine.episodes is None:
+            return pd.DataFrame()
+        return self.engine.problems(limit=1000)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+    def __enter__(self) -> EngineLoad:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def source_hash(source: bytes | str | Path, table: str | None = None) -> str:
+    """The content hash the pandas path gives (:func:`analysis.io.content_hash`: sha256, 12 hex digits) of
+    a file, uploaded bytes, or every file of a folder/glob in order; "" for a database table."""
+    from analysis.io import content_hash
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return content_hash(bytes(source))
+    if is_database_url(source):
+        return ""
+    text = str(source)
+    path = Path(text)
+    if path.is_file() and path.suffix.lower() not in (".duckdb", ".db", ".ddb"):
+        files = [path]
+    elif path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+    elif path.is_file():
+        return ""
+    else:
+        import glob
+
+        files = [Path(f) for f in sorted(glob.glob(text, recursive=True))]
+    if len(files) == 1 and files[0].stat().st_size < (64 << 20):
+        return content_hash(files[0].read_bytes())
+    digest = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _fail(message: str, label: str, digest: str = "", n_rows: int = 0, **fields) -> EngineLoad:
+    return EngineLoad(None, _empty_report(n_rows, message), {}, label, digest, **fields)
+
+
+def open_engine(source: bytes | str | Path, *, table: str | None = None, name: str | None = None,
+                mapping: Mapping[str, str] | None = None, by: str | None = None, as_of: object = None,
+                today: object = None, column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
+                event_value: object = None, drop_columns: Iterable[str] = (), keep_columns: Iterable[str] = (),
+                progress: ProgressHook | None = None, memory_limit: str | None = None,
+                threads: int | None = None) -> EngineLoad:
+    """Open, guard, map, type and check a source in the engine; never raises for bad input.
+
+    Arguments as :func:`analysis.loading.load_episodes` (``table``: the table of a ``.duckdb`` file or a
+    PostgreSQL database). A source that cannot be used comes back with ``report.fatal`` set.
+    """
+    from analysis.columns import describe_columns
+    from analysis.identifiers import leave_out_free_text, screen_columns
+    from analysis.io import clean_blanks
+    from analysis.mapping import event_value_for, guess_details, resolve_mapping, unit_from_name
+
+    if is_database_url(source):
+        label = f"{table or 'table'} ({_redacted(str(source))})"
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        label = name or "uploaded file"
+    else:
+        label = name or (Path(str(source)).name if Path(str(source)).exists() else str(source))
+        if table and str(source).lower().endswith((".duckdb", ".db", ".ddb")):
+            label = f"{label}:{table}"
+    try:
+        engine = Engine.connect(source, table=table, name=name, progress=progress, memory_limit=memory_limit,
+                                threads=threads)
+    except EngineError as exc:
+        return _fail(str(exc), label)
+    try:
+        digest = source_hash(source, table)
+    except OSError:
+        digest = ""
+    try:
+        n_rows = engine.source_rows()
+        raw = engine.sample(WHOLE_FILE_ROWS)
+        # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
+        raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
+        raw.attrs["text_clean"] = True
+        screen = screen_columns(raw, drop=drop_columns)
+        if screen.refused:
+            engine.close()
+            return _fail(screen.message, label, digest, n_rows, identifiers=screen.findings, screen=screen)
+        raw = screen.frame
+        details = guess_details(raw)
+        resolved = resolve_mapping(raw, mapping, guess=details.mapping)
+        screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)
+        raw = screen.frame
+        infos = describe_columns(raw, resolved, column_types)
+    except ValueError as exc:
+        engine.close()
+        return _fail(str(exc), label, digest, n_rows)
+    overrides = {i.source: i.type for i in infos if i.overridden}
+    guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
+    notes = [*screen.notes, *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
+    if time_unit is None:
+        time_unit = "days"
+        if "days_to_relapse" in resolved:
+            guessed = unit_from_name(resolved["days_to_relapse"])
+            if guessed:
+                time_unit = guessed
+                notes.append(f"Times read in {guessed}: the time column {resolved['days_to_relapse']!r} is named "
+                             f"in {guessed} (state the unit with --time-unit if not).")
+    if event_value is None and "relapsed" in resolved:
+        event_value = event_value_for(resolved["relapsed"], raw[resolved["relapsed"]])
+    event_value = None if event_value is None else str(event_value)
+    if event_value is not None:
+        notes.append(f"In {resolved['relapsed']!r}, the value {event_value!r} is the relapse; the other value is "
+                     "censored.")
+    table_name = {src: k for k, src in resolved.items()}
+    infos = tuple(i if i.role == "canonical" else dataclasses.replace(
+        i, name=i.source + "_original" if i.source in table_name.values() else i.source) for i in infos)
+    by_user = by
+    if by and by not in resolved:
+        by = {i.source: i.name for i in infos}.get(by, by)
+    kept = set(map(str, raw.columns))
+    exclude = [c for c in engine.source.columns if c not in kept]
+    fields = dict(guesses=tuple(guesses), time_unit=time_unit, event_value=event_value, column_types=overrides,
+                  by=by_user, screen=screen, columns=infos)
+    try:
+        engine.check(resolved, by=by or "level_of_care", as_of=as_of, today=today, progress=progress,
+                     time_unit=time_unit, event_value=event_value, exclude=exclude,
+                     column_types={i.source: i.type for i in infos if i.role != "canonical"})
+        engine.time_unit = time_unit
+        report = engine.validation_report()
+    except (EngineError, ValueError) as exc:
+        engine.close()
+        return _fail(str(exc), label, digest, n_rows, **fields)
+    if notes:
+        report = dataclasses.replace(report, notes=tuple(notes) + tuple(report.notes))
+    extra = tuple(c for c in kept if c not in set(resolved.values()))
+    if report.fatal:
+        engine.close()
+        engine = None
+    return EngineLoad(None, report, resolved, label, digest, None, (), extra, **fields, engine=engine)
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password (for messages and the JSON's source)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))

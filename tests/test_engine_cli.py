@@ -1,0 +1,192 @@
+"""The command line through the engine gives the pandas path's numbers on every file the tests use.
+
+Each run is made twice in one process: as shipped (``open_engine``: the source read, checked and derived
+in DuckDB, the statistics on the cohort the engine hands over) and with the pandas path swapped in
+(``load_episodes`` + ``derive_cohort``, the loading that served the command line before the engine).
+The JSON documents must agree key for key, numbers to 1e-12; ``check`` prints the same report.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import analysis.cli as cli
+import analysis.cli_compare as cli_compare
+import analysis.cli_outcomes as cli_outcomes
+from analysis.cohort import derive_cohort
+from analysis.loading import load_episodes
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "episodes.csv"
+REAL = ROOT / "tests" / "data" / "real_cohorts"
+TOL = 1e-12
+
+RUNS = {
+    "sample": (SAMPLE, ["--adjust", "sex,co_occurring,age,payer"]),
+    "sample_admission": (SAMPLE, ["--origin", "admission", "--by", "site", "--adjust", "primary_substance"]),
+    "rossi": (REAL / "rossi.csv", ["--by", "fin", "--adjust", "age,prio,wexp,race", "--time-unit", "weeks"]),
+    "uis": (REAL / "uis.csv", ["--by", "TREAT", "--adjust", "AGE,BECK,NDRUGTX,SITE,IVHX,RACE",
+                               "--type", "IVHX=categorical"]),
+    "aids": (REAL / "aids.csv", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
+    "aids_parquet": (REAL / "aids.parquet", ["--by", "tx", "--adjust", "age,cd4,karnof,ivdrug,sex"]),
+    "whas500": (REAL / "whas500.xlsx", ["--by", "gender", "--adjust", "age,bmi,hr,sysbp,chf,afb",
+                                        "--origin", "admission"]),
+    "whas500_csv": (REAL / "whas500.csv", ["--by", "gender", "--adjust", "age,bmi,chf", "--origin", "admission"]),
+}
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+class _RowsEngine:
+    """What the commands ask of an engine, answered by the pandas cohort."""
+
+    def __init__(self, cohort):
+        self.cohort = cohort
+        self.columns = tuple(cohort.columns)
+
+    def frame(self, columns=None):
+        return self.cohort if columns is None else self.cohort[list(columns)]
+
+
+def _pandas_loader(args, **kwargs):
+    """``load_from_args`` as it was before the engine: load_episodes + derive_cohort."""
+    from analysis.columns import parse_type_args
+    from analysis.mapping import parse_map_args
+
+    result = load_episodes(args.file, mapping=parse_map_args(args.map), by=args.by,
+                           column_types=parse_type_args(args.types), time_unit=args.time_unit,
+                           event_value=args.event_value, drop_columns=args.drop, keep_columns=args.keep, **kwargs)
+    if result.ok:
+        object.__setattr__(result, "engine", _RowsEngine(derive_cohort(result.episodes)))
+    return result
+
+
+def _pandas_run(monkeypatch, argv):
+    with monkeypatch.context() as m:
+        m.setattr(cli_outcomes, "load_from_args", _pandas_loader)
+        m.setattr(cli_compare, "load_from_args", _pandas_loader)
+        return _run(argv)
+
+
+def assert_same_json(a, b, path="$"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b), (path, set(a) ^ set(b))
+        for k in a:
+            assert_same_json(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), (path, len(a), len(b))
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_json(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        assert abs(a - b) <= TOL * max(1.0, abs(a)), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_outcomes_json_equals_pandas_path(monkeypatch, name):
+    path, args = RUNS[name]
+    argv = ["outcomes", str(path), *args, "--json"]
+    code, out, err = _run(argv)
+    assert code == 0, err
+    want_code, want, want_err = _pandas_run(monkeypatch, argv)
+    assert want_code == 0, want_err
+    got, want = json.loads(out), json.loads(want)
+    assert got["cox"] is not None and got["groups"]  # the comparison is about real numbers
+    assert_same_json(got, want)
+
+
+@pytest.mark.parametrize("name", ["sample", "rossi", "aids_parquet"])
+def test_outcomes_text_equals_pandas_path(monkeypatch, name):
+    path, args = RUNS[name]
+    argv = ["outcomes", str(path), *args]
+    code, out, err = _run(argv)
+    assert code == 0, err
+    assert (0, out) == _pandas_run(monkeypatch, argv)[:2]
+
+
+def test_compare_json_equals_pandas_path(monkeypatch):
+    argv = ["compare", str(SAMPLE), "--by", "level_of_care", "--a", "iop", "--b", "residential",
+            "--adjust", "age,sex,co_occurring", "--json"]
+    code, out, err = _run(argv)
+    assert code == 0, err
+    want_code, want, want_err = _pandas_run(monkeypatch, argv)
+    assert want_code == 0, want_err
+    assert_same_json(json.loads(out), json.loads(want))
+
+
+@pytest.mark.parametrize("name", ["sample", "uis", "aids_parquet", "whas500"])
+def test_check_prints_the_pandas_report(monkeypatch, name):
+    import analysis.cli_check as cli_check
+
+    path, args = RUNS[name]
+    args = [a for a in args if a not in ("--adjust",) and "," not in a or a.startswith("IVHX")]
+    argv = ["check", str(path), *[a for a in args if a not in ("--origin", "admission")]]
+    code, out, err = _run(argv)
+    with monkeypatch.context() as m:
+        m.setattr(cli_check, "load_from_args", _pandas_loader)
+        want = _run(argv)
+    assert (code, out) == want[:2], err
+
+
+def test_check_messy_file_same_problems(tmp_path, monkeypatch):
+    from engine_parity import messy_csv
+
+    import analysis.cli_check as cli_check
+
+    path = tmp_path / "messy.csv"
+    path.write_bytes(messy_csv())
+    code, out, err = _run(["check", str(path)])
+    with monkeypatch.context() as m:
+        m.setattr(cli_check, "load_from_args", _pandas_loader)
+        want = _run(["check", str(path)])
+    assert code == 1 and "duplicate_episode_id" in out
+    assert (code, out) == want[:2]
+
+
+def test_sources_the_pandas_path_cannot_open(tmp_path):
+    """A folder of Parquet files and a DuckDB table give the numbers of the same rows in one file."""
+    import duckdb
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 2000), folder / "a.parquet")
+    pq.write_table(table.slice(2000), folder / "b.parquet")
+    pq.write_table(table, tmp_path / "whole.parquet")
+    db = tmp_path / "episodes.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("t", table)
+    con.execute("CREATE TABLE episodes AS SELECT * FROM t")
+    con.close()
+    args = ["--adjust", "sex,age", "--json"]
+    runs = {}
+    for label, source in (("whole", [str(tmp_path / "whole.parquet")]), ("folder", [str(folder)]),
+                          ("glob", [str(folder / "*.parquet")]), ("duckdb", [str(db), "--table", "episodes"])):
+        code, out, err = _run(["outcomes", *source, *args])
+        assert code == 0, (label, err)
+        runs[label] = json.loads(out)
+    for label in ("folder", "glob", "duckdb"):
+        a, b = dict(runs["whole"]), dict(runs[label])
+        a.pop("source"), b.pop("source")
+        assert_same_json(a, b, label)
+    assert runs["duckdb"]["source"]["file"] == "episodes.duckdb:episodes"
+    assert runs["duckdb"]["source"]["rows_read"] == 5000
+
+
+def test_unreadable_source_is_a_sentence(tmp_path):
+    code, out, err = _run(["outcomes", str(tmp_path / "missing.parquet"), "--json"])
+    assert code == 2 and err.startswith("error: There is no file") and "Traceback" not in err
+    code, out, err = _run(["check", str(tmp_path / "*.parquet")])
+    assert code == 2 and "No file matches" in out + err
