@@ -86,15 +86,16 @@ class _Add:
     def __init__(self, ledger: Ledger, by: str, key: str):
         self.ledger, self.by, self.key = ledger, by, key
 
-    def cell(self, measure: str, group, value: float, *, published: bool = True, **quals) -> CellId:
+    def cell(self, measure: str, group, count: float, /, *, published: bool = True, **quals) -> CellId:
         cid = cell_id(measure, self.by, group, cmp=self.key, **quals)
         day = quals.get("day")
         cost = _COSTS.get(measure, 1.0) * (3.0 if day in (90, 180, 365) else 1.0)
-        self.ledger.add(cid, value, published=published, level=LEVEL_COMPARISON, cost=cost)
+        self.ledger.add(cid, count, published=published, level=LEVEL_COMPARISON, cost=cost)
         return cid
 
-    def rest(self, name: str, total: CellId, parts: Sequence[CellId]) -> None:
-        rem = CellId(name, total.by, total.group, tuple(sorted({**dict(total.qualifiers), "cmp": self.key}.items())))
+    def rest(self, name: str, total: CellId, parts: Sequence[CellId], **quals) -> None:
+        q = {**dict(total.qualifiers), "cmp": self.key, **{k: str(v) for k, v in quals.items()}}
+        rem = CellId(name, total.by, total.group, tuple(sorted(q.items())))
         self.ledger.add_sum(total, list(parts), remainder=rem)
         self.ledger.cells[rem].level = LEVEL_COMPARISON
 
@@ -219,9 +220,9 @@ def extend_for_comparison(pub: Publication, *, groups: Mapping[str, object], ori
             if cells_v and not (same and var in base_cols):
                 if len(levs) > 1 or not isinstance(levs[0], (bool, np.bool_)):
                     ledger.add_sum(out.n[k], cells_v) if _adds_up(ledger, out.n[k], cells_v) else add.rest(
-                        "cmp_level_other", out.n[k], cells_v)
+                        "cmp_level_other", out.n[k], cells_v, variable=var)
                 else:
-                    add.rest("cmp_level_false", out.n[k], cells_v)
+                    add.rest("cmp_level_false", out.n[k], cells_v, variable=var)
         # propensity: outside the support, histogram, trimming
         o = out.outside[k] = add.cell("cmp_outside", g, outside[k], origin=origin)
         add.rest("cmp_inside", out.n[k], [o])

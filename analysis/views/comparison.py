@@ -333,7 +333,19 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
     corner_sets = {k: set(np.round(corners[k], 9)) if corners.get(k) is not None else set() for k in groups}
 
     def is_corner(k, day_u: float) -> bool:
-        return round(day_u * unit_days, 9) in corner_sets[k]
+        """A point of the weighted curve may be shown at a corner of the group's published curve, or past its last
+        corner when the relapses since that corner are 0 or at least ``min_cell`` and ``min_cell`` people are still
+        at risk at the day (the end of follow-up, e.g. week 52 of a study)."""
+        day = round(day_u * unit_days, 9)
+        if day in corner_sets[k]:
+            return True
+        if not corner_sets[k]:
+            return False
+        mask = in_a if k == "a" else ~in_a
+        t, rel = t_days[mask], relapse[mask]
+        last = max(c for c in corner_sets[k] if c <= day) if any(c <= day for c in corner_sets[k]) else 0.0
+        between = float((rel & (t > last) & (t <= day)).sum())
+        return float((t >= day).sum()) >= m and not _small(between, m)
 
     # numbers at risk under the chart (after the day), people and weighted
     w = cmp.weights.weights
@@ -674,13 +686,19 @@ def publish_comparison(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[
         from analysis.comparison.population import _columns
 
         raise ValueError(f"No such column: {', '.join(missing)}. The data has: {_columns(cohort)}.")
-    origin, _why = choose_origin(cohort, origin)
+    from analysis.comparison.population import check_groups_present, match_group
+
+    if str(a) == str(b):
+        raise ValueError("The two groups to compare must differ.")
+    check_groups_present(cohort, by, (a, match_group(cohort[by], a)), (b, match_group(cohort[by], b)))
+    origin, why = choose_origin(cohort, origin)
     hz, days = comparison_days(cohort, by=by, a=a, b=b, origin=origin, time_unit=time_unit, tau=tau,
                                horizons=horizons, windows=windows, adjust=adjust)
     pub = Publication.build(cohort, by=by, min_cell=DEFAULT_MIN_CELL if min_cell is None else min_cell,
                             horizons=[d for d in days if d > 0], days=days)
-    return fair_comparison(pub, a, b, origin, list(adjust), tau=tau, horizons=horizons, windows=windows,
+    view = fair_comparison(pub, a, b, origin, list(adjust), tau=tau, horizons=horizons, windows=windows,
                            time_unit=time_unit, risk_days=(0, *hz), **options)
+    return dataclasses.replace(view, result=dataclasses.replace(view.result, origin_reason=why))
 
 
 def comparison_for_review(pub: Publication, a, b, origin: str, covariates: Sequence[str] = (), **options) -> dict:
