@@ -312,7 +312,8 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
                             plain=("covariate", "level", "kind", "imbalanced_before", "imbalanced_after"))
     bmask = balance.hidden("smd_after")
     if bmask.any():
-        balance.frame.loc[bmask, ["imbalanced_before", "imbalanced_after"]] = None
+        for col in ("imbalanced_before", "imbalanced_after"):
+            balance.frame[col] = balance.frame[col].astype(object).mask(bmask, None)
 
     # curves at the corners of the published curves
     corners = _corner_times(ext, cells, groups, origin, t_days, relapse, in_a)
@@ -435,8 +436,11 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
     wt = cmp.window_hazards.table.reset_index(drop=True)
     wev = {k: cells.window_events[k] for k in groups}
     war = {k: cells.window_at_risk[k] for k in groups}
-    w_refs = [[*both_n, wev["a"][i], wev["b"][i]] for i in range(len(wt))]
-    w_hide = np.array([not n_ok] * len(wt), dtype=bool)
+    # a window's ratio rests on both groups' sizes; its interval gives the window's relapses back roughly, so it
+    # is hidden when a group has 1 to m - 1 of them there (a count hidden only to protect another one is large)
+    w_refs = [both_n] * len(wt)
+    w_hide = np.array([not n_ok or _small(float(r.events_a), m) or _small(float(r.events_b), m)
+                       for r in wt.itertuples()], dtype=bool)
     window_hr = publish_cells("window_hr", wt, ext,
                               counts={"events_a": wev["a"], "events_b": wev["b"],
                                       "at_risk_a": war["a"], "at_risk_b": war["b"]},
