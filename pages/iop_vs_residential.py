@@ -76,9 +76,10 @@ if require_data(ctx):
                        "curves below, not a single hazard ratio.")
         r = view.rmst
         diffs = view.differences.frame
+        st.markdown(f"**Adjusted differences, {ma} minus {mb}** (weighted to the same case mix)")
         cols = st.columns(4)
         rmst_text = (f"{r['estimate']:+.1f} days" if r["estimate"] is not None else "not shown")
-        cols[0].metric(f"Relapse-free days in the first {r['tau']:g}, {la} minus {lb}", rmst_text, border=True,
+        cols[0].metric(f"Relapse-free days, first {r['tau']:g}", rmst_text, border=True,
                        help="Adjusted difference in restricted mean relapse-free time (RMST), robust 95% interval."
                             + (f" 95% CI {r['lower']:+.1f} to {r['upper']:+.1f}, p {vocab.fmt_p(r['p'])}."
                                if r["estimate"] is not None else ""))
@@ -87,7 +88,7 @@ if require_data(ctx):
         for col, day in zip(cols[1:], (90, 180, 365), strict=True):
             row = diffs[diffs["time"] == day]
             est = row["relapse_difference"].iloc[0] if len(row) else None
-            col.metric(f"Relapsed by day {day}, {la} minus {lb}", _pp(est), border=True,
+            col.metric(f"Relapsed by day {day}", _pp(est), border=True,
                        help="Adjusted difference in the share relapsed (weighted Kaplan-Meier), percentage points.")
             if len(row) and est == est:
                 col.caption(f"95% CI {md(vocab.fmt_pp(row['relapse_lower'].iloc[0]))} to "
@@ -103,11 +104,13 @@ if require_data(ctx):
                    f"steps of the published curves (at least {ctx.min_cell} relapses apart). Under the chart: people "
                    "still at risk after the day, and their weights' sum.")
         with st.expander("Numbers at risk (table and CSV)"):
-            table(view.at_risk_table, {"group": Col("Group", "text"), "time": Col("Day", "int"),
-                                       "n_at_risk": Col("At risk after the day", "count"),
-                                       "n_at_risk_weighted": Col("Weighted number at risk", "number")},
+            art = view.at_risk_table
+            table(art.with_column("name", art.frame["group"].map({"a": la, "b": lb}), "group"),
+                  {"name": Col("Group", "text"), "time": Col("Day", "int"),
+                   "n_at_risk": Col("At risk after the day", "count"),
+                   "n_at_risk_weighted": Col("Weighted number at risk", "number")},
                   name="cmp_at_risk", ctx=ctx, origin=origin,
-                  caption="Group a is " + md(la) + ", group b is " + md(lb) + ".")
+                  caption="People still followed and relapse-free after the day, and the sum of their weights.")
 
         # ---------------------------------------------------------------- 2. absolute differences
         st.subheader("2. Absolute differences (adjusted)")

@@ -71,7 +71,7 @@ def test_page_shows_the_comparison_of_analysis(monkeypatch, cohort):
     at = page(monkeypatch)
     covs = [v for v in DEFAULT_COVARIATES if v in cohort.columns]
     raw = compare_cohort(cohort, by="level_of_care", a="iop", b="residential", adjust=covs, origin="discharge")
-    assert metric(at, "Relapse-free days in the first 365") == f"{raw.rmst['estimate']:+.1f} days"
+    assert metric(at, "Relapse-free days, first 365") == f"{raw.rmst['estimate']:+.1f} days"
     d = raw.differences.set_index("time")
     for day in (90, 180, 365):
         assert metric(at, f"Relapsed by day {day}") == vocab.fmt_pp(d.loc[day, "relapse_difference"])
@@ -96,7 +96,7 @@ def test_page_shows_the_comparison_of_analysis(monkeypatch, cohort):
     assert not at.exception
     att = compare_cohort(cohort, by="level_of_care", a="iop", b="residential", adjust=covs, origin="discharge",
                          estimand="att", tau=180)
-    assert metric(at, "Relapse-free days in the first 180") == f"{att.rmst['estimate']:+.1f} days"
+    assert metric(at, "Relapse-free days, first 180") == f"{att.rmst['estimate']:+.1f} days"
 
 
 def test_a_passing_ph_test_changes_the_summary(monkeypatch, cohort):
