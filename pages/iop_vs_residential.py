@@ -60,6 +60,8 @@ if require_data(ctx):
                                       "ATT: the comparison group weighted to the case mix of group A.")
         trim_name = opts[1].selectbox("Trim weights at", list(TRIMS), key="cmp_trim",
                                       help="Winsorise each group's weights at these percentiles (nobody is dropped).")
+        compact = st.toggle("Narrow screen: compact charts", key="cmp_compact",
+                            help="Chart labels above their rows and shorter notes, for a phone.")
         tau = opts[2].selectbox("Relapse-free days counted up to", list(TAU_CHOICES), index=TAU_CHOICES.index(365),
                                 key="cmp_tau", format_func=lambda d: f"{d} days",
                                 help="Horizon of the restricted mean (RMST): average relapse-free days in the first "
@@ -98,7 +100,8 @@ if require_data(ctx):
         st.subheader(f"1. Relapse after weighting (from {origin})")
         at = view.at_risk[view.at_risk["time"].isin([0, 90, 180, 365])]
         chart(figures.adjusted_km_figure(view.curves, at, labels=view.labels, origin=origin, time_unit="days",
-                                         estimand=view.result.estimand, tau=r["tau"], min_cell=ctx.min_cell),
+                                         estimand=view.result.estimand, tau=r["tau"], min_cell=ctx.min_cell,
+                                         title="Relapse after weighting", compact=compact),
               name="adjusted_km", ctx=ctx, origin=origin)
         st.caption("Weighted Kaplan-Meier curves with robust (infinitesimal-jackknife) 95% intervals, drawn at the "
                    f"steps of the published curves (at least {ctx.min_cell} relapses apart). Under the chart: people "
@@ -115,8 +118,9 @@ if require_data(ctx):
         # ---------------------------------------------------------------- 2. absolute differences
         st.subheader("2. Absolute differences (adjusted)")
         chart(figures.contrasts_figure(diffs, None if r["estimate"] is None else r, labels=view.labels,
-                                       time_unit="days"), name="contrasts", ctx=ctx, origin=origin)
-        table(view.differences, {"time": Col("Day", "int"), "relapse_difference": Col(f"Relapsed, {la} minus {lb}", "rate"),
+                                       time_unit="days", title="Adjusted differences, A minus B" if compact else None,
+                                       compact=compact), name="contrasts", ctx=ctx, origin=origin)
+        table(view.differences, {"time": Col("Day", "int"), "relapse_difference": Col(f"Relapsed, {la} minus {lb} (points)", "rate"),
                                  "relapse_lower": Col("95% CI lower", "rate"), "relapse_upper": Col("95% CI upper", "rate"),
                                  "p": Col("p", "p")}, name="cmp_differences", ctx=ctx, origin=origin,
               caption="Differences in the share relapsed by the day (percentage points), A minus B, from the weighted "
@@ -126,7 +130,8 @@ if require_data(ctx):
         st.subheader("3. Balance: are the weighted groups comparable?")
         bal = view.balance
         if len(bal):
-            chart(figures.love_plot_figure(bal.frame, labels=view.labels), name="love_plot", ctx=ctx, origin=origin)
+            chart(figures.love_plot_figure(bal.frame, labels=view.labels, compact=compact), name="love_plot", ctx=ctx,
+                  origin=origin)
             shown_rows = bal.frame[bal.frame["smd_after"].notna()]
             worst = shown_rows["smd_after"].abs().max() if len(shown_rows) else None
             n_bad = int((shown_rows["smd_after"].abs() > 0.1).sum())
@@ -149,7 +154,8 @@ if require_data(ctx):
         ps = view.result.propensity
         chart(figures.overlap_figure(view.histogram.frame, labels=view.labels, support=ps.support,
                                      outside_support={k: v.value for k, v in view.outside.items()},
-                                     min_cell=ctx.min_cell), name="overlap", ctx=ctx, origin=origin)
+                                     min_cell=ctx.min_cell, title="Overlap of propensity scores" if compact else None,
+                                     compact=compact), name="overlap", ctx=ctx, origin=origin)
         out = view.outside_total
         out_text = ("no one" if out.value == 0 else f"{out.value:,.0f} people" if out.shown else
                     f"fewer than {ctx.min_cell} people" if out.status == "small" else "a number not shown")
@@ -162,7 +168,8 @@ if require_data(ctx):
         # ---------------------------------------------------------------- 5. hazard ratios
         st.subheader("5. Hazard ratios")
         chart(figures.window_hr_figure(view.window_hr.frame, weighted=view.weighted_cox, adjusted=view.adjusted_cox,
-                                       labels=view.labels, time_unit="days", ph_p=view.ph["p"]),
+                                       labels=view.labels, time_unit="days", ph_p=view.ph["p"],
+                                       title="Hazard ratios of relapse, A vs B" if compact else None, compact=compact),
               name="window_hr", ctx=ctx, origin=origin)
         table(view.window_hr, {"from_time": Col("From day", "int"), "to_time": Col("To day", "int"),
                                "hr": Col("Hazard ratio", "ratio"), "lower": Col("95% CI lower", "ratio"),
