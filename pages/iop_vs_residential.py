@@ -70,6 +70,10 @@ if require_data(ctx):
         view = compute.fair_comparison_of(ctx, a, b, covs, estimand=estimand, trim=TRIMS[trim_name], tau=tau,
                                           names={"a": la, "b": lb})
         ma, mb = md(la), md(lb)
+        if not view.shown:
+            st.warning(md(view.summary) + " People with a missing covariate are left out of the comparison, and "
+                       f"fewer than {ctx.min_cell} of them would be given away: choose other covariates.")
+            st.stop()
 
         # ---------------------------------------------------------------- headline
         if not view.ph_holds and view.ph["p"] is not None:

@@ -200,3 +200,26 @@ def test_window_with_few_relapses_has_no_ratio_and_no_count(capsys):
     assert first["hr"] is None and first["lower"] is None
     assert [first["events"][k] for k in ("1", "0")] == [None if 1 <= early[g] < 11 else early[g] for g in (1, 0)]
     assert second["hr"] is not None and all(v is None or v >= 11 for v in second["events"].values())
+
+
+@pytest.mark.parametrize("k", [5, 40])
+def test_people_left_out_for_a_missing_covariate(cohort, k):
+    """A few IOP episodes without age: the compared IOP people differ from those followed by 1-10, so nothing of
+    the comparison is shown; 40 without age: the compared people (followed - 40) and the 40 are shown."""
+    c = cohort.copy()
+    rng = np.random.default_rng(1)
+    idx = rng.choice(c.index[(c["level_of_care"] == "iop") & c["time_discharge_days"].notna()], k, replace=False)
+    c.loc[idx, "age"] = np.nan
+    view = fair_comparison(Publication.build(c, by="level_of_care"), "iop", "residential", "discharge",
+                           ["age", "sex"])
+    d = comparison_payload(view)
+    followed = int((c["time_discharge_days"].notna() & (c["level_of_care"] == "iop")).sum())
+    missing = next(e for e in d["excluded"] if e["reason"] == "missing age")
+    if k < 11:
+        assert not view.shown and d["n"]["iop"] is None and missing["n"] is None
+        assert d["rmst_difference"]["estimate"] is None and d["weighted_cox"]["hr"] is None and view.curves.empty
+    else:
+        assert view.shown and d["n"]["iop"] == followed - k and missing["n"] == k
+        assert d["rmst_difference"]["estimate"] == pytest.approx(view.result.rmst["estimate"])
+    values = [v for v in _count_values(d) if v is not None]
+    assert all(v == 0 or v >= 11 for v in values)

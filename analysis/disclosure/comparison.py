@@ -204,11 +204,12 @@ def extend_for_comparison(pub: Publication, *, groups: Mapping[str, object], ori
                 add.rest("cmp_other", episodes, [out.n[k], *cells.values()])
         # covariate levels
         for var, levs in levels.items():
-            col = rows.loc[mask, var]
-            text = col.astype(object).map(lambda v: None if v is None or v != v else str(v))
+            codes, uniques = pd.factorize(rows[var].to_numpy()[mask])
+            counts = dict(zip([str(u) for u in uniques], np.bincount(codes[codes >= 0], minlength=len(uniques)),
+                              strict=True))
             cells_v = []
             for lev in levs:
-                v = float((text == str(lev)).sum())
+                v = float(counts.get(str(lev), 0))
                 cid = cell_id("covariate", by, g, variable=var, value=str(lev), origin=origin)
                 if not (same and var in base_cols and cid in ledger):
                     cid = add.cell("cmp_level", g, v, variable=var, value=str(lev), origin=origin)

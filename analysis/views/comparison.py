@@ -105,6 +105,11 @@ class FairComparison:
         return {"a": str(self.a), "b": str(self.b)}
 
     @property
+    def shown(self) -> bool:
+        """Both groups' compared people are shown (else nothing of the comparison is)."""
+        return self.n["a"].shown and self.n["b"].shown
+
+    @property
     def ph_holds(self) -> bool:
         return bool(self.ph["holds"])
 
@@ -154,11 +159,20 @@ def _small(n: float, m: int) -> bool:
     return 1 <= n < m
 
 
+def _texts(rows: pd.DataFrame, var: str, cache: dict) -> np.ndarray:
+    """A covariate's values as text (None when missing), computed once per variable."""
+    if var not in cache:
+        s = rows[var]
+        codes, uniques = pd.factorize(s)
+        names = np.array([str(u) for u in uniques] + [None], dtype=object)
+        cache[var] = names[np.where(codes < 0, len(uniques), codes)]
+    return cache[var]
+
+
 def _level_hidden(rows: pd.DataFrame, in_a: np.ndarray, relapse: np.ndarray | None, var: str, level: str,
-                  m: int) -> bool:
+                  m: int, cache: dict | None = None) -> bool:
     """A term of a level: people (and relapses) in the level and outside it, in each group, 0 or >= m."""
-    text = rows[var].astype(object).map(lambda v: None if v is None or v != v else str(v)).to_numpy()
-    inside = text == str(level)
+    inside = _texts(rows, var, {} if cache is None else cache) == str(level)
     for g in (in_a, ~in_a):
         parts = [inside & g, ~inside & g]
         if relapse is not None:
@@ -403,6 +417,7 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
 
     wcox, acox = hr(cmp.weighted_cox), hr(cmp.adjusted_cox)
     m_ = m
+    text_cache: dict = {}
     terms = cmp.adjusted_cox.fit.terms.reset_index(drop=True).copy()
     terms["term"] = terms["term"].map(lambda t: f"{by}[{a}]" if t == "_group[a]" else t)
     t_refs, t_hide = [], []
@@ -412,7 +427,7 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
         hidden = False
         if lev is not None and var in levels:
             extra = [cells.levels["a"].get((var, lev)), cells.levels["b"].get((var, lev))]
-            hidden = _level_hidden(rows, in_a, relapse, var, lev, m_)
+            hidden = _level_hidden(rows, in_a, relapse, var, lev, m_, text_cache)
         t_refs.append([*both_n, *extra] if ev_ok else [None])
         t_hide.append(hidden)
     tcols = [c for c in ("coef", "se", "hr", "lower", "upper", "z", "p") if c in terms.columns]
@@ -425,7 +440,7 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
         extra, hidden = [], False
         if lev is not None and var in levels:
             extra = [cells.levels["a"].get((var, lev)), cells.levels["b"].get((var, lev))]
-            hidden = _level_hidden(rows, in_a, None, var, lev, m_)
+            hidden = _level_hidden(rows, in_a, None, var, lev, m_, text_cache)
         p_refs.append([*both_n, *extra])
         p_hide.append(hidden)
     pcols = ["coef", "se", "odds_ratio", "lower", "upper", "p"]
