@@ -631,8 +631,15 @@ def comparison_payload(view: FairComparison, labels: Mapping[str, str] | None = 
                        "method": cmp.e_value["method"]})
     if e is not None and _num(view.n["a"].value) is None:
         out["e_value"]["relapse_share"] = None
-    out["cluster"] = {"column": cmp.cluster_col, "n_clusters": cmp.n_clusters if cmp.n_clusters is None or
-                      cmp.n_clusters >= view.pub.min_cell else None}
+    # clients of the compared episodes: with both groups' sizes shown, episodes minus clients (the repeat episodes)
+    # is a count too, so both must be 0 or >= min_cell
+    nc = cmp.n_clusters
+    if nc is not None:
+        m = view.pub.min_cell
+        total = (view.n["a"].value or 0) + (view.n["b"].value or 0)
+        if not view.shown or _small(nc, m) or _small(total - nc, m):
+            nc = None
+    out["cluster"] = {"column": cmp.cluster_col, "n_clusters": nc}
     out["summary"] = view.summary
     out["notes"] = list(view.notes)
     out["conventions"] = {**cmp.conventions(),
