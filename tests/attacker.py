@@ -196,6 +196,24 @@ def facts_from_pages(pages: Iterable[Page], origin_of: dict[str, str]) -> Facts:
         o = origin_of[p.setting]
         s = p.setting
         for name, frame in p.csvs.items():
+            if name == "cmp_at_risk" and not frame.empty and "Group" in frame.columns:
+                for _, row in frame.iterrows():  # the adjusted curves' people at risk after the day
+                    f.put((s, "at_risk_after", row["Group"], (o, int(float(row["Day"])))),
+                          number(row["At risk after the day"]))
+            if name == "cmp_windows" and not frame.empty:  # relapses per window and people entering it, per group
+                for col in frame.columns:
+                    if not col.startswith("Relapses, "):
+                        continue
+                    grp = col.removeprefix("Relapses, ")
+                    for _, row in frame.iterrows():
+                        lo, hi = int(float(row["From day"])), int(float(row["To day"]))
+                        ev, ar = number(row[col]), number(row[f"At risk at the start, {grp}"])
+                        if lo == 0:
+                            f.put((s, "relapsed_by", grp, (o, hi)), ev)
+                            f.put((s, "people", grp, o), ar)
+                        else:
+                            f.put((s, "window_events", grp, (o, lo, hi)), ev)
+                            f.put((s, "at_risk_after", grp, (o, lo)), ar)
             g = _group_col(frame)
             if g is None or frame.empty:
                 continue
@@ -237,24 +255,6 @@ def facts_from_pages(pages: Iterable[Page], origin_of: dict[str, str]) -> Facts:
                 if name == "naive_comparison":
                     col = next(c for c in frame.columns if c.startswith("People followed from"))
                     f.put((s, "people", grp, o), number(row[col]))
-            if name == "cmp_at_risk" and not frame.empty and "Group" in frame.columns:
-                for _, row in frame.iterrows():  # the adjusted curves' people at risk after the day
-                    f.put((s, "at_risk_after", row["Group"], (o, int(float(row["Day"])))),
-                          number(row["At risk after the day"]))
-            if name == "cmp_windows" and not frame.empty:  # relapses per window and people entering it, per group
-                for col in frame.columns:
-                    if not col.startswith("Relapses, "):
-                        continue
-                    grp = col.removeprefix("Relapses, ")
-                    for _, row in frame.iterrows():
-                        lo, hi = int(float(row["From day"])), int(float(row["To day"]))
-                        ev, ar = number(row[col]), number(row[f"At risk at the start, {grp}"])
-                        if lo == 0:
-                            f.put((s, "relapsed_by", grp, (o, hi)), ev)
-                            f.put((s, "people", grp, o), ar)
-                        else:
-                            f.put((s, "window_events", grp, (o, lo, hi)), ev)
-                            f.put((s, "at_risk_after", grp, (o, lo)), ar)
             if name == "case_mix" and not frame.empty:  # shares among the people followed of each group
                 for col in frame.columns:
                     if col.endswith(" (mean or share)"):
