@@ -3,7 +3,9 @@
 Propensity weighting on the ``--adjust`` covariates, weighted Kaplan-Meier curves with robust intervals,
 relapse differences and the RMST difference, weighted and covariate-adjusted hazard ratios, the
 proportional-hazards verdict, window hazard ratios and the E-value (see :mod:`analysis.comparison`).
-Counts of people under ``--min-cell`` are shown as null ("<N" in text).
+Every number goes through the publication step the page uses (:func:`analysis.views.comparison.publish_comparison`):
+counts of 1 to ``--min-cell`` - 1 people, and counts that would give one back, are null ("<N" / "suppressed" in
+text), and so is every statistic resting on them.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ import sys
 from analysis.cli import add_file_arguments, load_from_args
 from analysis.cli_outcomes import outcomes_columns
 from analysis.cohort import ORIGINS
-from analysis.comparison import compare_cohort
 from analysis.comparison.bootstrap import DEFAULT_SEED
 from analysis.suppression import DEFAULT_MIN_CELL
+from analysis.views.comparison import comparison_payload, publish_comparison
 
 __all__ = ["add_parser", "run"]
 
@@ -109,14 +111,17 @@ def run(args: argparse.Namespace) -> int:
         # the engine hands over the cohort's rows of only the columns the comparison and its publication read
         extra = [*adjust, *([cluster] if cluster not in (None, "auto") else [])]
         cohort = result.engine.frame(outcomes_columns(result.engine.columns, by, extra))
-        cmp = compare_cohort(cohort, by=by, a=args.a, b=args.b, adjust=adjust,
-                             origin=args.origin, cluster=cluster, time_unit=result.time_unit, reference_levels=refs,
-                             estimand=args.estimand, trim=args.trim, tau=args.tau, horizons=args.horizons,
-                             windows=args.windows, bootstrap=args.bootstrap, seed=args.seed)
+        # the output step: the comparison published with the counts of the cohort (analysis.disclosure), the
+        # same function the page uses
+        view = publish_comparison(cohort, by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin,
+                                  min_cell=args.min_cell, cluster=cluster, time_unit=result.time_unit,
+                                  reference_levels=refs, estimand=args.estimand, trim=args.trim, tau=args.tau,
+                                  horizons=args.horizons, windows=args.windows, bootstrap=args.bootstrap,
+                                  seed=args.seed, labels=result.display_names)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    payload = cmp.to_dict(min_cell=args.min_cell, labels=result.display_names)
+    payload = comparison_payload(view, labels=result.display_names)
     payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
                          "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
                          "rows_excluded": result.report.n_rows_excluded}

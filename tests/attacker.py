@@ -5,7 +5,8 @@ attacker knows what each published column means and which counts add up, and not
 
 Collection (:class:`Collector`): for each filter setting, every page through Streamlit's AppTest:
 metrics, tables, Markdown/caption/text, the sidebar, the plotly figure data, and the bytes of every
-CSV download (captured from the in-memory media store); and the JSON of ``python -m analysis outcomes``.
+CSV download (captured from the in-memory media store); and the JSON of ``python -m analysis outcomes`` and of
+``python -m analysis compare`` (the IOP vs residential comparison).
 
 Facts: every published count becomes ``(setting, quantity, group, qualifiers) -> value`` (or hidden).
 Routes tried (:class:`Attacker`), each a linear combination of published numbers:
@@ -19,7 +20,9 @@ Routes tried (:class:`Attacker`), each a linear combination of published numbers
 * the two time origins (people followed from admission minus from discharge);
 * two filter settings one step apart (the same count in both);
 * Kaplan-Meier curves: the number at risk times the size of a step, and numbers at risk between corners;
-* interval widths: ``1 / SE^2`` of a hazard ratio (the events of a small group).
+* interval widths: ``1 / SE^2`` of a hazard ratio (the events of a small group);
+* the comparison: relapses per window against relapses by a day, the score histogram's bins against the
+  group's people (chart bars and JSON bins), people outside the common support against the group.
 
 A claim is a leak when it is a count of 1 to 10 people; approximate routes (curves, interval widths)
 are checked against the true count, which the test computes from the cohort.
@@ -193,6 +196,24 @@ def facts_from_pages(pages: Iterable[Page], origin_of: dict[str, str]) -> Facts:
         o = origin_of[p.setting]
         s = p.setting
         for name, frame in p.csvs.items():
+            if name == "cmp_at_risk" and not frame.empty and "Group" in frame.columns:
+                for _, row in frame.iterrows():  # the adjusted curves' people at risk after the day
+                    f.put((s, "at_risk_after", row["Group"], (o, int(float(row["Day"])))),
+                          number(row["At risk after the day"]))
+            if name == "cmp_windows" and not frame.empty:  # relapses per window and people entering it, per group
+                for col in frame.columns:
+                    if not col.startswith("Relapses, "):
+                        continue
+                    grp = col.removeprefix("Relapses, ")
+                    for _, row in frame.iterrows():
+                        lo, hi = int(float(row["From day"])), int(float(row["To day"]))
+                        ev, ar = number(row[col]), number(row[f"At risk at the start, {grp}"])
+                        if lo == 0:
+                            f.put((s, "relapsed_by", grp, (o, hi)), ev)
+                            f.put((s, "people", grp, o), ar)
+                        else:
+                            f.put((s, "window_events", grp, (o, lo, hi)), ev)
+                            f.put((s, "at_risk_after", grp, (o, lo)), ar)
             g = _group_col(frame)
             if g is None or frame.empty:
                 continue
@@ -266,6 +287,32 @@ def facts_from_json(f: Facts, setting: str, payload: dict, label) -> None:
                 f.rate((setting, "reach", grp, key), float(r["reach"]))
             if r["naive_rate"] is not None:
                 f.rate((setting, "naive", grp, key), float(r["naive_rate"]))
+
+
+def facts_from_compare_json(f: Facts, setting: str, payload: dict, label) -> None:
+    """The counts of ``python -m analysis compare --json`` under the app's names (people, at risk after a day,
+    relapses by a day / in a window), and the score histogram's bins and the people outside the support."""
+    o = payload["origin"]
+    unit = payload["time_unit"][:-1]
+    for g, n in payload["n"].items():
+        f.put((setting, "people", label(g), o), n if n is not None else HIDDEN)
+    for r in payload["weighted_survival"]:
+        f.put((setting, "at_risk_after", label(r["group"]), (o, r[unit])),
+              r["at_risk"] if r["at_risk"] is not None else HIDDEN)
+    for w in payload["window_hr"]:
+        lo, hi = w[f"from_{unit}"], w[f"to_{unit}"]
+        for g, ev in w["events"].items():
+            key = (setting, "relapsed_by", label(g), (o, hi)) if lo == 0 else (setting, "window_events", label(g),
+                                                                                (o, lo, hi))
+            f.put(key, ev if ev is not None else HIDDEN)
+        for g, ar in w["at_risk"].items():
+            key = (setting, "people", label(g), o) if lo == 0 else (setting, "at_risk_after", label(g), (o, lo))
+            f.put(key, ar if ar is not None else HIDDEN)
+    p = payload["propensity"]
+    for g, n in p["outside_support_by_group"].items():
+        f.put((setting, "outside_support", label(g), o), n if n is not None else HIDDEN)
+    for h in p["histogram"]:
+        f.put((setting, "score_bin", label(h["group"]), (o, h["bin_lower"])), h["n"] if h["n"] is not None else HIDDEN)
 
 
 # ------------------------------------------------------------------------------------------ attack
@@ -355,6 +402,9 @@ class Attacker:
             if reasons:
                 yield (s, "discharged", g, ""), reasons
             for (q, quals), k in have.items():
+                if q == "window_events":
+                    o, lo, hi = quals
+                    yield (s, "relapsed_by", g, (o, hi)), [(s, "relapsed_by", g, (o, lo)), k]
                 if q == "at_risk_after":
                     people = (s, "people", g, quals[0])
                     yield people, [k, (s, "relapsed_by", g, quals), (s, "censored_by", g, quals)]
@@ -505,6 +555,36 @@ class Attacker:
                             self.claim("step x at risk", f"{p.setting}/{p.page}/{tr.get('name')} {t1}-{t2}", est,
                                        truth, approx=True)
 
+    def histograms(self) -> None:
+        """Score histograms: people of a group minus its shown bins (the hidden bins together), from the overlap
+        chart's bars and from the JSON's bins; every bar shown."""
+        for p in self.pages:
+            if p.page != "iop_vs_residential":
+                continue
+            origin = next((k[3] for k in self.f.counts if k[0] == p.setting and k[1] == "people"), None)
+            for fig in p.figures:
+                for tr in fig.get("data", []):
+                    if tr.get("type") != "bar" or not isinstance(tr.get("y"), list):
+                        continue
+                    ys = [abs(float(v)) for v in tr["y"] if v is not None]
+                    for v in ys:
+                        self.claim("histogram bar", f"{p.setting}/{tr.get('name')}", v)
+                    people = self._val((p.setting, "people", tr.get("name"), origin))
+                    if people is not None:
+                        self.claim("people minus shown bins", f"{p.setting}/{tr.get('name')}", people - sum(ys))
+        bins = defaultdict(list)
+        for (s, q, g, quals), v in self.f.counts.items():
+            if q == "score_bin":
+                bins[(s, g, quals[0])].append(v)
+        for (s, g, o), vals in bins.items():
+            people = self._val((s, "people", g, o))
+            shown = [v for v in vals if isinstance(v, float)]
+            if people is not None and len(shown) < len(vals):
+                self.claim("people minus shown bins", f"{s}/json {g}", people - sum(shown))
+            out = self._val((s, "outside_support", g, o))
+            if out is not None and people is not None:
+                self.claim("people minus outside support", f"{s}/json {g}", people - out)
+
     def intervals(self) -> None:
         """1 / SE^2 of every hazard ratio shown with its interval (CSV and JSON)."""
         for p in self.pages:
@@ -536,5 +616,6 @@ class Attacker:
         self.origins(list(origin_pairs))
         self.filters(filter_pairs)
         self.curves()
+        self.histograms()
         self.intervals()
         return self.claims

@@ -24,7 +24,15 @@ from analysis.disclosure.format import group_text
 from analysis.filters import FilterSpec, apply_filters
 from analysis.loading import load_episodes
 from analysis.synthetic import generate_episodes
-from tests.attacker import Attacker, collect_page, count_numbers, facts_from_json, facts_from_pages
+from analysis.casemix import DEFAULT_COVARIATES
+from tests.attacker import (
+    Attacker,
+    collect_page,
+    count_numbers,
+    facts_from_compare_json,
+    facts_from_json,
+    facts_from_pages,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -95,6 +103,15 @@ def json_payload(path: Path, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def compare_payload(path: Path, capsys) -> dict:
+    import json
+
+    capsys.readouterr()
+    assert cli_main(["compare", str(path), "--by", "level_of_care", "--a", "iop", "--b", "residential", "--adjust",
+                     ",".join(DEFAULT_COVARIATES), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
 def truth_for(path: Path, settings: dict[str, dict]):
     """The true counts the approximate routes are checked against (computed here from the cohort)."""
     cohort = derive_cohort(load_episodes(path).episodes)
@@ -136,10 +153,12 @@ SETTINGS = {
 PAIRS = [("all", "IOP"), ("IOP and OP", "IOP"), ("all", "North Clinic"), ("all", "all sites but Tiny")]
 
 
-def attack(pages, payloads, truth, origin_of, pairs, origin_pairs=(("all", "all, from admission"),)):
+def attack(pages, payloads, truth, origin_of, pairs, origin_pairs=(("all", "all, from admission"),), compare=None):
     facts = facts_from_pages(pages, origin_of)
     for setting, payload in payloads.items():
         facts_from_json(facts, setting, payload, group_text)
+    for setting, payload in (compare or {}).items():
+        facts_from_compare_json(facts, setting, payload, group_text)
     attacker = Attacker(facts, pages, truth, payloads)
     return attacker, attacker.run(pairs, list(origin_pairs))
 
@@ -157,13 +176,16 @@ def test_attacker_recovers_no_small_count(tmp_path, monkeypatch, media, capsys):
     def truth(kind, **info):
         return (truth_sample if info.get("setting") == "sample" else truth_small)(kind, **info)
 
-    attacker, leaks = attack(pages, payloads, truth, origin_of, PAIRS)
-    collected = count_numbers(pages, payloads)
+    compare = {"sample": compare_payload(SAMPLE, capsys), "all": compare_payload(small, capsys)}
+    attacker, leaks = attack(pages, payloads, truth, origin_of, PAIRS, compare=compare)
+    collected = count_numbers(pages, {**payloads, **{f"compare {k}": v for k, v in compare.items()}})
+    comparison_numbers = count_numbers([p for p in pages if p.page == "iop_vs_residential"], compare)
     elapsed = time.perf_counter() - start
     with capsys.disabled():
         print(f"\nattacker: {collected:,} numbers collected ({attacker.f.numbers:,} as facts) from {len(pages)} page "
               f"views, {sum(len(p.csvs) for p in pages)} CSV downloads and {len(payloads)} JSON outputs; "
-              f"{attacker.tried:,} combinations tried; {len(leaks)} leaks; {elapsed:.1f} s")
+              f"{attacker.tried:,} combinations tried; {len(leaks)} leaks; {elapsed:.1f} s; the comparison page and "
+              f"compare JSON: {comparison_numbers:,} numbers")
         for c in leaks[:40]:
             print(f"  LEAK {c.route}: {c.what} = {c.value:g}")
     assert not leaks, "\n".join(f"{c.route}: {c.what} = {c.value:g}" for c in leaks[:40])

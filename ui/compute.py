@@ -13,7 +13,7 @@ from analysis import benchmarks as bm
 from analysis.disclosure import Publication
 from analysis.disclosure.neighbours import wider_settings
 from analysis.views.benchmarks import benchmarks_view
-from analysis.views.comparison import comparison
+from analysis.views.comparison import comparison, fair_comparison
 from analysis.views.overview import overview
 from analysis.views.relapse import relapse_view, relapse_vs
 from analysis.views.retention import retention
@@ -21,7 +21,7 @@ from analysis.views.time_to_relapse import rmst_view, time_to_relapse
 from ui.state import Context
 
 __all__ = ["publication", "overview_of", "retention_of", "relapse_of", "relapse_vs_of", "time_to_relapse_of",
-           "rmst_of", "comparison_of", "benchmarks_of", "benchmarks_table", "HORIZONS"]
+           "rmst_of", "comparison_of", "fair_comparison_of", "benchmarks_of", "benchmarks_table", "HORIZONS"]
 
 HORIZONS = (30, 90, 180, 365)
 _session = st.cache_resource(show_spinner=False, max_entries=24, scope="session")
@@ -103,6 +103,24 @@ def _comparison(key: str, a: str, b: str, origin: str, covariates: tuple, _ctx: 
 
 def comparison_of(ctx: Context, a, b, covariates):
     return _comparison(_pub_key(ctx), a, b, ctx.origin, tuple(covariates), ctx)
+
+
+@_session
+def _fair_comparison(key: str, a: str, b: str, origin: str, covariates: tuple, estimand: str, trim, tau: float,
+                     names: tuple, _ctx: Context):
+    from analysis.labels import column_label
+
+    labels = {c: column_label(c) for c in covariates}
+    return fair_comparison(publication(_ctx), a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
+                           labels=labels, group_names=dict(names))
+
+
+def fair_comparison_of(ctx: Context, a, b, covariates, *, estimand: str = "ate", trim=None, tau: float = 365,
+                       names=None):
+    """The published fair comparison (issue #9) of ``a`` with ``b`` on the view's cohort."""
+    return _fair_comparison(_pub_key(ctx), a, b, ctx.origin, tuple(covariates), estimand,
+                            None if trim is None else tuple(trim), float(tau), tuple(sorted((names or {}).items())),
+                            ctx)
 
 
 @_session

@@ -30,9 +30,22 @@ def _single(unit: str) -> str:
     return unit[:-1] if unit.endswith("s") else unit
 
 
-def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str, str] | None = None) -> str:
+_RAW = object()
+
+
+def _ok(*xs) -> bool:
+    return all(x is not None and not (isinstance(x, float) and math.isnan(x)) for x in xs)
+
+
+def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str, str] | None = None, *,
+                 outside_support=_RAW) -> str:
     """The summary sentences of :class:`~analysis.comparison.result.Comparison` (see the module notes);
-    ``labels`` gives the names to call columns by."""
+    ``labels`` gives the names to call columns by.
+
+    A statistic that is NaN (hidden by the publication, :func:`analysis.views.comparison.fair_comparison`)
+    is left out of the sentences, and the sentence says it is not shown. ``outside_support``: the published
+    number of people outside the common support (None: hidden); default the comparison's own count.
+    """
     labels = dict(labels or {})
     covs = [labels.get(v, v) for v in c.covariates]
     A, B, unit = str(c.a), str(c.b), c.time_unit
@@ -48,16 +61,20 @@ def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str
             else "Without covariates to adjust for (a crude comparison, not a fair one)")
     r = c.rmst
     tau = f"{r['tau']:g} {unit}"
-    ci = f"95% CI {r['lower']:+.1f} to {r['upper']:+.1f}, {_p(r['p'])}"
-    if r["lower"] > 0 or r["upper"] < 0:
+    ci = f"95% CI {r['lower']:+.1f} to {r['upper']:+.1f}, {_p(r['p'])}" if _ok(r["estimate"], r["p"]) else ""
+    if not ci:
+        out.append(f"{lead}, the difference in relapse-free time over the first {tau} is not shown (it would "
+                   "rest on a curve drawn where few people remain).")
+    elif r["lower"] > 0 or r["upper"] < 0:
         more = "more" if r["estimate"] > 0 else "fewer"
         out.append(f"{lead}, {A} clients were free of relapse for {abs(r['estimate']):.1f} "
                    f"{more} {unit} on average than {B} clients over the first {tau} ({ci}).")
     else:
         out.append(f"{lead}, there is no clear difference in relapse-free time over the "
                    f"first {tau}: {A} minus {B} = {r['estimate']:+.1f} {unit} ({ci}).")
-    if len(c.differences):
-        d = c.differences.iloc[-1]
+    shown_d = c.differences[c.differences["relapse_difference"].notna()] if len(c.differences) else c.differences
+    if len(shown_d):
+        d = shown_d.iloc[-1]
         h = f"{_single(unit)} {d['time']:g}"
         pa, pb = 1 - d["survival_a"], 1 - d["survival_b"]
         out.append(f"By {h}, an estimated {pa:.0%} of {A} and {pb:.0%} of {B} clients had relapsed (difference "
@@ -67,18 +84,22 @@ def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str
     if ph_fails:
         wins = c.window_hazards.table
         parts = [f"{row.hr:.2f} ({row.lower:.2f}-{row.upper:.2f}) in {_single(unit)}s {row.from_time:g}-{row.to_time:g}"
-                 for row in wins.itertuples() if not math.isnan(row.hr)]
+                 for row in wins.itertuples() if _ok(row.hr, row.lower, row.upper)]
         if parts:
             out.append(f"The hazard ratio of {A} vs {B} by window of follow-up: " + "; ".join(parts) + ".")
-        out.append(f"The weighted hazard ratio over all follow-up, {w.hr:.2f} ({w.lower:.2f}-{w.upper:.2f}), is such an "
-                   "average and is not a verdict.")
+        if _ok(w.hr):
+            out.append(f"The weighted hazard ratio over all follow-up, {w.hr:.2f} ({w.lower:.2f}-{w.upper:.2f}), is "
+                       "such an average and is not a verdict.")
+    elif not _ok(w.hr):
+        out.append("The hazard ratios are not shown: they would give back a count of fewer people than the "
+                   "threshold.")
     else:
         adj = c.adjusted_cox
         also = (f"; adjusted for the covariates in the model it is {adj.hr:.2f} ({adj.lower:.2f}-{adj.upper:.2f})"
-                if c.covariates else "")
+                if c.covariates and _ok(adj.hr) else "")
         out.append(f"The weighted hazard ratio of {A} vs {B} is {w.hr:.2f} (95% CI {w.lower:.2f}-{w.upper:.2f}, "
                    f"{_p(w.p)}){also}.")
-    if len(c.balance):
+    if len(c.balance) and c.balance["smd_after"].notna().any():
         worst = c.balance["smd_after"].abs().max()
         bad = c.balance[c.balance["imbalanced_after"]]
         if len(bad):
@@ -88,12 +109,18 @@ def summary_text(c: Comparison, min_cell: int | None = None, labels: Mapping[str
         else:
             out.append(f"After weighting the groups are balanced on every covariate (largest standardised "
                        f"difference {worst:.2f}).")
-    n_out = c.propensity.outside_support["a"] + c.propensity.outside_support["b"]
-    if n_out:
+    n_out = (c.propensity.outside_support["a"] + c.propensity.outside_support["b"] if outside_support is _RAW
+             else outside_support)
+    if n_out is None:
+        out.append("Some people may have propensity scores outside the range of the other group (their number is "
+                   "not shown: it would give back a small count).")
+    elif n_out:
         out.append(f"{_people(n_out, min_cell).capitalize()} have propensity scores outside the range of the other "
                    "group: nobody comparable to them is in the other group.")
     e = c.e_value
-    if e["limit"] == 1:
+    if not _ok(e["estimate"]):
+        pass
+    elif e["limit"] == 1:
         out.append(f"The E-value is {e['estimate']:.2f}, and the interval of the hazard ratio already includes no "
                    "difference.")
     else:
