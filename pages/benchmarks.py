@@ -19,13 +19,22 @@ st.caption("A benchmark is a band, not a verdict: the program's estimate and its
 if require_data(ctx):
     own = st.file_uploader("Add your organisation's own targets (CSV with the registry's columns: id, metric, "
                            "unit, low, high, direction, source ...)", type=["csv"], key="own_benchmarks")
-    own_bytes = own.getvalue() if own is not None else None
+    if own is not None:  # kept for the session: the Overview judges the same targets, and coming back keeps them
+        st.session_state[compute.OWN_TARGETS] = own.getvalue()
+    own_bytes = compute.own_targets()
+    if own is None and own_bytes is not None:
+        st.caption("Your organisation's targets added earlier in this session are in use (the Overview judges them "
+                   "by quarter).")
+        if st.button("Stop using these targets", key="forget_targets"):
+            st.session_state[compute.OWN_TARGETS] = None
+            st.rerun()
     with page_guard("The benchmark comparison"):
         try:
             view = compute.benchmarks_of(ctx, own_bytes)
         except ValueError as exc:  # the organisation's file: say what is wrong with it, then carry on without
             st.error(md(exc))
             own_bytes = None
+            st.session_state[compute.OWN_TARGETS] = None
             view = compute.benchmarks_of(ctx, None)
         placed = view.placements
         f = placed.frame

@@ -14,14 +14,14 @@ from analysis.disclosure import Publication
 from analysis.disclosure.neighbours import wider_settings
 from analysis.views.benchmarks import benchmarks_view
 from analysis.views.comparison import comparison
-from analysis.views.overview import overview
+from analysis.views.overview import overview, trends
 from analysis.views.relapse import relapse_view, relapse_vs
 from analysis.views.retention import retention
 from analysis.views.time_to_relapse import rmst_view, time_to_relapse
 from ui.state import Context
 
 __all__ = ["publication", "overview_of", "retention_of", "relapse_of", "relapse_vs_of", "time_to_relapse_of",
-           "rmst_of", "comparison_of", "benchmarks_of", "benchmarks_table", "HORIZONS"]
+           "rmst_of", "comparison_of", "benchmarks_of", "benchmarks_table", "trends_of", "own_targets", "HORIZONS"]
 
 HORIZONS = (30, 90, 180, 365)
 _session = st.cache_resource(show_spinner=False, max_entries=24, scope="session")
@@ -49,6 +49,28 @@ def _overview(key: str, origin: str, _ctx: Context):
 
 def overview_of(ctx: Context):
     return _overview(_pub_key(ctx), ctx.origin, ctx)
+
+
+@_session
+def _trends(key: str, extra: bytes | None, _ctx: Context):
+    targets = None
+    if extra is not None:
+        targets = bm.organisation_targets(bm.load_benchmarks(extra))
+    return trends(publication(_ctx), targets)
+
+
+OWN_TARGETS = "own_targets_bytes"
+
+
+def own_targets() -> bytes | None:
+    """The organisation's targets file read on the Benchmarks page (kept for the session, so the Overview
+    judges the same targets)."""
+    return st.session_state.get(OWN_TARGETS)
+
+
+def trends_of(ctx: Context, extra: bytes | None = None):
+    """Quarterly trends, change from the previous quarter and the targets (None without discharge dates)."""
+    return _trends(_pub_key(ctx), extra, ctx)
 
 
 @_session

@@ -41,14 +41,16 @@ def legend(min_cell: int) -> str:
 
 
 def table(pt: PublishedTable, cols: Mapping[str, Col], *, name: str, ctx: Context, origin: str | None = None,
-          caption: str | None = None, height: int | str = "auto"):
+          caption: str | None = None, height: int | str = "auto", csv_cols: Mapping[str, Col] | None = None):
     """Show a published table with readable labels and a CSV download carrying its provenance.
 
     ``caption`` is trusted text written by the page (it may hold Markdown); data-derived text in it must
-    go through :func:`ui.text.md`. Returns the displayed frame.
+    go through :func:`ui.text.md`. ``csv_cols``: the CSV's columns when they differ from the screen's (numbers
+    as numbers: estimate, lower and upper apart, where the screen shows "42.1% (38.0-46.3%)"). Returns the
+    displayed frame.
     """
     shown = render(pt, cols)
-    csv = render(pt, cols, csv=True)
+    csv = render(pt, csv_cols or cols, csv=True)
     config = {c.label: st.column_config.TextColumn(c.label, help=c.help) for c in cols.values()
               if c.label in shown.columns}
     if isinstance(height, int) and 35 * (len(shown) + 1) + 3 <= height:
