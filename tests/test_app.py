@@ -74,6 +74,49 @@ def test_overview_shows_the_analysis_numbers(cohort):
                                                                              r["km_upper"])
 
 
+def test_overview_last_quarter_equals_the_trends(cohort):
+    """The "how did we do last quarter?" tiles and table are analysis.trends' numbers, computed here again."""
+    from analysis.trends import period_change, quarterly_trends
+
+    at = _app()
+    assert not at.exception
+    tr = quarterly_trends(cohort, period_of="discharge", origin="discharge", horizon_days=90)
+    ch = period_change(tr).set_index(["metric", "group"])
+    metrics = {m.label: (m.value, m.proto.delta) for m in at.metric}
+    comp = ch.loc[("completion_all", "all")]
+    value, delta = metrics[f"Completion, {comp['period']}"]
+    assert value == f"{comp['estimate'] * 100:.1f}%"
+    d, lo, hi = (round(comp[c] * 100, 1) + 0.0 for c in ("difference", "difference_lower", "difference_upper"))
+    assert delta == f"{d:+.1f} pp (95% CI {lo:+.1f} to {hi:+.1f}) vs {comp['previous']}"
+    rel = ch.loc[("relapse", "all")]
+    assert comp["period"] == "2026Q2" and rel["period"] == "2026Q1"  # relapse: the latest quarter followed 90 days
+    assert metrics[f"Relapse by 90 days, {rel['period']}"][0] == f"{rel['estimate'] * 100:.1f}%"
+    med = ch.loc[("median_stay", "all")]
+    assert metrics[f"Median stay, {med['period']}"] == (f"{med['estimate']:.0f} days",
+                                                       f"{med['difference']:+.0f} days vs {med['previous']}")
+    by_level = _table(at, "Completion: change").set_index("Level of care")
+    op = ch.loc[("completion_all", "op")]
+    t = tr.table.set_index(["metric", "group", "period"]).loc[("completion_all", "op", op["period"])]
+    assert by_level.loc["OP", "Completion"] == _pct_ci(op["estimate"], t["lower"], t["upper"])
+    # a level whose latest quarter rests on fewer than 11 discharges is hidden, not shown
+    t_n = tr.table.set_index(["metric", "group", "period"]).loc[("completion_all", "detox", "2026Q2"), "n"]
+    assert t_n < 11 and by_level.loc["Detox", "Completion"] in ("<11", "suppressed"), t_n
+    # the review is one click away
+    assert any(b.label == "Download review (HTML)" for b in at.get("download_button"))
+
+
+def test_bad_link_values_are_reported_in_one_line():
+    at = _app(level=["iop", "nonsense"], origin="sideways", foo="1")
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1
+    text = warnings[0].replace("\\", "")
+    assert "nonsense" in text and "sideways" in text and "unknown setting 'foo'" in text
+    assert at.multiselect(key="f_levels").value == ["iop"]  # the rest applied
+    at.run()
+    assert not at.warning  # said once
+
+
 def test_a_filter_changes_the_numbers(cohort):
     at = _app()
     at.multiselect(key="f_levels").select("iop").run()
