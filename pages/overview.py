@@ -178,15 +178,28 @@ if require_data(ctx):
             st.caption(legend(ctx.min_cell))
 
         st.subheader(f"Key figures by {md(BY_LABELS.get(ctx.by, ctx.by).lower())}")
-        table(view.key_figures, {
+        kf_csv = {"group": Col(BY_LABELS.get(ctx.by, ctx.by), "group"), "n_episodes": Col("Episodes", "count"),
+                  "completion_rate": Col("Completion (transfers excluded)", "rate"),
+                  "ci_lower": Col("Completion 95% CI lower", "rate"), "ci_upper": Col("Completion 95% CI upper", "rate"),
+                  "median_days": Col("Median stay (days)", "days"),
+                  "km_relapse_90": Col("Relapse by 90 days", "rate"), "km_lower_90": Col("Relapse 90 d 95% CI lower", "rate"),
+                  "km_upper_90": Col("Relapse 90 d 95% CI upper", "rate"),
+                  "km_relapse_365": Col("Relapse by 365 days", "rate"),
+                  "km_lower_365": Col("Relapse 365 d 95% CI lower", "rate"),
+                  "km_upper_365": Col("Relapse 365 d 95% CI upper", "rate"),
+                  "completion_benchmark": Col("TEDS 2004 band"), "placement_text": Col("Against 40-60%")}
+        kf = view.key_figures
+        kf = kf.with_column("placement_text", [L.VALUE_LABELS["placement"].get(str(v), v) if v else ""
+                                               for v in kf.frame["relapse_benchmark"]], "relapse_benchmark")
+        table(kf, {
             "group": Col(BY_LABELS.get(ctx.by, ctx.by), "group"), "n_episodes": Col("Episodes", "count"),
             "completion": Col("Completion (95% CI)", help="Completed / (discharged - transferred)"),
             "completion_benchmark": Col("TEDS 2004 band",
                                         help="Completion by type of service, all discharges in the denominator"),
             "median_days": Col("Median stay, days", "days"), "relapse_90": Col("Relapse 90 d (95% CI)"),
             "relapse_365": Col("Relapse 365 d (95% CI)"),
-            "relapse_benchmark": Col("vs 40-60%", help="1-year relapse against the McLellan et al. 2000 band")},
-            name="overview_key_figures", ctx=ctx, origin=ctx.origin,
+            "placement_text": Col("vs 40-60%", help="1-year relapse against the McLellan et al. 2000 band")},
+            name="overview_key_figures", ctx=ctx, origin=ctx.origin, csv_cols=kf_csv,
             caption=f"Relapse: 1 - Kaplan-Meier from {ctx.origin}, censored at last contact. The completion "
                     "benchmark is stated over all discharges (transfers included).")
 

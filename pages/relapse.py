@@ -49,17 +49,18 @@ if require_data(ctx):
             cmp_ = compute.relapse_vs_of(ctx, ref, horizon)
             table(cmp_, {
                 "group": Col(by_label, "group"), "km_relapse": Col(f"Relapse by {horizon} d (KM)", "rate"),
-                "km_reference": Col(f"Reference ({label(ref)})", "rate"), "km_difference": Col("Difference", "rate"),
-                "km_difference_lower": Col("Diff. 95% CI lower", "rate"),
-                "km_difference_upper": Col("Diff. 95% CI upper", "rate"), "km_ratio": Col("Ratio", "ratio"),
+                "km_reference": Col(f"Reference ({label(ref)})", "rate"), "km_difference": Col("Difference (pp)", "pp", "Percentage points: this group minus the reference"),
+                "km_difference_lower": Col("Diff. 95% CI lower (pp)", "pp"),
+                "km_difference_upper": Col("Diff. 95% CI upper (pp)", "pp"), "km_ratio": Col("Ratio", "ratio"),
                 "km_ratio_lower": Col("Ratio 95% CI lower", "ratio"),
                 "km_ratio_upper": Col("Ratio 95% CI upper", "ratio"), "km_difference_p": Col("p (difference)", "p")},
                 name="relapse_comparison", ctx=ctx, origin=ctx.origin,
                 caption="Kaplan-Meier risks, independent groups: difference with Greenwood errors, ratio by the "
                         "delta method on the log scale. Observational: differences in case mix are not adjusted "
                         "here (see IOP vs residential).")
-            extra = {c: Col(c.replace("_", " ").capitalize(), "p" if c == "p_value" else
-                            ("ratio" if "ratio" in c else "rate"))
+            extra = {c: Col(c.replace("_", " ").capitalize() + (" (pp)" if c.startswith("difference") else ""),
+                            "p" if c == "p_value" else ("ratio" if "ratio" in c else
+                                                        ("pp" if c.startswith("difference") else "rate")))
                      for c in ("proportion", "reference_proportion", "difference", "difference_lower",
                                "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value")
                      if c in cmp_.frame.columns}

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from analysis import figures
+from analysis import labels as L
 from analysis.disclosure import fmt_p
 from ui import compute
 from ui.state import context
@@ -42,11 +43,24 @@ if require_data(ctx):
     left, right = st.columns(2)
     with left, page_guard("Median time to relapse"):
         st.subheader("Median time to relapse")
-        table(view.medians, {"group": Col(by_label, "group"), "n": Col("People", "count"),
-                             "median_days": Col("Median (days)", "days"), "ci_lower": Col("95% CI lower", "days"),
-                             "ci_upper": Col("95% CI upper", "days")},
+        med = view.medians
+        mf = med.frame
+
+        def reached(v):
+            return L.fmt_days(v, unit=False) if v == v else L.NOT_REACHED
+
+        med = (med.with_column("median_text", [reached(v) for v in mf["median_days"]], "median_days")
+               .with_column("lower_text", [reached(v) for v in mf["ci_lower"]], "ci_lower")
+               .with_column("upper_text", [reached(v) for v in mf["ci_upper"]], "ci_upper"))
+        table(med, {"group": Col(by_label, "group"), "n": Col("People", "count"),
+                    "median_text": Col("Median (days)"), "lower_text": Col("95% CI lower"),
+                    "upper_text": Col("95% CI upper")},
               name=f"median_from_{origin}", ctx=ctx, origin=origin,
-              caption="Empty: the curve (or its limit) does not reach 50% relapse in the follow-up.")
+              csv_cols={"group": Col(by_label, "group"), "n": Col("People", "count"),
+                        "median_days": Col("Median (days)", "days"), "ci_lower": Col("95% CI lower", "days"),
+                        "ci_upper": Col("95% CI upper", "days")},
+              caption="Not reached: the curve (or its limit) does not reach 50% relapse in the follow-up (the CSV "
+                      "leaves those cells empty).")
     with right, page_guard("The log-rank tests"):
         st.subheader("Log-rank tests")
         if view.logrank is None:

@@ -158,7 +158,9 @@ def test_origin_switch_changes_time_to_relapse(cohort):
     med = median_survival(km_by_group(data, time_col="time", event_col="event", group_col="group"))
     expected = med.set_index(med["group"].astype(str))["median_days"]
     shown = after.set_index("Level of care")["Median (days)"]
-    assert shown["IOP"] == ("" if pd.isna(expected["iop"]) else f"{expected['iop']:.1f}")
+    assert shown["IOP"] == ("not reached" if pd.isna(expected["iop"]) else f"{expected['iop']:,.0f}")
+    assert (shown == "not reached").sum() == expected.reindex(["detox", "inpatient", "residential", "php", "iop", "op"]
+                                                             ).isna().sum() or "suppressed" in set(shown)
     assert any("admission" in c.value for c in at.caption) or any("admission" in m.value for m in at.markdown)
 
 
@@ -244,7 +246,7 @@ def test_organisation_targets_are_placed_beside_the_published_ones():
     assert not at.exception
     placed = _table(at, "Placement")
     row = placed[placed["Benchmark"] == "30%-45%"]
-    assert len(row) == 1 and row["Placement"].iloc[0] == "above"  # sample IOP: 49.4% (46.5-52.3%)
+    assert len(row) == 1 and row["Placement"].iloc[0] == "above the band"  # sample IOP: 49.4% (46.5-52.3%)
     bad = "id,metric\nx,relapse\n"
     at.file_uploader(key="own_benchmarks").upload("bad.csv", bad.encode(), "text/csv").run()
     assert not at.exception

@@ -16,6 +16,7 @@ import streamlit as st
 from analysis import figures
 from analysis.disclosure import LEGEND, Col, PublishedTable, group_text, render
 from analysis.export import to_csv_bytes
+from analysis.labels import column_label
 from ui.state import Context
 from ui.text import md
 
@@ -23,11 +24,20 @@ __all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_L
 
 log = logging.getLogger("continuum.app")
 
-BY_LABELS: dict[str, str] = {
-    "level_of_care": "Level of care", "primary_substance": "Primary substance", "age_band": "Age band",
-    "sex": "Sex", "site": "Site", "payer": "Payer", "race_ethnicity": "Race/ethnicity",
-    "admission_year": "Admission year", "admission_quarter": "Admission quarter",
-}
+class _ColumnLabels(dict):
+    """The known grouping columns (keys, in order) and their headers from the one vocabulary
+    (:func:`analysis.labels.column_label`); any other column's header from it too."""
+
+    def get(self, key, default=None):  # noqa: ARG002 - every column has a label
+        return column_label(key)
+
+    def __missing__(self, key):
+        return column_label(key)
+
+
+BY_LABELS: dict[str, str] = _ColumnLabels({c: column_label(c) for c in (
+    "level_of_care", "primary_substance", "age_band", "sex", "site", "payer", "race_ethnicity", "admission_year",
+    "admission_quarter")})
 
 
 def label(g: object) -> str:
