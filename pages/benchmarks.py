@@ -7,7 +7,7 @@ from analysis.export import to_csv_bytes
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import Col, chart, label, page_guard, require_data, table
+from ui.widgets import Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Benchmarks")
 ctx = context()
@@ -45,7 +45,7 @@ if require_data(ctx):
             level_of_care=for_fig["group"].where(for_fig["group"] != "all", ""),
             metric=for_fig["metric"].where(~ctx_rows[for_fig.index], "relapse (context: " + for_fig[
                 "benchmark_population"].astype(str).str.split(":").str[0].str.lower() + ")"))
-        chart(figures.benchmark_figure(for_fig), name="benchmarks", ctx=ctx, origin="discharge")
+        chart(figures.benchmark_figure(for_fig, compact=narrow()), name="benchmarks", ctx=ctx, origin="discharge")
         bands = [f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}"
                  for lo, hi in zip(f["benchmark_low"], f["benchmark_high"], strict=True)]
         years = f["benchmark_year"].map(lambda y: "" if pd.isna(y) else str(int(y)))

@@ -9,7 +9,7 @@ from analysis.views.overview import change_by_group, change_text, group_name
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, legend, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, legend, narrow, page_guard, require_data, table
 
 st.title("Overview")
 ctx = context()
@@ -73,7 +73,7 @@ def last_quarter(ctx) -> None:
         groups = tr.groups if per_level else ["all"]
         frame = tr.table.frame.assign(n_events=float("nan"))
         fig = figures.trend_figure(frame, metric, groups=groups, targets=tr.target_rows, min_cell=ctx.min_cell,
-                                   title=f"{names[metric]} by quarter of discharge")
+                                   title=f"{names[metric]} by quarter of discharge", compact=narrow())
         fig.update_layout(height=380)
         chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge")
     with right:
@@ -219,7 +219,7 @@ if require_data(ctx):
         fig = figures.km_figure(view.km, origin=ctx.origin, min_cell=ctx.min_cell, show_censor_marks=False,
                                 benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., "
                                                 "JAMA 2000)") if ctx.origin == "discharge" else None,
-                                horizon_days=365, title=f"Time to relapse (from {ctx.origin})")
+                                horizon_days=365, title=f"Time to relapse (from {ctx.origin})", compact=narrow())
         fig.update_layout(height=440)
         chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=ctx.origin)
         st.caption("Curves are drawn at steps of at least "

@@ -4,7 +4,7 @@ import streamlit as st
 from analysis import figures
 from ui import compute
 from ui.state import context
-from ui.widgets import BY_LABELS, Col, chart, label, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Relapse")
 ctx = context()
@@ -17,7 +17,7 @@ if require_data(ctx):
     with page_guard("Relapse by horizon"):
         view = compute.relapse_of(ctx)
         band = (0.40, 0.60, "40-60% within a year (McLellan et al., JAMA 2000)") if ctx.origin == "discharge" else None
-        chart(figures.relapse_horizons_figure(view.rates.frame, benchmark_band=band), name="relapse_by_horizon",
+        chart(figures.relapse_horizons_figure(view.rates.frame, benchmark_band=band, compact=narrow()), name="relapse_by_horizon",
               ctx=ctx, origin=ctx.origin)
         if ctx.origin == "admission":
             st.caption("The 40-60% benchmark is stated from discharge; it is not drawn for the admission origin.")

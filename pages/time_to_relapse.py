@@ -7,7 +7,7 @@ from analysis.disclosure import fmt_p
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Time to relapse")
 ctx = context()
@@ -26,7 +26,7 @@ if require_data(ctx):
         band = (0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)") \
             if origin == "discharge" else None
         fig = figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, benchmark_band=band,
-                                horizon_days=365, show_censor_marks=False)
+                                horizon_days=365, show_censor_marks=False, compact=narrow())
         chart(fig, name=f"km_from_{origin}", ctx=ctx, origin=origin)
         st.caption(f"Curves are drawn at steps of at least {ctx.min_cell} relapses, so no step shows a count of a "
                    "few people; the numbers under the chart are those still at risk after the day (relapses so "
@@ -103,7 +103,7 @@ if require_data(ctx):
                     "without long flat stretches (a smaller step would show how many died); Kaplan-Meier above "
                     "censors deaths.")
         else:
-            chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell),
+            chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell, compact=narrow()),
                   name=f"cumulative_incidence_from_{origin}", ctx=ctx, origin=origin)
             st.caption("Aalen-Johansen: a death ends follow-up for relapse; 1 - KM would overstate relapse by "
                        "treating the dead as if they could still relapse. Drawn at steps where deaths, too, come "

@@ -24,7 +24,7 @@ from analysis.schema import LEVEL_LABELS
 from analysis.suppression import DEFAULT_MIN_CELL
 from ui.state import Context, Dataset, filtered_cohort
 from ui.text import md
-from ui.widgets import BY_LABELS
+from ui.widgets import BY_LABELS, watch_viewport
 
 __all__ = ["render_sidebar", "grouping_options", "MULTI_KEYS"]
 
@@ -202,6 +202,7 @@ def render_sidebar(ds: Dataset) -> Context:
     """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
     ss = st.session_state
     with st.sidebar:
+        watch_viewport()  # charts for a phone when the window is narrow
         st.caption(f"Data: {md(ds.label)}" + (f" ({_count(ds.result.report.n_rows_accepted, DEFAULT_MIN_CELL)} "
                                               "episodes)" if ds.cohort is not None else ""))
         if ds.cohort is None:

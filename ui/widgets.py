@@ -20,7 +20,31 @@ from analysis.labels import column_label
 from ui.state import Context
 from ui.text import md
 
-__all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend"]
+__all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend", "narrow",
+           "watch_viewport"]
+
+NARROW_PX = 700
+"""Below this window width charts are laid out for a phone (legend below, wrapped labels)."""
+_VIEWPORT_JS = f"""
+export default function(component) {{
+  const {{ setStateValue }} = component;
+  const report = () => {{
+    const narrow = window.innerWidth < {NARROW_PX};
+    if (window.__continuumNarrow !== narrow) {{
+      window.__continuumNarrow = narrow;
+      if (narrow || window.__continuumReported) setStateValue('narrow', narrow);
+      window.__continuumReported = window.__continuumReported || narrow;
+    }}
+  }};
+  report();
+  if (!window.__continuumResize) {{
+    window.__continuumResize = true;
+    let t = null;
+    window.addEventListener('resize', () => {{ clearTimeout(t); t = setTimeout(report, 400); }});
+  }}
+}}
+"""
+_viewport = None
 
 log = logging.getLogger("continuum.app")
 
@@ -43,6 +67,27 @@ BY_LABELS: dict[str, str] = _ColumnLabels({c: column_label(c) for c in (
 def label(g: object) -> str:
     """Display label of a group value ("iop" -> "IOP"); plain text (escape with :func:`ui.text.md`)."""
     return group_text(g)
+
+
+def watch_viewport() -> None:
+    """Mount the (invisible) component that tells the server when the window is narrow: a wide window never
+    reports (no extra rerun), a narrow one once, and a resize across the limit once more."""
+    global _viewport
+    try:
+        if _viewport is None:
+            _viewport = st.components.v2.component("continuum_viewport", js=_VIEWPORT_JS)
+        _viewport(key="viewport", on_narrow_change=lambda: None)
+    except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): the wide layout
+        log.debug("viewport component unavailable", exc_info=True)
+
+
+def narrow() -> bool:
+    """True when the browser window is narrower than :data:`NARROW_PX` (charts laid out compact)."""
+    state = st.session_state.get("viewport")
+    try:
+        return bool(state and state.get("narrow"))
+    except AttributeError:
+        return False
 
 
 def legend(min_cell: int) -> str:

@@ -212,7 +212,7 @@ def trends(pub: Publication, targets: pd.DataFrame | None = None) -> Trends | No
     group of the publication's grouping and for the whole program; the latest complete quarter against the one
     before (percentage points, 95% intervals); the organisation's targets as met / not met / cannot tell.
     None when the data have no discharge dates."""
-    from analysis.trends import latest_complete, period_change, target_status_table
+    from analysis.trends import latest_complete, period_change
 
     scopes = _scopes(pub)
     if not scopes:
