@@ -32,19 +32,24 @@ def last_quarter(ctx) -> None:
         st.info("No quarter is over yet at the data's date, so there is nothing to compare.")
         return
     tiles = st.columns(4)
+    previous = {}
     for col, (metric, title, help_) in zip(tiles, (
             ("completion_all", "Completion", "Completed / all discharges of the quarter (transfers count as not "
              "completed, as in TEDS), Wilson 95% interval; change from the previous quarter in percentage points "
              "with the Newcombe 95% interval."),
             ("relapse", f"Relapse by {tr.horizon_days} days", f"1 - Kaplan-Meier at day {tr.horizon_days} after "
              f"discharge among the quarter's discharges, censored at last contact. The quarter shown is the latest "
-             f"whose {tr.horizon_days} days of follow-up are over."),
-            ("median_stay", "Median stay", "Median length of stay of the quarter's discharges (days).")), strict=False):
+             f"whose {tr.horizon_days} days of follow-up are over; change in percentage points with its 95% "
+             "interval."),
+            ("median_stay", "Median stay", "Median length of stay of the quarter's discharges (days); the change "
+             "has no interval.")), strict=False):
         est, ch, when = change_text(tr, metric, "all")
         value = est.split(" (")[0] if est else "n/a"
-        col.metric(f"{title}, {when.split(' vs ')[0]}", value,
-                   delta=f"{ch} vs {when.split(' vs ')[-1]}" if ch and ch[0] in "+-" else (ch or None),
-                   delta_color="off", delta_arrow="off", border=True, help=help_)
+        this, _, before = when.partition(" vs ")
+        previous[metric] = before
+        delta = ch.replace("95% CI ", "") if ch and ch[0] in "+-" else (ch or None)
+        col.metric(f"{title}, {this}", value, delta=delta, delta_color="off", delta_arrow="off", border=True,
+                   help=help_)
     if tr.targets is not None:
         st_ = tr.targets.frame["status"].astype(object)
         hidden = tr.targets.hidden("status")
@@ -55,18 +60,19 @@ def last_quarter(ctx) -> None:
                         "page), judged on the latest complete quarter from the 95% interval: met, not met, or "
                         "cannot tell.")
     else:
-        n = tr.table.frame
-        row = n[(n["metric"] == "completion_all") & (n["group"] == "all") & (n["period"] == q)]
-        hidden = tr.table.rows(((n["metric"] == "completion_all") & (n["group"] == "all") & (n["period"] == q))
-                               .to_numpy()).hidden("n")
-        shown = f"{row['n'].iloc[0]:,.0f}" if len(row) and not hidden.any() and pd.notna(row["n"].iloc[0]) \
-            else "suppressed"
+        mask = ((tr.table.frame["metric"] == "completion_all") & (tr.table.frame["group"] == "all")
+                & (tr.table.frame["period"] == q)).to_numpy()
+        row = tr.table.rows(mask)
+        shown = f"{row.frame['n'].iloc[0]:,.0f}" if len(row) and not row.hidden("n").any() \
+            and pd.notna(row.frame["n"].iloc[0]) else "suppressed"
         tiles[3].metric(f"Discharges, {q}", shown, border=True,
                         help="Add your organisation's targets on the Benchmarks page to see them judged here.")
+    st.caption(f"Under each figure: the change from the quarter before ({previous.get('completion_all')}; relapse "
+               f"{previous.get('relapse')}), percentage points (pp) with the 95% interval in brackets.")
+    names = {"completion_all": "Completion", "relapse": f"Relapse by {tr.horizon_days} days",
+             "median_stay": "Median stay"}
     left, right = st.columns([3, 2])
     with left:
-        names = {"completion_all": "Completion", "relapse": f"Relapse by {tr.horizon_days} days",
-                 "median_stay": "Median stay"}
         metric = st.segmented_control("Measure by quarter", list(names), format_func=names.get,
                                       default="completion_all", key="trend_metric") or "completion_all"
         per_level = st.toggle(f"Each {BY_LABELS.get(ctx.by, ctx.by).lower()}", value=False, key="trend_levels")
@@ -77,12 +83,14 @@ def last_quarter(ctx) -> None:
         fig.update_layout(height=380)
         chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge")
     with right:
-        st.markdown(f"**By {md(BY_LABELS.get(ctx.by, ctx.by).lower())}: latest complete quarter and change**")
-        by_group = change_by_group(tr).rename(columns={"Group": BY_LABELS.get(ctx.by, ctx.by)})
-        st.dataframe(by_group, hide_index=True, key="tbl_trend_change_by_group", height="auto")
-        st.caption("Change: this quarter minus the previous one, in percentage points (pp) with its 95% interval; "
-                   f"relapse compares the latest quarter whose {tr.horizon_days} days of follow-up are over. "
-                   "Quarters of discharge; relapse from discharge. " + legend(ctx.min_cell))
+        by_label = BY_LABELS.get(ctx.by, ctx.by)
+        rows = [(group_name(g), *change_text(tr, metric, g)[:2]) for g in tr.groups]
+        when = change_text(tr, metric, "all")[2]
+        st.markdown(f"**{names[metric]} by {md(by_label.lower())}, {when or 'latest quarter'}**")
+        st.dataframe(pd.DataFrame(rows, columns=[by_label, "Estimate (95% CI)", "Change"]), hide_index=True,
+                     key="tbl_trend_change", height="auto")
+        st.caption("Change: this quarter minus the previous one" + ("" if metric == "median_stay" else
+                   ", in percentage points with its 95% interval") + ". " + legend(ctx.min_cell))
     if tr.targets is not None:
         t = tr.targets
         f = t.frame
@@ -106,6 +114,9 @@ def last_quarter(ctx) -> None:
                       "source": Col("Source"), "note": Col("Note")},
               name="targets", ctx=ctx, origin="discharge",
               caption="Judged on the latest complete quarter of each measure.")
+    with st.expander("Every measure by group, latest quarter and change"):
+        st.dataframe(change_by_group(tr).rename(columns={"Group": BY_LABELS.get(ctx.by, ctx.by)}), hide_index=True,
+                     key="tbl_trend_change_by_group", height="auto")
     with st.expander("Every quarter (table and CSV)"):
         t = tr.table
         f = t.frame
