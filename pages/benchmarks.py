@@ -55,6 +55,11 @@ if require_data(ctx):
                       "band": Col("Benchmark"), "placement": Col("Placement"),
                       "benchmark_population": Col("Benchmark population"), "benchmark_source": Col("Source"),
                       "year": Col("Year")}, name="benchmark_placements", ctx=ctx, origin="discharge", height=420,
+              csv_cols={"what": Col("Program estimate"), "estimate": Col("Estimate", "rate"),
+                        "lower": Col("95% CI lower", "rate"), "upper": Col("95% CI upper", "rate"),
+                        "benchmark_low": Col("Benchmark low", "number"), "benchmark_high": Col("Benchmark high", "number"),
+                        "placement": Col("Placement"), "benchmark_population": Col("Benchmark population"),
+                        "benchmark_source": Col("Source"), "year": Col("Year")},
               caption="Relapse figures are 1 - Kaplan-Meier from discharge with log-log 95% intervals; shares have "
                       "Wilson intervals. Benchmarks pooled over all services (TEDS-D 2019) are compared with the "
                       "whole program only; completion by type of service (TEDS 2004) with its level. Not computed "

@@ -113,7 +113,13 @@ def last_quarter(ctx) -> None:
                                          "the whole interval is on the wrong side; cannot tell: it straddles"),
                       "source": Col("Source"), "note": Col("Note")},
               name="targets", ctx=ctx, origin="discharge",
-              caption="Judged on the latest complete quarter of each measure.")
+              caption="Judged on the latest complete quarter of each measure.",
+              csv_cols={"target_id": Col("Target"), "who": Col("For"), "period": Col("Quarter"),
+                        "metric": Col("Measure"), "target_low": Col("Target low", "number"),
+                        "target_high": Col("Target high", "number"), "direction": Col("Direction"),
+                        "estimate": Col("Estimate", "number"), "lower": Col("95% CI lower", "number"),
+                        "upper": Col("95% CI upper", "number"), "status": Col("Status"), "source": Col("Source"),
+                        "note": Col("Note")})
     with st.expander("Every measure by group, latest quarter and change"):
         st.dataframe(change_by_group(tr).rename(columns={"Group": BY_LABELS.get(ctx.by, ctx.by)}), hide_index=True,
                      key="tbl_trend_change_by_group", height="auto")

@@ -273,3 +273,27 @@ def test_every_page_survives_small_groups(page, cohort):
             if any(w.lower() in str(col).lower() for w in count_words):
                 shown = {str(v) for v in df.value[col]}
                 assert not shown & {str(n) for n in range(1, 11)}, (page, col, shown)
+
+
+def test_km_options_and_figure_downloads():
+    import json
+
+    at = _app()
+    at.switch_page("pages/time_to_relapse.py").run()
+    assert not at.exception
+
+    def annotations():
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        ticks = [t for k, v in spec["layout"].items() if k.startswith("yaxis") for t in v.get("ticktext", []) or []]
+        return " ".join([a.get("text", "") for a in spec["layout"].get("annotations", [])] + ticks)
+
+    assert "Log-rank p" in annotations() and "Censored so far" not in annotations()
+    at.segmented_control(key="km_table").set_value("kmunicate").run()
+    assert not at.exception and "Censored so far" in annotations() and "Relapses so far" in annotations()
+    at.toggle(key="km_p").set_value(False).run()
+    assert "Log-rank p" not in annotations()
+    at.toggle(key="km_ci").set_value(False).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert not any(t.get("fill") == "toself" for t in spec["data"])  # no interval bands
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("SVG") == labels.count("PDF") == len(at.get("plotly_chart")) >= 1

@@ -121,10 +121,23 @@ def table(pt: PublishedTable, cols: Mapping[str, Col], *, name: str, ctx: Contex
     return shown
 
 
+def _static(fig, fmt: str):
+    def build() -> bytes:  # runs when the button is clicked, outside the script run
+        return figures.static_image(fig, fmt)
+    return build
+
+
 def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
-    """Show a plotly figure (built from published data) with its provenance line and a PNG button."""
+    """Show a plotly figure (built from published data) with its provenance line, a PNG button in its toolbar,
+    and SVG and PDF downloads (drawn on click by the system Chromium: nothing is computed until then)."""
     figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
     st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
+    with st.container(horizontal=True, gap="small", key=f"figdl_{name}"):
+        for fmt, mime in (("svg", "image/svg+xml"), ("pdf", "application/pdf")):
+            st.download_button(f"{fmt.upper()}", data=_static(fig, fmt), file_name=f"continuum_{name}.{fmt}",
+                               mime=mime, on_click="ignore", key=f"dl_{fmt}_{name}", type="tertiary",
+                               icon=":material/download:", help=f"This chart as {fmt.upper()} (vector, for print "
+                               "and publication), with its provenance line.")
 
 
 def require_data(ctx: Context) -> bool:
