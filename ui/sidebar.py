@@ -198,8 +198,12 @@ def unknown_page() -> str | None:
     return f"There is no page '{shown}' here; this is the Overview. The pages are listed in the sidebar."
 
 
-def render_sidebar(ds: Dataset) -> Context:
-    """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
+def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
+    """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included).
+
+    ``light``: a page that shows no results (Data, Methods) does not build the view's publication; the sidebar
+    then says how many episodes match only when the publication is already at hand (else it names the filters).
+    """
     ss = st.session_state
     with st.sidebar:
         watch_viewport()  # charts for a phone when the window is narrow
@@ -278,8 +282,12 @@ def render_sidebar(ds: Dataset) -> Context:
         if len(filtered) < min_cell:
             st.caption(f"Fewer than {min_cell} episodes match. {md(spec.describe())}.")
             return ctx
-    from ui.compute import publication  # the total of the view is a published count like any other
+    from ui.compute import publication, publication_ready  # the view's total is a published count like any other
 
+    if light and not publication_ready(ctx):
+        with st.sidebar:
+            st.caption(f"{md(spec.describe())}.")
+        return Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=False)  # total not published
     try:
         total = publication(ctx).count("episodes")
     except ValueError as err:
