@@ -189,3 +189,31 @@ def test_shared_link_opened_first_on_a_fresh_server(browser):
         assert "admission" in page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first.inner_text()
         assert page.locator("[data-testid=stException]").count() == 0
         page.close()
+
+
+def test_upload_shows_its_own_guesses_and_warns_before_reload(server, browser, tmp_path):
+    """After an upload the mapping form shows the new file's guesses (not the sample's), and reloading the page
+    asks first (the upload would be lost)."""
+    from analysis.synthetic import generate_episodes
+
+    raw = generate_episodes(300, seed=3).rename(columns={"admission_date": "Admit Date"})
+    path = tmp_path / "upload.csv"
+    raw.to_csv(path, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/data")
+    _settle(page)
+    page.get_by_text("Upload a file").click()
+    _settle(page)
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.wait_for_timeout(2000)
+    _settle(page)
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Admission date").first
+    assert "Admit Date" in box.inner_text()
+    assert page.locator("[data-testid=stException]").count() == 0
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+    page.mouse.click(700, 200)  # browsers ask only after a user gesture
+    with contextlib.suppress(Exception):
+        page.reload(timeout=5000)
+    assert dialogs == ["beforeunload"]
+    page.close()
