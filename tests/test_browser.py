@@ -145,6 +145,7 @@ def test_every_page_on_a_phone(server, browser):
             assert (legends or slug == "iop_vs_residential") and all(x["orientation"] == "h" and (x["yref"] == "container" or x["y"] <= 0)
                                    for x in legends), (title, legends)
         assert page.locator("[data-testid=stException]").count() == 0, f"exception on {title}"
+        assert "There is no page" not in page.locator("[data-testid=stMain]").inner_text(), title
         _screenshot(page, ARTIFACTS / f"{slug}_390.png")
     ctx.close()
 

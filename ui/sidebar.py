@@ -180,10 +180,15 @@ _PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 
 def unknown_page() -> str | None:
     """A sentence when the browser asked for a page path the app does not have (Streamlit shows the Overview)."""
-    try:
-        url = st.context.url
-    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode)
-        return None
+    try:  # the browser's own address: st.context.url trims page names as suffixes ("relapse" off "time_to_relapse")
+        from streamlit.runtime.context import _context_info_field
+
+        url = _context_info_field("url")
+    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode), or another Streamlit
+        try:
+            url = st.context.url
+        except Exception:  # noqa: BLE001
+            return None
     if not url:
         return None
     from urllib.parse import unquote, urlparse
