@@ -33,7 +33,8 @@ PAGES = [
 ]
 
 pg = st.navigation(PAGES)
-set_context(render_sidebar(current_dataset()))
+# Data and Methods show no results: they do not build the view's publication just for the sidebar's total
+set_context(render_sidebar(current_dataset(), light=pg.url_path in ("data", "methods")))
 try:
     pg.run()
 finally:

@@ -5,11 +5,10 @@
 benchmarks, methods and provenance), each a few figures and tables of display text.
 :func:`analysis.review_html.review_html` renders it as one self-contained HTML file.
 
-Small cells are suppressed as in the app: the numbers come from
-:meth:`analysis.report.OutcomesReport.to_dict` (counts below ``min_cell`` and the estimates resting
-on them are ``None``) and from :mod:`analysis.suppression` for the tables to_dict does not hold
-(completion counts, discharge-reason mix with complementary suppression, relapse rates by horizon,
-case-mix shares, quarterly trends); curves stop where fewer than ``min_cell`` remain at risk.
+Small cells are suppressed as in the app, by the same step: every number comes from the views of
+:mod:`analysis.views` on one :class:`analysis.disclosure.Publication` (the app passes its own, so the
+report shows exactly what the pages show; the command line builds one for the file). Hidden cells read
+``<11`` or ``suppressed``; curves are published on safe corners.
 """
 from __future__ import annotations
 
@@ -21,15 +20,17 @@ import plotly.graph_objects as go
 
 from analysis import figures
 from analysis import labels as L
-from analysis.benchmarks import benchmark_band, load_benchmarks, organisation_targets
-from analysis.casemix import DEFAULT_COVARIATES, standardized_differences
+from analysis.benchmarks import load_benchmarks, organisation_targets
+from analysis.casemix import DEFAULT_COVARIATES
+from analysis.disclosure import Col, Publication, PublishedTable, render
 from analysis.provenance import Provenance
-from analysis.relapse import relapse_rates, relapse_survival_data
-from analysis.report import describe_estimate, outcomes_report, program_benchmarks
-from analysis.retention import completion_rates, discharge_reason_mix, length_of_stay
-from analysis.suppression import DEFAULT_MIN_CELL, suppress_complementary, suppress_counts
-from analysis.survival import km_by_group
-from analysis.trends import ALL_GROUP, period_change, quarterly_trends, target_status_table
+from analysis.suppression import DEFAULT_MIN_CELL
+from analysis.views.benchmarks import benchmarks_view
+from analysis.views.comparison import comparable_groups, comparison
+from analysis.views.overview import change_by_group, group_name, overview, trends
+from analysis.views.relapse import relapse_view
+from analysis.views.retention import retention
+from analysis.views.time_to_relapse import rmst_view, time_to_relapse
 
 __all__ = ["ReviewTable", "ReviewFigure", "ReviewSection", "Review", "build_review"]
 
@@ -83,252 +84,199 @@ class Review:
     methods: tuple[str, ...]
 
 
-def _g(value: object, by: str) -> str:
-    return "Whole program" if str(value) == ALL_GROUP else L.group_label(value, by)
+def _text(pt: PublishedTable, cols: dict) -> pd.DataFrame:
+    """A published table as display text (hidden cells read "<11" or "suppressed")."""
+    return render(pt, {k: Col(*v) if isinstance(v, tuple) else Col(v) for k, v in cols.items()})
 
 
-def _count(n: object, min_cell: int) -> str:
-    return "suppressed" if n is None or (isinstance(n, float) and np.isnan(n)) else L.fmt_count(n, min_cell=min_cell)
-
-
-def _ci(entry: dict | None, kind: str = "percent") -> str:
-    if not entry or entry.get("estimate") is None:
-        return "suppressed"
-    return L.fmt_ci(entry["estimate"], entry.get("lower"), entry.get("upper"), kind=kind)
+def _ci_column(pt: PublishedTable, name: str, est: str, lo: str, hi: str, kind: str = "percent") -> PublishedTable:
+    f = pt.frame
+    return pt.with_column(name, [L.fmt_ci(e, a, b, kind=kind) for e, a, b in
+                                 zip(f[est], f[lo], f[hi], strict=True)], est)
 
 
 # ---------------------------------------------------------------------------------------------
-# sections
+# sections (each from the view of the page that shows the same)
 # ---------------------------------------------------------------------------------------------
-def _key_figures(d: dict, cohort: pd.DataFrame, by: str, min_cell: int) -> ReviewSection:
-    los = length_of_stay(cohort, by=by).set_index("group")
-    comp = completion_rates(cohort, by=by).set_index("group")
-    rows = []
-    for g in d["groups"]:
-        rel = {r["horizon_days"]: r for r in g["relapse"]}
-        bench = [b for b in d["benchmarks"] if b["group"] == g["group"] and b["metric"] == "relapse"]
-        n_dis = los.loc[g["group"], "n_discharged"] if g["group"] in los.index else 0
-        med = los.loc[g["group"], "median_days"] if g["group"] in los.index else np.nan
-        ep = comp.loc[g["group"], "n_episodes"] if g["group"] in comp.index else 0
-        rows.append({
-            L.column_label(by): _g(g["group"], by),
-            "Episodes": L.fmt_count(ep, min_cell=min_cell),
-            "Completion (transfers excluded)": _ci(g["completion_rate"]),
-            "Median stay": L.fmt_days(med) if n_dis >= min_cell else "suppressed",
-            "Relapse by 90 days": _ci({"estimate": rel.get(90, {}).get("km_relapse"),
-                                       "lower": rel.get(90, {}).get("km_lower"),
-                                       "upper": rel.get(90, {}).get("km_upper")}),
-            "Relapse by 365 days": _ci({"estimate": rel.get(365, {}).get("km_relapse"),
-                                        "lower": rel.get(365, {}).get("km_lower"),
-                                        "upper": rel.get(365, {}).get("km_upper")}),
-            "Against 40-60% (McLellan et al. 2000)": L.VALUE_LABELS["placement"].get(
-                bench[0]["placement"], bench[0]["placement"]) if bench else "",
-        })
-    table = ReviewTable(f"Key figures by {L.column_label(by).lower()}", pd.DataFrame(rows),
-                        note=f"Relapse: one minus Kaplan-Meier from {d['origin']}, censored at last contact, "
-                             "95% log-log intervals. Median stay: discharged episodes.")
+def _key_figures(pub: Publication, origin: str) -> ReviewSection:
+    ov = overview(pub, origin)
+    kf = ov.key_figures
+    f = kf.frame
+    kf = kf.with_column("median_text", [L.fmt_days(v) for v in f["median_days"]], "median_days")
+    kf = kf.with_column("placement_text", [L.VALUE_LABELS["placement"].get(str(v), v) if v else "" for v in
+                                           f["relapse_benchmark"]], "relapse_benchmark")
+    frame = _text(kf, {"group": (L.column_label(pub.by), "group"), "n_episodes": ("Episodes", "count"),
+                       "completion": "Completion (transfers excluded)", "median_text": "Median stay",
+                       "relapse_90": "Relapse by 90 days", "relapse_365": "Relapse by 365 days",
+                       "placement_text": "Against 40-60% (McLellan et al. 2000)"})
+    frame[L.column_label(pub.by)] = [L.group_label(g, pub.by) for g in f["group"]]
+    table = ReviewTable(f"Key figures by {L.column_label(pub.by).lower()}", frame,
+                        note=f"Relapse: one minus Kaplan-Meier from {origin}, censored at last contact, 95% log-log "
+                             "intervals. Median stay: discharged episodes.")
     return ReviewSection("key", "Key figures", "The program at a glance: who was treated, who finished, and who "
                          "returned to use.", tables=(table,))
 
 
-def _shown(v: float, hidden: bool, days: bool, note: str = "") -> str:
-    if hidden:
-        return "suppressed"
-    if not np.isfinite(v):
-        return "not yet observable" if "followed" in note else "no episodes"
-    return L.fmt_days(v) if days else L.fmt_percent(v)
-
-
-def _day_change(d: float) -> str:
-    return "" if not np.isfinite(d) else f"{d:+,.0f} days"
-
-
-def _published_trend(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Trend rows with estimates resting on fewer than ``min_cell`` people (or events) hidden."""
-    small = (table["n"] < min_cell) | ((table["n_events"] > 0) & (table["n_events"] < min_cell))
-    out = table.copy()
-    out.loc[small, ["estimate", "lower", "upper", "se"]] = np.nan
-    out["suppressed"] = small
-    return out
-
-
-def _trends(cohort: pd.DataFrame, by: str, origin: str, min_cell: int, targets: pd.DataFrame | None,
-            caption: str) -> ReviewSection:
-    tr = quarterly_trends(cohort, by=by, origin="discharge")
-    pub = _published_trend(tr.table, min_cell)
-    groups = [g for g in dict.fromkeys(pub["group"].astype(str))]
-    figs = []
-    for metric in ("completion", "relapse", "median_stay"):
-        figs.append(_pair(lambda k, m=metric: figures.trend_figure(pub, m, groups=groups, targets=targets,
-                                                                    min_cell=min_cell, compact=k), caption))
-    ch = period_change(tr)
-    sup = set(zip(pub.loc[pub["suppressed"], "metric"], pub.loc[pub["suppressed"], "group"],
-                  pub.loc[pub["suppressed"], "period"], strict=True))
-    rows = []
-    what = {"completion": "Completion (transfers excluded)", "relapse": "Relapse by 90 days",
-            "median_stay": "Median stay"}
-    for r in ch[ch["metric"].isin(list(what))].itertuples():
-        hidden = (r.metric, r.group, r.period) in sup
-        hidden_prev = (r.metric, r.group, r.previous) in sup
-        days = r.unit == "days"
-        change = "suppressed" if hidden or hidden_prev else (
-            _day_change(r.difference) if days else L.fmt_pp(r.difference, r.difference_lower, r.difference_upper))
-        rows.append({"Measure": what[r.metric], L.column_label(by): _g(r.group, by), "Quarter": r.period,
-                     "Estimate": _shown(r.estimate, hidden, days, r.note), "Previous quarter": r.previous,
-                     "Previous estimate": _shown(r.previous_estimate, hidden_prev, days), "Change": change})
-    tables = [ReviewTable("The latest complete quarter against the one before", pd.DataFrame(rows),
+def _trends(pub: Publication, targets: pd.DataFrame | None, caption: str) -> ReviewSection | None:
+    tv = trends(pub, targets)
+    if tv is None:
+        return None
+    frame = tv.table.frame.assign(n_events=np.nan)
+    figs = tuple(_pair(lambda k, m=metric: figures.trend_figure(frame, m, groups=tv.groups, targets=targets,
+                                                                min_cell=pub.min_cell, compact=k), caption)
+                 for metric in ("completion_all", "relapse", "median_stay"))
+    change = change_by_group(tv).rename(columns={"Group": L.column_label(pub.by)})
+    q = tv.latest.get("completion_all")
+    tables = [ReviewTable(f"The latest complete quarter ({q}) against the one before", change,
                           note="Differences of proportions in percentage points (pp) with 95% intervals; the change "
-                               "in median stay has no interval. Relapse by 90 days compares the latest quarter whose "
-                               "90 days of follow-up are over.")]
-    if targets is not None and len(targets):
-        st = target_status_table(tr, targets, min_cell=min_cell)
-        tables.append(ReviewTable("The organisation's targets, latest complete quarter", pd.DataFrame({
-            "Target": st["target_id"], L.column_label(by): [_g(g, by) for g in st["group"]], "Quarter": st["period"],
-            "Estimate": ["suppressed" if s == "suppressed" else ("" if np.isnan(e) else
-                         (L.fmt_days(e) if m == "median_los_days" else L.fmt_percent(e)))
-                         for s, e, m in zip(st["status"], st["estimate"], st["metric"], strict=True)],
-            "Status": [L.VALUE_LABELS["status"].get(s, s) for s in st["status"]], "Note": st["note"]})))
+                               f"in median stay has no interval. Relapse by {tv.horizon_days} days compares the "
+                               f"latest quarter whose {tv.horizon_days} days of follow-up are over.")]
+    if tv.targets is not None:
+        t = tv.targets
+        f = t.frame
+        est = [L.fmt_ci(e, lo, hi, kind="days" if m == "median_los_days" else "percent")
+               for e, lo, hi, m in zip(f["estimate"], f["lower"], f["upper"], f["metric"], strict=True)]
+        t = t.with_column("estimate_text", est, "estimate").with_column(
+            "status_text", [L.VALUE_LABELS["status"].get(v, v) for v in f["status"]], "status").with_column(
+            "who", [group_name(g) for g in f["group"]], "target_id")
+        tables.append(ReviewTable("The organisation's targets, latest complete quarter", _text(t, {
+            "target_id": "Target", "who": L.column_label(pub.by), "period": "Quarter", "estimate_text": "Estimate",
+            "status_text": "Status", "note": "Note"})))
     return ReviewSection("trends", "Trends by quarter", "Quarter by quarter of discharge, per level of care and for "
                          "the whole program; hollow points are quarters not over (or whose follow-up is not over) "
-                         "at the data's date.", figures=tuple(figs), tables=tuple(tables), notes=(tr.method,))
+                         "at the data's date.", figures=figs, tables=tuple(tables), notes=(tv.method,))
 
 
-def _retention(cohort: pd.DataFrame, by: str, min_cell: int, placed: pd.DataFrame, caption: str) -> ReviewSection:
-    comp = completion_rates(cohort, by=by).assign(n_basis=lambda c: c["n_discharged"] - c["n_transferred"])
-    rates = {c: "n_completed" for c in ("completion_rate", "ci_lower", "ci_upper", "completion_rate_all",
-                                        "all_ci_lower", "all_ci_upper")}
-    comp = suppress_counts(comp, ["n_episodes", "n_discharged", "n_transferred", "n_completed", "n_basis"],
-                           min_cell=min_cell, rate_cols=rates, basis_col="n_basis")
-    comp.loc[comp["n_discharged_suppressed"], ["completion_rate_all", "all_ci_lower", "all_ci_upper"]] = np.nan
-    teds = placed[placed["benchmark_id"].str.startswith("teds2004_completion")]
-    mix = suppress_complementary(discharge_reason_mix(cohort, by=by), ["n"], total_col="n_discharged",
-                                 group_cols=["group"], min_cell=min_cell,
-                                 rate_cols={"share": "n", "ci_lower": "n", "ci_upper": "n"})
-    figs = (_pair(lambda k: figures.completion_figure(comp, compact=k), caption),
-            _pair(lambda k: figures.completion_figure(comp, placements=teds, basis="all_discharges", compact=k),
-                  caption),
-            _pair(lambda k: figures.reason_mix_figure(mix, compact=k), caption))
+def _retention(pub: Publication, caption: str) -> ReviewSection:
+    rv = retention(pub)
+    figs = []
+    if rv.completion is not None:
+        comp = rv.completion.frame
+        figs.append(_pair(lambda k: figures.completion_figure(comp, placements=rv.placements, compact=k), caption))
+    if rv.reasons is not None:
+        mix = rv.reasons.frame
+        figs.append(_pair(lambda k: figures.reason_mix_figure(mix, compact=k), caption))
+    tables = ()
+    if rv.completion is not None:
+        tables = (ReviewTable("Completion", _text(rv.completion, {
+            "group": (L.column_label(pub.by), "group"), "n_episodes": ("Episodes", "count"),
+            "n_discharged": ("Discharged", "count"), "completion_rate": ("Completion (transfers excluded)", "rate"),
+            "ci_lower": ("95% CI lower", "rate"), "ci_upper": ("95% CI upper", "rate"),
+            "completion_rate_all": ("Completion, all discharges (TEDS)", "rate")})),)
     return ReviewSection("retention", "Retention", "Do people stay and finish? Completion leaves transfers out "
-                         "(care continued elsewhere); the second chart puts completion over all discharges beside "
-                         "the TEDS 2004 figures, which count transfers in the denominator.",
-                         figures=figs)
+                         "(care continued elsewhere); the TEDS 2004 figures beside it count transfers in the "
+                         "denominator, so they are compared with completion over all discharges.",
+                         figures=tuple(figs), tables=tables)
 
 
-def _relapse(d: dict, cohort: pd.DataFrame, by: str, origin: str, min_cell: int, caption: str) -> ReviewSection:
-    rates = relapse_rates(cohort, by=by, origin=origin)
-    rate_cols = {c: "n_relapsed" for c in ("km_relapse", "km_lower", "km_upper", "naive_rate", "naive_lower",
-                                           "naive_upper", "bound_none_relapsed", "bound_all_relapsed",
-                                           "lost_as_relapse_lower", "lost_as_relapse_upper")}
-    rates = suppress_counts(rates, ["n", "n_at_risk", "n_eligible", "n_relapsed", "n_reached"], min_cell=min_cell,
-                            rate_cols=rate_cols, basis_col="n")
-    band = benchmark_band("mclellan2000_relapse_365")
+def _relapse(pub: Publication, origin: str, caption: str) -> ReviewSection:
+    view = relapse_view(pub, origin)
+    band = (0.40, 0.60, "40-60% within a year (McLellan et al., JAMA 2000)") if origin == "discharge" else None
+    rates = view.rates.frame
     fig = _pair(lambda k: figures.relapse_horizons_figure(rates, benchmark_band=band, compact=k), caption)
-    rows = []
-    for g in d["groups"]:
-        for r in g["relapse"]:
-            rows.append({L.column_label(by): _g(g["group"], by), "Horizon": f"{r['horizon_days']} days",
-                         "Kaplan-Meier": _ci({"estimate": r["km_relapse"], "lower": r["km_lower"],
-                                              "upper": r["km_upper"]}),
-                         "Reached": "suppressed" if r["reach"] is None else L.fmt_percent(r["reach"]),
-                         "Naive share among those reached": "suppressed" if r["naive_rate"] is None
-                         else L.fmt_percent(r["naive_rate"]),
-                         "Not reached counted as relapse": "suppressed" if r["lost_as_relapse"] is None
-                         else L.fmt_percent(r["lost_as_relapse"])})
+    t = _ci_column(view.rates, "km_text", "km_relapse", "km_lower", "km_upper")
+    frame = _text(t, {"group": (L.column_label(pub.by), "group"), "horizon_days": ("Horizon (days)", "int"),
+                      "km_text": "Kaplan-Meier", "reach": ("Reached", "rate"),
+                      "naive_rate": ("Naive share among those reached", "rate"),
+                      "bound_all_relapsed": ("Not reached counted as relapse", "rate")})
     return ReviewSection("relapse", f"Relapse (from {origin})", "Share who returned to use by each horizon, honest "
                          "about who could not be reached: the Kaplan-Meier estimate (censored at last contact), the "
                          "naive share among those reached, and the share if everyone not reached had relapsed.",
-                         figures=(fig,), tables=(ReviewTable("Relapse by horizon", pd.DataFrame(rows)),))
+                         figures=(fig,), tables=(ReviewTable("Relapse by horizon", frame),))
 
 
-def _time_to_relapse(d: dict, report, by: str, origin: str, min_cell: int, caption: str) -> ReviewSection:
-    start = [{"group": g["group"], "day": 0, "n_at_risk": g["n"], "n_event_cum": 0, "n_censor_cum": 0}
-             for g in d["groups"]]  # everyone is at risk at day 0 (n, as published)
-    at = pd.DataFrame(start + [{"group": g["group"], "day": s["day"], "n_at_risk": s["at_risk"],
-                                "n_event_cum": s["events"], "n_censor_cum": s["censored"]}
-                               for g in d["groups"] for s in g["survival"]])
-    at = at.astype({"n_at_risk": float, "n_event_cum": float, "n_censor_cum": float})
-    for c in ("n_at_risk", "n_event_cum", "n_censor_cum"):
-        at[f"{c}_suppressed"] = at[c].isna()
-    meds = pd.DataFrame({"group": [g["group"] for g in d["groups"]],
-                         "median_days": [np.nan if g["median_days"] is None else g["median_days"] for g in d["groups"]]})
-    band = benchmark_band("mclellan2000_relapse_365")
-    fig = _pair(lambda k: figures.km_figure(report.km, at_risk=at, origin=origin, min_cell=min_cell,
-                                            benchmark_band=band, horizon_days=365,
-                                            logrank_p=(d["logrank"] or {}).get("p"), medians=meds,
+def _time_to_relapse(pub: Publication, origin: str, caption: str) -> ReviewSection:
+    view = time_to_relapse(pub, origin)
+    at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum",
+                                            "censored": "n_censor_cum"})
+    at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna() & at["n_censor_cum"].notna()]
+    band = (0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)") if origin == "discharge" else None
+    meds = view.medians.frame
+    p = view.logrank.p if view.logrank is not None else None
+    fig = _pair(lambda k: figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=pub.min_cell,
+                                            benchmark_band=band, horizon_days=365, logrank_p=p, medians=meds,
                                             risk_table="kmunicate", show_censor_marks=False, compact=k), caption)
-    rows = [{L.column_label(by): _g(g["group"], by), "People": _count(g["n"], min_cell),
-             "Relapses": _count(g["events"], min_cell),
-             "Median time to relapse": L.fmt_median_days(g["median_days"], *(g["median_ci"] or (None, None)),
-                                                         suppressed=g["suppressed"]),
-             f"Relapse-free days in the first {int(d['groups'][0]['rmst']['tau'])}": _ci(g["rmst"], "days")}
-            for g in d["groups"]]
-    tables = [ReviewTable("Median and restricted mean time to relapse", pd.DataFrame(rows))]
-    if d["pairwise_logrank"]:
-        tables.append(ReviewTable("Pairwise log-rank tests (Holm-adjusted p)", pd.DataFrame([
-            {"Group A": _g(p["group_a"], by), "Group B": _g(p["group_b"], by), "p": L.fmt_p(p["p"]),
-             "p (Holm)": L.fmt_p(p["p_holm"])} for p in d["pairwise_logrank"]])))
-    lr = d["logrank"]
-    notes = (f"Global log-rank test: chi-square {lr['statistic']:.2f}, p {L.fmt_p(lr['p'])}.",) if lr else ()
+    med = view.medians
+    mf = med.frame
+    med = med.with_column("median_text", [L.fmt_median_days(m, lo, hi) for m, lo, hi in
+                                          zip(mf["median_days"], mf["ci_lower"], mf["ci_upper"], strict=True)],
+                          "median_days")
+    tables = [ReviewTable("Median time to relapse", _text(med, {
+        "group": (L.column_label(pub.by), "group"), "n": ("People", "count"),
+        "median_text": "Median time to relapse"}))]
+    groups = view.groups
+    if groups:
+        ref = "residential" if "residential" in groups else groups[0]
+        rm, _ = rmst_view(pub, origin, 365.0, ref)
+        rm = _ci_column(rm, "rmst_text", "rmst_days", "ci_lower", "ci_upper", kind="days")
+        tables.append(ReviewTable("Relapse-free days in the first 365", _text(rm, {
+            "group": (L.column_label(pub.by), "group"), "n": ("People", "count"),
+            "rmst_text": "Restricted mean (days)"})))
+    if view.pairwise is not None and len(view.pairwise):
+        tables.append(ReviewTable("Pairwise log-rank tests (Holm-adjusted p)", _text(view.pairwise, {
+            "group_a": ("Group A", "group"), "group_b": ("Group B", "group"), "p": ("p", "p"),
+            "p_adjusted": ("p (Holm)", "p")})))
+    lr = view.logrank
+    notes = [f"Global log-rank test: chi-square {lr.statistic:.2f}, p {L.fmt_p(lr.p)}."] if lr is not None else []
+    if view.test_note:
+        notes.append(view.test_note)
     return ReviewSection("time", f"Time to relapse (from {origin})", "Kaplan-Meier curves of cumulative relapse "
                          "with 95% bands, medians (dotted), and the numbers at risk, relapsed and censored under "
-                         "the chart.", figures=(fig,), tables=tuple(tables),
-                         notes=notes)
+                         "the chart.", figures=(fig,), tables=tuple(tables), notes=tuple(notes))
 
 
-def _compare(cohort: pd.DataFrame, by: str, origin: str, min_cell: int, caption: str) -> ReviewSection | None:
-    if by != "level_of_care":
+def _compare(pub: Publication, origin: str, caption: str) -> ReviewSection | None:
+    if pub.by != "level_of_care":
         return None
-    pair = ["iop", "residential"]
-    sizes = cohort["level_of_care"].astype(object).value_counts()
-    if any(sizes.get(g, 0) < min_cell for g in pair):
+    pair = ("iop", "residential")
+    visible = comparable_groups(pub, origin)
+    if any(g not in visible for g in pair):
         return ReviewSection("compare", "IOP vs residential", "Not shown: one of the two groups has fewer than "
-                             f"{min_cell} episodes.")
-    covs = [c for c in DEFAULT_COVARIATES if c in cohort.columns]
-    rep = outcomes_report(cohort, by=by, origin=origin, groups=pair, adjust=covs, reference="residential")
-    data = relapse_survival_data(cohort, by=by, origin=origin, groups=pair)
-    km = km_by_group(data, time_col="time", event_col="event", group_col="group")
-    d = rep.to_dict(min_cell)
-    figs = [_pair(lambda k: figures.km_figure(km, origin=origin, min_cell=min_cell, show_censor_marks=False,
-                                              logrank_p=(d["logrank"] or {}).get("p"), compact=k,
+                             f"{pub.min_cell} people followed, or its number is hidden to protect a small count.")
+    covs = [c for c in DEFAULT_COVARIATES if c in pub.raw.cohort.columns]
+    view = comparison(pub, *pair, origin, covs)
+    at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
+    at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna()]
+    figs = [_pair(lambda k: figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=pub.min_cell,
+                                              show_censor_marks=False, logrank_p=view.logrank_p, compact=k,
                                               title=f"IOP and residential, as they are (naive), from {origin}"),
                   caption)]
-    if rep.cox is not None:
+    terms = view.cox_terms.frame
+    terms = terms[terms["hr"].notna()]
+    if len(terms):
         figs.append(_pair(lambda k: figures.forest_figure(
-            rep.cox.terms, compact=k, title="Hazard ratios of relapse, adjusted for case mix (Cox, reference "
+            terms, compact=k, title="Hazard ratios of relapse, adjusted for case mix (Cox, reference "
             "residential)"), caption))
-    bal = standardized_differences(cohort, groups=pair, covariates=covs)
-    share = (bal["kind"] == "share").to_numpy()
-    counts = bal.assign(count_a=np.where(share, (bal["value_a"] * bal["n_a"]).round(), np.nan),
-                        count_b=np.where(share, (bal["value_b"] * bal["n_b"]).round(), np.nan))
-    counts = suppress_counts(counts, ["count_a", "count_b"], min_cell=min_cell)
-    shown = bal[~counts["suppressed"].to_numpy()]
-    figs.append(_pair(lambda k: figures.balance_figure(shown, title="Case mix: IOP vs residential", compact=k),
-                      caption))
+    bal = view.balance.frame
+    bal = bal[bal["smd"].notna()].assign(variable=lambda b: b["variable"].map(L.column_label),
+                                         level=lambda b: b["level"].replace({"True": "yes", "False": "no"}))
+    if len(bal):
+        figs.append(_pair(lambda k: figures.balance_figure(bal, title="Case mix: IOP vs residential", compact=k),
+                          caption))
     notes = ["A naive comparison is not a verdict on IOP: residential clients are often more severely ill. The Cox "
              "model adjusts only for the measured differences shown in the case-mix chart."]
-    if rep.cox is not None:
-        notes.append(L.readable_codes(rep.cox.summary_sentence()))
+    hr = view.main_hr
+    if hr is not None:
+        notes.append(f"Adjusted hazard ratio of relapse, IOP vs residential: {L.fmt_ratio(hr['hr'], hr['lower'], hr['upper'])}.")
     return ReviewSection("compare", "IOP vs residential", "Two levels side by side: first as they are, then with "
                          "hazard ratios adjusted for age, sex, substance, co-occurring disorder, prior treatments "
-                         "and payer where recorded.", figures=tuple(figs),
-                         notes=tuple(notes))
+                         "and payer where recorded.", figures=tuple(figs), notes=tuple(notes))
 
 
-def _benchmarks(placed: pd.DataFrame, min_cell: int, caption: str) -> ReviewSection:
-    small = placed["n"] < min_cell
-    shown = placed.assign(estimate=placed["estimate"].mask(small), lower=placed["lower"].mask(small),
-                          upper=placed["upper"].mask(small), placement=placed["placement"].mask(small, "suppressed"),
-                          what=[describe_estimate(m, g, str(p)) for m, g, p in
-                                zip(placed["metric"], placed["group"], placed["benchmark_population"], strict=True)])
-    fig = _pair(lambda k: figures.benchmark_figure(shown, compact=k), caption)
-    rows = pd.DataFrame({"Program estimate": shown["what"],
-                         "Estimate": [L.fmt_ci(e, lo, hi) or "suppressed" for e, lo, hi in
-                                      zip(shown["estimate"], shown["lower"], shown["upper"], strict=True)],
-                         "Benchmark": [f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}" for lo, hi in
-                                       zip(shown["benchmark_low"], shown["benchmark_high"], strict=True)],
-                         "Placement": [L.VALUE_LABELS["placement"].get(p, p) for p in shown["placement"]],
-                         "Source": [L.source_label(s, y) for s, y in
-                                    zip(shown["benchmark_source"], shown["benchmark_year"], strict=True)]})
+def _benchmarks(pub: Publication, extra: object, caption: str) -> ReviewSection:
+    placed = benchmarks_view(pub, extra).placements
+    f = placed.frame
+    for_fig = f[f["estimate"].notna()].assign(level_of_care=lambda x: x["group"].where(x["group"] != "all", ""))
+    fig = _pair(lambda k: figures.benchmark_figure(for_fig, compact=k), caption)
+    t = _ci_column(placed, "estimate_text", "estimate", "lower", "upper")
+    t = t.with_column("band", [f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}" for lo, hi in
+                               zip(f["benchmark_low"], f["benchmark_high"], strict=True)], "what")
+    t = t.with_column("placement_text", [L.VALUE_LABELS["placement"].get(str(p), p) for p in f["placement"]],
+                      "placement")
+    t = t.with_column("source_text", [L.source_label(s, y) for s, y in
+                                      zip(f["benchmark_source"], f["benchmark_year"], strict=True)], "what")
+    rows = _text(t, {"what": "Program estimate", "estimate_text": "Estimate", "band": "Benchmark",
+                     "placement_text": "Placement", "source_text": "Source"})
     return ReviewSection("benchmarks", "Benchmarks", "A benchmark is a band, not a verdict: where the program's "
                          "estimate and its 95% interval sit against it, for the horizon, origin and unit it was "
                          "stated for.", figures=(fig,), tables=(ReviewTable("Every comparison", rows),))
@@ -370,27 +318,29 @@ _METHODS = (
 
 def build_review(cohort: pd.DataFrame, *, provenance: Provenance, by: str = "level_of_care",
                  origin: str = "discharge", min_cell: int = DEFAULT_MIN_CELL,
-                 extra_benchmarks: object = None, title: str = "Outcomes review") -> Review:
-    """Every section of the review for ``cohort`` (see the module docstring); raises ValueError on bad input."""
-    report = outcomes_report(cohort, by=by, origin=origin)
-    d = report.to_dict(min_cell)
+                 extra_benchmarks: object = None, title: str = "Outcomes review",
+                 publication: Publication | None = None) -> Review:
+    """Every section of the review for ``cohort`` (see the module docstring); raises ValueError on bad input.
+
+    ``publication``: the app's publication of the same view (filters, grouping, threshold), so the report shows
+    what the pages show; without it one is built for ``cohort``.
+    """
+    pub = publication if publication is not None else Publication.build(cohort, by=by, min_cell=min_cell)
+    by, min_cell = pub.by, pub.min_cell
     caption = _caption(provenance, min_cell)
-    placed = program_benchmarks(cohort, by=by, extra_benchmarks=extra_benchmarks)
     targets = organisation_targets(load_benchmarks(extra_benchmarks)) if extra_benchmarks is not None else None
-    sections = [_key_figures(d, cohort, by, min_cell)]
-    trend_note = ()
-    try:
-        sections.append(_trends(cohort, by, origin, min_cell, targets, caption))
-    except ValueError as exc:  # a file of durations has no calendar: say so, carry on
-        trend_note = (f"No trends by quarter: {exc}",)
-    sections += [_retention(cohort, by, min_cell, placed, caption), _relapse(d, cohort, by, origin, min_cell, caption),
-                 _time_to_relapse(d, report, by, origin, min_cell, caption)]
-    compare = _compare(cohort, by, origin, min_cell, caption)
+    sections = [_key_figures(pub, origin)]
+    trend = _trends(pub, targets, caption)
+    trend_note = () if trend is not None else ("No trends by quarter: these data have no discharge dates.",)
+    if trend is not None:
+        sections.append(trend)
+    sections += [_retention(pub, caption), _relapse(pub, origin, caption), _time_to_relapse(pub, origin, caption)]
+    compare = _compare(pub, origin, caption)
     if compare is not None:
         sections.append(compare)
-    sections.append(_benchmarks(placed, min_cell, caption))
+    sections.append(_benchmarks(pub, extra_benchmarks, caption))
     as_of = cohort.attrs.get("as_of")
     return Review(title=title, provenance=provenance, provenance_lines=_provenance_lines(provenance, min_cell),
                   as_of="" if as_of is None else str(pd.Timestamp(as_of).date()),
                   origin=origin, by=by, min_cell=min_cell, sections=tuple(sections),
-                  methods=_METHODS + trend_note + tuple(d["notes"]))
+                  methods=_METHODS + trend_note)

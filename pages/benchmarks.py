@@ -7,7 +7,7 @@ from analysis.export import to_csv_bytes
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import Col, chart, label, page_guard, require_data, table
+from ui.widgets import Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Benchmarks")
 ctx = context()
@@ -19,13 +19,22 @@ st.caption("A benchmark is a band, not a verdict: the program's estimate and its
 if require_data(ctx):
     own = st.file_uploader("Add your organisation's own targets (CSV with the registry's columns: id, metric, "
                            "unit, low, high, direction, source ...)", type=["csv"], key="own_benchmarks")
-    own_bytes = own.getvalue() if own is not None else None
+    if own is not None:  # kept for the session: the Overview judges the same targets, and coming back keeps them
+        st.session_state[compute.OWN_TARGETS] = own.getvalue()
+    own_bytes = compute.own_targets()
+    if own is None and own_bytes is not None:
+        st.caption("Your organisation's targets added earlier in this session are in use (the Overview judges them "
+                   "by quarter).")
+        if st.button("Stop using these targets", key="forget_targets"):
+            st.session_state[compute.OWN_TARGETS] = None
+            st.rerun()
     with page_guard("The benchmark comparison"):
         try:
             view = compute.benchmarks_of(ctx, own_bytes)
         except ValueError as exc:  # the organisation's file: say what is wrong with it, then carry on without
             st.error(md(exc))
             own_bytes = None
+            st.session_state[compute.OWN_TARGETS] = None
             view = compute.benchmarks_of(ctx, None)
         placed = view.placements
         f = placed.frame
@@ -36,7 +45,7 @@ if require_data(ctx):
             level_of_care=for_fig["group"].where(for_fig["group"] != "all", ""),
             metric=for_fig["metric"].where(~ctx_rows[for_fig.index], "relapse (context: " + for_fig[
                 "benchmark_population"].astype(str).str.split(":").str[0].str.lower() + ")"))
-        chart(figures.benchmark_figure(for_fig), name="benchmarks", ctx=ctx, origin="discharge")
+        chart(figures.benchmark_figure(for_fig, compact=narrow()), name="benchmarks", ctx=ctx, origin="discharge")
         bands = [f"{lo:.1%}" if lo == hi else f"{lo:.0%}-{hi:.0%}"
                  for lo, hi in zip(f["benchmark_low"], f["benchmark_high"], strict=True)]
         years = f["benchmark_year"].map(lambda y: "" if pd.isna(y) else str(int(y)))
@@ -46,6 +55,11 @@ if require_data(ctx):
                       "band": Col("Benchmark"), "placement": Col("Placement"),
                       "benchmark_population": Col("Benchmark population"), "benchmark_source": Col("Source"),
                       "year": Col("Year")}, name="benchmark_placements", ctx=ctx, origin="discharge", height=420,
+              csv_cols={"what": Col("Program estimate"), "estimate": Col("Estimate", "rate"),
+                        "lower": Col("95% CI lower", "rate"), "upper": Col("95% CI upper", "rate"),
+                        "benchmark_low": Col("Benchmark low", "number"), "benchmark_high": Col("Benchmark high", "number"),
+                        "placement": Col("Placement"), "benchmark_population": Col("Benchmark population"),
+                        "benchmark_source": Col("Source"), "year": Col("Year")},
               caption="Relapse figures are 1 - Kaplan-Meier from discharge with log-log 95% intervals; shares have "
                       "Wilson intervals. Benchmarks pooled over all services (TEDS-D 2019) are compared with the "
                       "whole program only; completion by type of service (TEDS 2004) with its level. Not computed "

@@ -168,17 +168,19 @@ with page_guard("The data page"):
             prev_by = result.by or "level_of_care"
             group_by = c3.selectbox(
                 "Group episodes by", group_opts, index=group_opts.index(prev_by) if prev_by in group_opts else 0,
-                key="map_group_by",
+                key=f"map_group_by_{token}",
                 help="Level of care by default. A file without a level of care can be analysed by another "
                      "column instead, such as a study arm or a site.")
             st.markdown("**How each column is read** (change a type to override what its content suggests)")
             table = columns_frame(result.columns)
+            table["used_as"] = table["used_as"].map(lambda v: FIELD_LABELS.get(v, v) if isinstance(v, str) else v)
             edited = st.data_editor(
                 table, key=f"types_{token}", hide_index=True, disabled=["column", "used_as", "role", "levels",
                                                                         "missing", "why"],
-                column_config={"type": st.column_config.SelectboxColumn("type", options=list(TYPES),
+                column_config={"type": st.column_config.SelectboxColumn("Type", options=list(TYPES),
                                                                         required=True),
-                               "used_as": "used as", "why": "why this type"})
+                               "column": "Column in the file", "used_as": "Used as", "role": "Role",
+                               "levels": "Values", "missing": "Missing", "why": "Why this type"})
             submitted = st.form_submit_button("Apply mapping", type="primary")
         if submitted:
             mapping = {k: (v if v != NOT_MAPPED else "") for k, v in chosen.items()}  # "" unmaps the field

@@ -4,7 +4,7 @@ import streamlit as st
 from analysis import figures
 from ui import compute
 from ui.state import context
-from ui.widgets import BY_LABELS, Col, chart, label, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Relapse")
 ctx = context()
@@ -17,7 +17,7 @@ if require_data(ctx):
     with page_guard("Relapse by horizon"):
         view = compute.relapse_of(ctx)
         band = (0.40, 0.60, "40-60% within a year (McLellan et al., JAMA 2000)") if ctx.origin == "discharge" else None
-        chart(figures.relapse_horizons_figure(view.rates.frame, benchmark_band=band), name="relapse_by_horizon",
+        chart(figures.relapse_horizons_figure(view.rates.frame, benchmark_band=band, compact=narrow()), name="relapse_by_horizon",
               ctx=ctx, origin=ctx.origin)
         if ctx.origin == "admission":
             st.caption("The 40-60% benchmark is stated from discharge; it is not drawn for the admission origin.")
@@ -49,17 +49,18 @@ if require_data(ctx):
             cmp_ = compute.relapse_vs_of(ctx, ref, horizon)
             table(cmp_, {
                 "group": Col(by_label, "group"), "km_relapse": Col(f"Relapse by {horizon} d (KM)", "rate"),
-                "km_reference": Col(f"Reference ({label(ref)})", "rate"), "km_difference": Col("Difference", "rate"),
-                "km_difference_lower": Col("Diff. 95% CI lower", "rate"),
-                "km_difference_upper": Col("Diff. 95% CI upper", "rate"), "km_ratio": Col("Ratio", "ratio"),
+                "km_reference": Col(f"Reference ({label(ref)})", "rate"), "km_difference": Col("Difference (pp)", "pp", "Percentage points: this group minus the reference"),
+                "km_difference_lower": Col("Diff. 95% CI lower (pp)", "pp"),
+                "km_difference_upper": Col("Diff. 95% CI upper (pp)", "pp"), "km_ratio": Col("Ratio", "ratio"),
                 "km_ratio_lower": Col("Ratio 95% CI lower", "ratio"),
                 "km_ratio_upper": Col("Ratio 95% CI upper", "ratio"), "km_difference_p": Col("p (difference)", "p")},
                 name="relapse_comparison", ctx=ctx, origin=ctx.origin,
                 caption="Kaplan-Meier risks, independent groups: difference with Greenwood errors, ratio by the "
                         "delta method on the log scale. Observational: differences in case mix are not adjusted "
                         "here (see IOP vs residential).")
-            extra = {c: Col(c.replace("_", " ").capitalize(), "p" if c == "p_value" else
-                            ("ratio" if "ratio" in c else "rate"))
+            extra = {c: Col(c.replace("_", " ").capitalize() + (" (pp)" if c.startswith("difference") else ""),
+                            "p" if c == "p_value" else ("ratio" if "ratio" in c else
+                                                        ("pp" if c.startswith("difference") else "rate")))
                      for c in ("proportion", "reference_proportion", "difference", "difference_lower",
                                "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value")
                      if c in cmp_.frame.columns}

@@ -5,7 +5,7 @@ from analysis import figures
 from analysis.retention import ASAM_MIN_HOURS_PER_WEEK
 from ui import compute
 from ui.state import context
-from ui.widgets import BY_LABELS, Col, chart, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, narrow, page_guard, require_data, table
 
 st.title("Retention")
 ctx = context()
@@ -22,7 +22,7 @@ if require_data(ctx):
         if view.completion is None:
             st.info("This file has no discharge reasons.")
         else:
-            chart(figures.completion_figure(view.completion.frame, placements=view.placements), name="completion",
+            chart(figures.completion_figure(view.completion.frame, placements=view.placements, compact=narrow()), name="completion",
                   ctx=ctx)
             table(view.completion, {
                 "group": Col(by_label, "group"), "n_episodes": Col("Episodes", "count"),
@@ -37,7 +37,7 @@ if require_data(ctx):
     with page_guard("The discharge-reason mix"):
         st.subheader("Why episodes ended")
         if view.reasons is not None:
-            chart(figures.reason_mix_figure(view.reasons.frame), name="discharge_reasons", ctx=ctx)
+            chart(figures.reason_mix_figure(view.reasons.frame, compact=narrow()), name="discharge_reasons", ctx=ctx)
             table(view.reasons, {
                 "group": Col(by_label, "group"), "reason": Col("Discharge reason"), "n": Col("Episodes", "count"),
                 "n_discharged": Col("Discharged in group", "count"), "share": Col("Share", "rate"),
@@ -49,7 +49,7 @@ if require_data(ctx):
         if view.los is None:
             st.info("Length of stay is not recorded in this file (no discharge dates or lengths of stay).")
         elif view.los_groups:
-            chart(figures.los_figure(c, by=by, groups=view.los_groups, min_cell=mc), name="length_of_stay", ctx=ctx)
+            chart(figures.los_figure(c, by=by, groups=view.los_groups, min_cell=mc, compact=narrow()), name="length_of_stay", ctx=ctx)
         if view.los is not None:
             table(view.los, {
                 "group": Col(by_label, "group"), "n_discharged": Col("Discharged", "count"),
@@ -62,7 +62,7 @@ if require_data(ctx):
         if view.retention_days is None:
             st.info("Time in treatment is not recorded in this file (no discharge dates or lengths of stay).")
         else:
-            chart(figures.retention_figure(view.retention_curve, min_cell=mc), name="retention_curve", ctx=ctx)
+            chart(figures.retention_figure(view.retention_curve, min_cell=mc, compact=narrow()), name="retention_curve", ctx=ctx)
             table(view.retention_days, {
                 "group": Col(by_label, "group"), "day": Col("Day", "int"),
                 "retained": Col("Still in treatment", "rate"), "ci_lower": Col("95% CI lower", "rate"),
@@ -76,7 +76,7 @@ if require_data(ctx):
             st.info("This file has no hours_attended / hours_scheduled columns.")
         else:
             if view.hours_groups:
-                chart(figures.hours_figure(c, by=by, groups=view.hours_groups, min_cell=mc), name="hours_per_week",
+                chart(figures.hours_figure(c, by=by, groups=view.hours_groups, min_cell=mc, compact=narrow()), name="hours_per_week",
                       ctx=ctx)
             table(view.hours, {
                 "group": Col(by_label, "group"), "n_with_hours": Col("Episodes with hours", "count"),
@@ -92,7 +92,7 @@ if require_data(ctx):
         if view.step_downs is None:
             st.info("Step-downs need client ids, admission/discharge dates and levels of care; this file has none.")
         else:
-            chart(figures.sankey_figure(view.flows, min_cell=mc), name="step_down_flows", ctx=ctx)
+            chart(figures.sankey_figure(view.flows, min_cell=mc, compact=narrow()), name="step_down_flows", ctx=ctx)
             table(view.step_downs, {
                 "group": Col("Discharged from", "group"), "n_discharged": Col("Discharges", "count"),
                 "n_step_down": Col("Stepped down within 30 days", "count"),

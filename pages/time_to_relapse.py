@@ -2,11 +2,12 @@
 import streamlit as st
 
 from analysis import figures
+from analysis import labels as L
 from analysis.disclosure import fmt_p
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Time to relapse")
 ctx = context()
@@ -20,12 +21,29 @@ if require_data(ctx):
     by_label = BY_LABELS.get(ctx.by, ctx.by)
     with page_guard("The Kaplan-Meier curves"):
         view = compute.time_to_relapse_of(ctx)
-        at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
-        at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna()]  # rows with a hidden count: table only
+        with st.container(horizontal=True, gap="medium", vertical_alignment="center", key="km_options"):
+            show_ci = st.toggle("95% bands", value=True, key="km_ci")
+            show_medians = st.toggle("Median lines", value=False, key="km_medians",
+                                     help="Dotted lines from 50% down to each group's median time to relapse.")
+            show_p = st.toggle("Log-rank p", value=True, key="km_p", help="The global log-rank test over the "
+                               "groups shown, written on the chart.")
+            style = st.segmented_control("Under the chart", ["at_risk", "kmunicate"], default="at_risk",
+                                         key="km_table", format_func={
+                                             "at_risk": "At risk (relapses)",
+                                             "kmunicate": "At risk, relapses, censored"}.get,
+                                         help="KMunicate style (Morris et al., BMJ Open 2019): three rows per "
+                                              "group.") or "at_risk"
+        at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum",
+                                                "censored": "n_censor_cum"})
+        need = ["n_at_risk", "n_event_cum"] + (["n_censor_cum"] if style == "kmunicate" else [])
+        at = at[at[need].notna().all(axis=1)]  # rows with a hidden count: table only
         band = (0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)") \
             if origin == "discharge" else None
         fig = figures.km_figure(view.km, at_risk=at, origin=origin, min_cell=ctx.min_cell, benchmark_band=band,
-                                horizon_days=365, show_censor_marks=False)
+                                horizon_days=365, show_censor_marks=False, show_ci=show_ci,
+                                medians=view.medians.frame if show_medians else None,
+                                logrank_p=view.logrank.p if show_p and view.logrank is not None else None,
+                                risk_table=style, compact=narrow())
         chart(fig, name=f"km_from_{origin}", ctx=ctx, origin=origin)
         st.caption(f"Curves are drawn at steps of at least {ctx.min_cell} relapses, so no step shows a count of a "
                    "few people; the numbers under the chart are those still at risk after the day (relapses so "
@@ -42,11 +60,24 @@ if require_data(ctx):
     left, right = st.columns(2)
     with left, page_guard("Median time to relapse"):
         st.subheader("Median time to relapse")
-        table(view.medians, {"group": Col(by_label, "group"), "n": Col("People", "count"),
-                             "median_days": Col("Median (days)", "days"), "ci_lower": Col("95% CI lower", "days"),
-                             "ci_upper": Col("95% CI upper", "days")},
+        med = view.medians
+        mf = med.frame
+
+        def reached(v):
+            return L.fmt_days(v, unit=False) if v == v else L.NOT_REACHED
+
+        med = (med.with_column("median_text", [reached(v) for v in mf["median_days"]], "median_days")
+               .with_column("lower_text", [reached(v) for v in mf["ci_lower"]], "ci_lower")
+               .with_column("upper_text", [reached(v) for v in mf["ci_upper"]], "ci_upper"))
+        table(med, {"group": Col(by_label, "group"), "n": Col("People", "count"),
+                    "median_text": Col("Median (days)"), "lower_text": Col("95% CI lower"),
+                    "upper_text": Col("95% CI upper")},
               name=f"median_from_{origin}", ctx=ctx, origin=origin,
-              caption="Empty: the curve (or its limit) does not reach 50% relapse in the follow-up.")
+              csv_cols={"group": Col(by_label, "group"), "n": Col("People", "count"),
+                        "median_days": Col("Median (days)", "days"), "ci_lower": Col("95% CI lower", "days"),
+                        "ci_upper": Col("95% CI upper", "days")},
+              caption="Not reached: the curve (or its limit) does not reach 50% relapse in the follow-up (the CSV "
+                      "leaves those cells empty).")
     with right, page_guard("The log-rank tests"):
         st.subheader("Log-rank tests")
         if view.logrank is None:
@@ -89,7 +120,7 @@ if require_data(ctx):
                     "without long flat stretches (a smaller step would show how many died); Kaplan-Meier above "
                     "censors deaths.")
         else:
-            chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell),
+            chart(figures.cumulative_incidence_figure(view.cif, origin=origin, min_cell=ctx.min_cell, compact=narrow()),
                   name=f"cumulative_incidence_from_{origin}", ctx=ctx, origin=origin)
             st.caption("Aalen-Johansen: a death ends follow-up for relapse; 1 - KM would overstate relapse by "
                        "treating the dead as if they could still relapse. Drawn at steps where deaths, too, come "

@@ -252,6 +252,15 @@ def facts_from_pages(pages: Iterable[Page], origin_of: dict[str, str]) -> Facts:
                 if name == "retention_days":
                     d = int(float(row["Day"]))
                     f.put((s, "enrolled_after", grp, d), number(row["Still enrolled after the day"]))
+                if name == "trends":  # quarterly trends: discharges (and people followed) per quarter
+                    q, m = row["Quarter"], str(row["Measure"])
+                    g2 = "*" if grp == "Whole program" else grp
+                    if m.startswith("Relapse"):
+                        f.put((s, "q_followed", g2, q), number(row["Discharges"]))
+                    else:
+                        f.put((s, "q_discharged", g2, q), number(row["Discharges"]))
+                        if m.startswith("Completion"):
+                            f.rate((s, "q_completion", g2, q), number(row["Estimate"]))
                 if name == "naive_comparison":
                     col = next(c for c in frame.columns if c.startswith("People followed from"))
                     f.put((s, "people", grp, o), number(row[col]))
@@ -408,6 +417,15 @@ class Attacker:
                 if q == "at_risk_after":
                     people = (s, "people", g, quals[0])
                     yield people, [k, (s, "relapsed_by", g, quals), (s, "censored_by", g, quals)]
+            # quarters: a group's discharges (people followed from discharge) are the sum of its quarters'; the
+            # people followed of a quarter are among its discharges (the rest were not followed)
+            for q, total in (("q_discharged", (s, "discharged", g, "")), ("q_followed", (s, "people", g, "discharge"))):
+                parts = [k for (qq, _), k in have.items() if qq == q]
+                if parts:
+                    yield total, parts
+            for (q, quarter), k in have.items():
+                if q == "q_discharged":
+                    yield k, [(s, "q_followed", g, quarter), (s, "q_not_followed", g, quarter)]
         # whole program = sum of groups (groups of the level-of-care column)
         settings = {k[0] for k in self.f.counts}
         for s in settings:
@@ -416,6 +434,12 @@ class Attacker:
                          and not isinstance(k[2], tuple)]
                 if parts:
                     yield (s, q, "*", ""), parts
+            for q in ("q_discharged", "q_followed"):  # a quarter's whole program = the sum of its groups
+                quarters = {k[3] for k in self.f.counts if k[0] == s and k[1] == q}
+                for quarter in quarters:
+                    parts = [k for k in self.f.counts if k[0] == s and k[1] == q and k[3] == quarter and k[2] != "*"]
+                    if parts:
+                        yield (s, q, "*", quarter), parts
 
     def solve(self) -> None:
         """Totals minus parts, to a fixed point (each newly derived count is a claim)."""
@@ -465,6 +489,8 @@ class Attacker:
                 solve_numerator(r, self._val((s, "discharged", g, "")), f"{key}")
             elif q == "completion_all":
                 solve_numerator(r, self._val((s, "discharged", g, "")), f"{key}")
+            elif q == "q_completion":
+                solve_numerator(r, self._val((s, "q_discharged", g, quals)), f"{key}")
             elif q == "los_share":
                 solve_numerator(r, self._val((s, "discharged", g, "")), f"{key}")
             elif q == "meeting_share":

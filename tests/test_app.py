@@ -74,6 +74,49 @@ def test_overview_shows_the_analysis_numbers(cohort):
                                                                              r["km_upper"])
 
 
+def test_overview_last_quarter_equals_the_trends(cohort):
+    """The "how did we do last quarter?" tiles and table are analysis.trends' numbers, computed here again."""
+    from analysis.trends import period_change, quarterly_trends
+
+    at = _app()
+    assert not at.exception
+    tr = quarterly_trends(cohort, period_of="discharge", origin="discharge", horizon_days=90)
+    ch = period_change(tr).set_index(["metric", "group"])
+    metrics = {m.label: (m.value, m.proto.delta) for m in at.metric}
+    comp = ch.loc[("completion_all", "all")]
+    value, delta = metrics[f"Completion, {comp['period']}"]
+    assert value == f"{comp['estimate'] * 100:.1f}%"
+    d, lo, hi = (round(comp[c] * 100, 1) + 0.0 for c in ("difference", "difference_lower", "difference_upper"))
+    assert delta == f"{d:+.1f} pp ({lo:+.1f} to {hi:+.1f})"
+    rel = ch.loc[("relapse", "all")]
+    assert comp["period"] == "2026Q2" and rel["period"] == "2026Q1"  # relapse: the latest quarter followed 90 days
+    assert metrics[f"Relapse by 90 days, {rel['period']}"][0] == f"{rel['estimate'] * 100:.1f}%"
+    med = ch.loc[("median_stay", "all")]
+    assert metrics[f"Median stay, {med['period']}"] == (f"{med['estimate']:.0f} days", f"{med['difference']:+.0f} days")
+    assert any(comp["previous"] in c.value for c in at.caption)
+    by_level = _table(at, "Completion: change").set_index("Level of care")
+    op = ch.loc[("completion_all", "op")]
+    t = tr.table.set_index(["metric", "group", "period"]).loc[("completion_all", "op", op["period"])]
+    assert by_level.loc["OP", "Completion"] == _pct_ci(op["estimate"], t["lower"], t["upper"])
+    # a level whose latest quarter rests on fewer than 11 discharges is hidden, not shown
+    t_n = tr.table.set_index(["metric", "group", "period"]).loc[("completion_all", "detox", "2026Q2"), "n"]
+    assert t_n < 11 and by_level.loc["Detox", "Completion"] in ("<11", "suppressed"), t_n
+    # the review is one click away
+    assert any(b.label == "Download review (HTML)" for b in at.get("download_button"))
+
+
+def test_bad_link_values_are_reported_in_one_line():
+    at = _app(level=["iop", "nonsense"], origin="sideways", foo="1")
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1
+    text = warnings[0].replace("\\", "")
+    assert "nonsense" in text and "sideways" in text and "unknown setting 'foo'" in text
+    assert at.multiselect(key="f_levels").value == ["iop"]  # the rest applied
+    at.run()
+    assert not at.warning  # said once
+
+
 def test_a_filter_changes_the_numbers(cohort):
     at = _app()
     at.multiselect(key="f_levels").select("iop").run()
@@ -115,7 +158,9 @@ def test_origin_switch_changes_time_to_relapse(cohort):
     med = median_survival(km_by_group(data, time_col="time", event_col="event", group_col="group"))
     expected = med.set_index(med["group"].astype(str))["median_days"]
     shown = after.set_index("Level of care")["Median (days)"]
-    assert shown["IOP"] == ("" if pd.isna(expected["iop"]) else f"{expected['iop']:.1f}")
+    assert shown["IOP"] == ("not reached" if pd.isna(expected["iop"]) else f"{expected['iop']:,.0f}")
+    assert (shown == "not reached").sum() == expected.reindex(["detox", "inpatient", "residential", "php", "iop", "op"]
+                                                             ).isna().sum() or "suppressed" in set(shown)
     assert any("admission" in c.value for c in at.caption) or any("admission" in m.value for m in at.markdown)
 
 
@@ -201,7 +246,7 @@ def test_organisation_targets_are_placed_beside_the_published_ones():
     assert not at.exception
     placed = _table(at, "Placement")
     row = placed[placed["Benchmark"] == "30%-45%"]
-    assert len(row) == 1 and row["Placement"].iloc[0] == "above"  # sample IOP: 49.4% (46.5-52.3%)
+    assert len(row) == 1 and row["Placement"].iloc[0] == "above the band"  # sample IOP: 49.4% (46.5-52.3%)
     bad = "id,metric\nx,relapse\n"
     at.file_uploader(key="own_benchmarks").upload("bad.csv", bad.encode(), "text/csv").run()
     assert not at.exception
@@ -228,3 +273,27 @@ def test_every_page_survives_small_groups(page, cohort):
             if any(w.lower() in str(col).lower() for w in count_words):
                 shown = {str(v) for v in df.value[col]}
                 assert not shown & {str(n) for n in range(1, 11)}, (page, col, shown)
+
+
+def test_km_options_and_figure_downloads():
+    import json
+
+    at = _app()
+    at.switch_page("pages/time_to_relapse.py").run()
+    assert not at.exception
+
+    def annotations():
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        ticks = [t for k, v in spec["layout"].items() if k.startswith("yaxis") for t in v.get("ticktext", []) or []]
+        return " ".join([a.get("text", "") for a in spec["layout"].get("annotations", [])] + ticks)
+
+    assert "Log-rank p" in annotations() and "Censored so far" not in annotations()
+    at.segmented_control(key="km_table").set_value("kmunicate").run()
+    assert not at.exception and "Censored so far" in annotations() and "Relapses so far" in annotations()
+    at.toggle(key="km_p").set_value(False).run()
+    assert "Log-rank p" not in annotations()
+    at.toggle(key="km_ci").set_value(False).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert not any(t.get("fill") == "toself" for t in spec["data"])  # no interval bands
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("SVG") == labels.count("PDF") == len(at.get("plotly_chart")) >= 1

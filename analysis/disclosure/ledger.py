@@ -17,7 +17,14 @@ eligible, reached, relapsed_eligible (origin, horizon)   reach at a horizon
 enrolled, left, still_in (day)         retention: still enrolled after the day, discharged and
                        censored (in treatment) by the day: episodes = enrolled + left + still_in
 covariate (origin, variable, value), covariate_n (origin, variable)   case mix of the people followed
+quarter_discharged, quarter_completed (quarter)   trends by quarter of discharge: completion over all
+                       discharges (transfers left out would give away the quarter's few transfers)
+quarter_followed, quarter_relapsed (quarter, origin, day)   relapse by the trend horizon among the
+                       quarter's discharges: discharged = followed + not followed; followed = relapsed + rest
 =====================  ==========================================================================
+
+Quarter cells add up over the quarters to the group's cell of the same people (discharged, completed,
+followed, relapsed by the day), so one quarter hidden among shown ones and a shown total is protected.
 
 Every measure of a group also sums to the whole-program cell of the same measure (plus a virtual
 "no group value" remainder). Days and horizons of a cumulative measure form chains: the count
@@ -228,6 +235,54 @@ def _casemix(b: _Builder, scope: Scope, origin: str, counts: pd.DataFrame) -> No
             b.rest(scope, "covariate_missing", f, [n])
 
 
+def _exact_or_rest(b: _Builder, total: CellId, parts: list[CellId], name: str) -> None:
+    """``total = sum(parts)``: exact when nothing is left over (an attacker knows the definitions), else with a
+    virtual remainder."""
+    left = b.ledger.value(total) - sum(b.ledger.value(p) for p in parts)
+    if abs(left) < 1e-9:
+        b.ledger.add_sum(total, parts)
+    else:
+        b.ledger.add_sum(total, parts, remainder=CellId(name, total.by, total.group, total.qualifiers))
+
+
+def _trends(b: _Builder, scope: Scope, trend) -> None:
+    """Quarterly trends (:func:`analysis.trends.quarterly_trends`, quarters of discharge)."""
+    t = trend.table
+    h, origin = int(trend.horizon_days), trend.origin
+    per_group: dict[object, dict[str, list[CellId]]] = defaultdict(lambda: defaultdict(list))
+
+    def rows(metric):
+        part = t[t["metric"] == metric]
+        return {(str(r.group), str(r.period)): r for r in part.itertuples()}
+
+    # Completion by quarter is over all discharges: with transfers left out, the quarter's denominator beside
+    # its discharges would give away its transfers, a handful per level and quarter.
+    comp_all, rel = rows("completion_all"), rows("relapse")
+    for (g, q), r in comp_all.items():
+        d = b.add(scope, "quarter_discharged", g, r.n, quarter=q)
+        c = b.add(scope, "quarter_completed", g, r.n_events, quarter=q)
+        parts = per_group[g]
+        parts["discharged"].append(d)
+        parts["completed"].append(c)
+        b.rest(scope, "quarter_not_completed", d, [c])
+        if (g, q) in rel:
+            rr = rel[(g, q)]
+            f = b.add(scope, "quarter_followed", g, rr.n, quarter=q, origin=origin)
+            e = b.add(scope, "quarter_relapsed", g, rr.n_events, quarter=q, origin=origin, day=h)
+            b.rest(scope, "quarter_not_followed", d, [f])
+            b.rest(scope, "quarter_not_relapsed", f, [e])
+            parts["followed"].append(f)
+            parts["relapsed"].append(e)
+    for g, parts in per_group.items():
+        totals = {"discharged": cell_id("discharged", scope.by, g),
+                  "completed": cell_id("reason", scope.by, g, reason="completed"),
+                  "followed": cell_id("followed", scope.by, g, origin=origin),
+                  "relapsed": cell_id("relapsed", scope.by, g, origin=origin, day=h)}
+        for key, total in totals.items():
+            if parts.get(key) and total in b.ledger:
+                _exact_or_rest(b, total, parts[key], f"quarter_{key}_no_quarter")
+
+
 def _program_sums(b: _Builder) -> None:
     """Every group cell adds up to the whole-program cell of the same measure (+ "no group" remainder)."""
     for (measure, quals), by_scope in b.by_measure.items():
@@ -263,6 +318,8 @@ def build_ledger(raw: RawResults) -> Ledger:
             _retention(b, scope, raw.retention_km[scope.by])
         if scope.by == "level_of_care" and raw.step_flows is not None:
             _step_downs(b, scope, raw.step_rates, raw.step_flows)
+        if scope.by in raw.trends:
+            _trends(b, scope, raw.trends[scope.by])
     _program_sums(b)
     return b.ledger
 

@@ -28,9 +28,10 @@ from analysis.retention import (
     step_downs,
 )
 from analysis.survival import km_by_group
+from analysis.trends import quarterly_trends
 
 __all__ = ["Scope", "RawResults", "compute_raw", "scopes_for", "PROGRAM_COLUMN", "FORCED_DAYS",
-           "RETENTION_DAYS", "LOS_DAYS", "CASEMIX_COLUMNS"]
+           "RETENTION_DAYS", "LOS_DAYS", "CASEMIX_COLUMNS", "TREND_HORIZON", "TREND_ORIGIN"]
 
 PROGRAM_COLUMN = "_program"
 """Constant grouping column of the whole-program scope (one group, ``"*"``)."""
@@ -38,6 +39,9 @@ FORCED_DAYS: tuple[int, ...] = (0, 30, 90, 180, 365, 545, 730, 1095)
 """Days at which numbers at risk, relapses and censored are published (tables, horizons, JSON)."""
 RETENTION_DAYS: tuple[int, ...] = (30, 60, 90)
 LOS_DAYS: tuple[int, ...] = (30, 90, 180, 365)
+TREND_HORIZON = 90
+"""Relapse horizon (days from discharge) of the quarterly trends."""
+TREND_ORIGIN = "discharge"
 CASEMIX_COLUMNS: tuple[str, ...] = ("sex", "primary_substance", "co_occurring", "payer", "race_ethnicity", "site",
                                     "age_band")
 _NEEDED = ("level_of_care", "client_id", "admission_date", "discharge_date", "discharge_reason", "in_treatment",
@@ -90,6 +94,9 @@ class RawResults:
     sizes: dict[str, pd.DataFrame] = field(default_factory=dict)
     step_rates: pd.DataFrame | None = None
     step_flows: pd.DataFrame | None = None
+    trends: dict[str, object] = field(default_factory=dict)
+    """Per scope, :class:`analysis.trends.TrendResult` by quarter of discharge (relapse from discharge at
+    :data:`TREND_HORIZON` days); missing for files without discharge dates."""
 
     def frame(self, scope: Scope) -> pd.DataFrame:
         """The cohort with the scope's grouping column (the program scope adds a constant column)."""
@@ -192,4 +199,9 @@ def compute_raw(cohort: pd.DataFrame, by: str, *, horizons: Sequence[float] = DE
             raw.retention_km[scope.by] = km_ret
         if scope.by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(frame.columns):
             raw.step_rates, raw.step_flows = step_downs(frame)
+        if "discharge_reason" in frame.columns:
+            tr = _guarded(quarterly_trends, frame, by=col, period_of="discharge", origin=TREND_ORIGIN,
+                          horizon_days=TREND_HORIZON, include_all=False)
+            if tr is not None:
+                raw.trends[scope.by] = tr
     return raw
