@@ -274,3 +274,11 @@ def test_xlsx_empty_rows_keep_the_sheet_row_numbers():
     assert frame["episode_id"].tolist() == ["E1", "E2", "E3"]
     assert spreadsheet_rows(frame).tolist() == [2, 4, 6]
     assert "2 empty rows (rows 3 and 5)" in frame.attrs["read_notes"][0]
+
+
+def test_engine_header_helper_reads_the_first_record():
+    from analysis.io import _header
+
+    assert _header("a,b\rc,d\r", ",") == ["a", "b"]
+    assert _header('"x\ny",' + "z" * 200_000 + "\n1,2\n", ",") == ["x\ny", "z" * 200_000]
+    assert _header("", ",") == []
