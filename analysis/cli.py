@@ -79,10 +79,12 @@ def load_from_args(args: argparse.Namespace, **kwargs):
         print(f"error: {exc}", file=sys.stderr)
         return None
     by = args.by if args.by is not None else spec.by
-    return open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
-                       time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
-                       drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
-                       progress=TerminalProgress(sys.stderr), **kwargs)
+    result = open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
+                         time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
+                         drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
+                         progress=TerminalProgress(sys.stderr), **kwargs)
+    args.opened = result  # closed by main() when the command is done
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,3 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last line of defence: a sentence, never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        opened = getattr(args, "opened", None)
+        if opened is not None and hasattr(opened, "close"):
+            opened.close()
