@@ -79,31 +79,46 @@ def load_from_args(args: argparse.Namespace, **kwargs):
         print(f"error: {exc}", file=sys.stderr)
         return None
     by = args.by if args.by is not None else spec.by
-    return open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
-                       time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
-                       drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
-                       progress=TerminalProgress(sys.stderr), **kwargs)
+    result = open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
+                         time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
+                         drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
+                         progress=TerminalProgress(sys.stderr), **kwargs)
+    args.opened = result  # closed by main() when the command is done
+    return result
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: command -> (module, one-line help): a command's module (and what it imports) is loaded only when it runs
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("analysis.cli_check", "validate an episode file and print the report"),
+    "outcomes": ("analysis.cli_outcomes", "compute outcomes by group (text or JSON)"),
+    "compare": ("analysis.cli_compare", "compare two groups fairly (propensity weighting, adjusted curves, RMST, "
+                                        "E-value)"),
+    "report": ("analysis.cli_report", "write the review as a self-contained HTML file (and PDF)"),
+    "sample": ("analysis.synthetic_cli", "write a synthetic sample cohort"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only`` (a command name) the other commands are listed but not imported."""
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Continuum: outcomes of addiction treatment by level of care.")
     sub = parser.add_subparsers(dest="command", required=True)
-    from analysis import cli_check, cli_compare, cli_outcomes, cli_report, synthetic_cli
-
-    cli_check.add_parser(sub)
-    cli_outcomes.add_parser(sub)
-    cli_compare.add_parser(sub)
-    cli_report.add_parser(sub)
-    synthetic_cli.add_parser(sub)
+    for name, (module, help_text) in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(args_in[0] if args_in and args_in[0] in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_in)
     except SystemExit as exc:  # argparse prints its own message
         return 2 if exc.code not in (0, None) else 0
     try:
@@ -113,3 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last line of defence: a sentence, never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        opened = getattr(args, "opened", None)
+        if opened is not None and hasattr(opened, "close"):
+            opened.close()

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = open_engine(args.file, table=args.table, mapping=mapping, by=args.by,
                          progress=TerminalProgress(sys.stderr))
+    args.opened = result
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)
         return 2

@@ -187,7 +187,7 @@ def main() -> None:
             path = str(files[fmt])
             rows: dict[str, dict] = {}
 
-            def show(label: str, r: dict, ratio: str = "") -> None:
+            def show(label: str, r: dict, ratio: str = "", n: int = n, fmt: str = fmt) -> None:
                 if "error" in r:
                     print(f"{n:>11,} {fmt:>8} {label:>9}  error: {r['error']}", flush=True)
                     return

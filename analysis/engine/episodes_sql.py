@@ -359,24 +359,31 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
         source = "_problem_view"
     else:
         source = "episodes_view"
+    # without row numbers (a warehouse table) problems carry row 0 and name their episode id in the message
+    row = "_row" if numbered else "CAST(0 AS BIGINT) AS _row"
+    ident = ("CAST(episode_id AS VARCHAR)" if not numbered and "episode_id" in built.columns
+             else "CAST(NULL AS VARCHAR)")
     parts = []
     for k, f in enumerate(built.flags):  # k: the order validation applies its rules in (its problems' order)
         raw = quote("_raw__" + f.column)
         first = "_dup_first_row" if has_dup else "CAST(NULL AS BIGINT)"
         message = quote("_msg__" + f.flag) if f.message else "CAST(NULL AS VARCHAR)"
-        parts.append(f"SELECT _row, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
-                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message, {k} AS _k "
-                     f"FROM {source} WHERE {quote(f.flag)}")
+        parts.append(f"SELECT {row}, {literal(f.column)} AS column_name, CAST({raw} AS VARCHAR) AS value, "
+                     f"{literal(f.rule)} AS rule, {first} AS first_row, {message} AS message, {ident} AS _id, "
+                     f"{k} AS _k FROM {source} WHERE {quote(f.flag)}")
     sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS p ORDER BY _row, _k LIMIT {int(limit)}"
     frame = backend.query(sql)
     if frame.empty:
         return empty
-    frame["row"] = frame.pop("_row").astype("int64") + 2
+    frame["row"] = frame.pop("_row").astype("int64") + (2 if numbered else 0)
     frame["severity"] = frame["rule"].map(lambda r: RULES[r].severity)
     frame = frame.rename(columns={"column_name": "column"})
     frame["value"] = frame["value"].where(frame["value"].notna(), "")
     frame["message"] = [msg if isinstance(msg, str) else _message(rule, first, built.today)
                         for rule, first, msg in zip(frame["rule"], frame["first_row"], frame["message"], strict=True)]
+    if not numbered:
+        frame["message"] = [m if not isinstance(i, str) else f"Episode {i}: {m}"
+                            for i, m in zip(frame["_id"], frame["message"], strict=True)]
     return frame[["row", "column", "value", "rule", "severity", "message"]].sort_values(
         ["row", "severity"], kind="stable").reset_index(drop=True).astype({"row": np.int64})
 
@@ -412,9 +419,10 @@ def validation_report(backend: Backend, built: EpisodesSQL, *, max_problems: int
             labels.append(got.assign(column=f.column)[["column", "label", "rows"]])
     unknown = (pd.concat(labels, ignore_index=True) if labels
                else pd.DataFrame(columns=["column", "label", "rows"]))
-    excluded = np.array([], dtype=np.int64)
     if "_row" in backend.columns("episodes"):
         excluded = backend.query("SELECT _row FROM episodes WHERE _excluded ORDER BY _row")["_row"].to_numpy("int64")
+    else:  # a warehouse table has no row numbers: as many placeholders as rows excluded (the counts are exact)
+        excluded = np.arange(n_excluded, dtype=np.int64)
     fatal = None
     if n_rows and n_excluded == n_rows:
         top = counts[counts["severity"] == "error"].sort_values("rows", ascending=False)["rule"].iloc[0]
