@@ -110,7 +110,7 @@ def _fair_comparison(key: str, a: str, b: str, origin: str, covariates: tuple, e
                      names: tuple, _ctx: Context):
     from analysis.labels import column_label
 
-    labels = {c: column_label(c) for c in covariates}
+    labels = {c: column_label(c).lower() for c in covariates}
     return fair_comparison(publication(_ctx), a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
                            labels=labels, group_names=dict(names))
 
