@@ -52,6 +52,8 @@ if require_data(ctx):
         covs = top[2].multiselect("Adjust for", cov_options,
                                   default=[v for v in DEFAULT_COVARIATES if v in cov_options], key="cmp_covs",
                                   format_func=vocab.column_label)
+        st.caption(f"Groups of **{md(by_label.lower())}** (another grouping column: *Group by* in the sidebar), "
+                   f"followed from **{origin}**.")
         opts = st.columns(3)
         estimand = opts[0].radio("Weights", ["ate", "att"], key="cmp_estimand", horizontal=True,
                                  format_func=lambda e: {"ate": "ATE (both to everyone)",

@@ -81,7 +81,7 @@ def _trends_view(pub, extra):
 def _fair_comparison_view(pub, a, b, origin, covariates, estimand, trim, tau, names):
     from analysis.labels import column_label
 
-    labels = {c: column_label(c) for c in covariates}
+    labels = {c: column_label(c).lower() for c in covariates}
     return fair_comparison(pub, a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
                            labels=labels, group_names=dict(names))
 
