@@ -300,3 +300,19 @@ def test_km_options_and_figure_downloads():
     assert not any(t.get("fill") == "toself" for t in spec["data"])  # no interval bands
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("SVG") == labels.count("PDF") == len(at.get("plotly_chart")) >= 1
+
+
+def test_completion_benchmarks_are_drawn_on_their_own_denominator():
+    """TEDS 2004 states completion over all discharges: its ticks appear only when our bars use that basis."""
+    import json
+
+    at = _app()
+    at.switch_page("pages/retention.py").run()
+
+    def ticks():
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        return [t for t in spec["data"] if "TEDS" in str(t.get("name", "")) or "TEDS" in str(t.get("hovertemplate"))]
+
+    assert ticks() == []
+    at.segmented_control(key="completion_basis").set_value("all_discharges").run()
+    assert not at.exception and len(ticks()) >= 1
