@@ -50,12 +50,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(extra: list[str]):
+def serve(extra: list[str], root: Path = ROOT):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", *extra],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -94,15 +94,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for streamlit run")
+    ap.add_argument("--pages", default="", help="comma-separated page titles to time (default: every page)")
+    ap.add_argument("--root", default=str(ROOT), help="the app's directory (e.g. a checkout of an older commit, "
+                                                      "to time before and after on the same machine load)")
     args = ap.parse_args()
+    pages = [p for p in PAGES if not args.pages or p[1] in args.pages.split(",")]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    with serve(args.server_arg) as url, sync_playwright() as pw:
+    with serve(args.server_arg, Path(args.root)) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         rows = []
         first, ctx, _ = timed_goto(browser, f"{url}/", args.width)
         ctx.close()
         print(f"first session after server start, Overview: {first:.2f} s")
-        for path, title in PAGES:
+        for path, title in pages:
             cold = []
             for _ in range(args.repeats):
                 t, ctx, _ = timed_goto(browser, f"{url}/{path}", args.width)

@@ -168,7 +168,7 @@ with page_guard("The data page"):
             prev_by = result.by or "level_of_care"
             group_by = c3.selectbox(
                 "Group episodes by", group_opts, index=group_opts.index(prev_by) if prev_by in group_opts else 0,
-                key=f"map_group_by_{token}",
+                key="map_group_by",
                 help="Level of care by default. A file without a level of care can be analysed by another "
                      "column instead, such as a study arm or a site.")
             st.markdown("**How each column is read** (change a type to override what its content suggests)")

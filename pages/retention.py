@@ -22,8 +22,14 @@ if require_data(ctx):
         if view.completion is None:
             st.info("This file has no discharge reasons.")
         else:
-            chart(figures.completion_figure(view.completion.frame, placements=view.placements, compact=narrow()), name="completion",
-                  ctx=ctx)
+            basis = st.segmented_control(
+                "Denominator", ["excluding_transfers", "all_discharges"], default="excluding_transfers",
+                key="completion_basis", format_func={"excluding_transfers": "Transfers left out",
+                                                     "all_discharges": "All discharges (as TEDS)"}.get,
+                help="TEDS 2004 states completion over all discharges (a transfer counts as not completed): its "
+                     "bands are drawn beside our rate only on that basis.") or "excluding_transfers"
+            chart(figures.completion_figure(view.completion.frame, placements=view.placements, basis=basis,
+                                            compact=narrow()), name="completion", ctx=ctx)
             table(view.completion, {
                 "group": Col(by_label, "group"), "n_episodes": Col("Episodes", "count"),
                 "n_in_treatment": Col("Still in treatment", "count"), "n_discharged": Col("Discharged", "count"),

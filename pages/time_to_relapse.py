@@ -63,8 +63,10 @@ if require_data(ctx):
         med = view.medians
         mf = med.frame
 
-        def reached(v):
-            return L.fmt_days(v, unit=False) if v == v else L.NOT_REACHED
+        def reached(v):  # days as in the CSV (a half day kept), or "not reached"
+            if v != v:
+                return L.NOT_REACHED
+            return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
         med = (med.with_column("median_text", [reached(v) for v in mf["median_days"]], "median_days")
                .with_column("lower_text", [reached(v) for v in mf["ci_lower"]], "ci_lower")

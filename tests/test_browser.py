@@ -218,3 +218,24 @@ def test_upload_shows_its_own_guesses_and_warns_before_reload(server, browser, t
         page.reload(timeout=5000)
     assert dialogs == ["beforeunload"]
     page.close()
+
+
+def test_review_and_figure_downloads(server, browser, tmp_path):
+    """The Overview's "Download review (HTML)" gives one self-contained page; a chart's SVG button an SVG."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(server)
+    _settle(page)
+    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
+    with page.expect_download(timeout=180_000) as info:
+        page.get_by_role("button", name="Download review (HTML)").click()
+    review = tmp_path / "review.html"
+    info.value.save_as(review)
+    text = review.read_text(encoding="utf-8")
+    assert "<h2>Trends by quarter</h2>" in text and "<h2>Benchmarks</h2>" in text
+    assert 'src="http' not in text and "<link" not in text  # self-contained: nothing fetched when opened
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name="SVG").first.click()
+    svg = tmp_path / "chart.svg"
+    info.value.save_as(svg)
+    assert svg.read_text(encoding="utf-8").lstrip().startswith("<svg")
+    page.close()

@@ -237,7 +237,9 @@ def reason_mix_figure(mix: pd.DataFrame, *, title: str | None = None, compact: b
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      title_text="Group")
     fig.update_xaxes(title_text="Share of discharges (%)", tickformat=".0%", range=[0, 1.0])
-    _layout(fig, title, legend_title="Discharge reason", height=max(340, 160 + 50 * len(groups)), compact=compact)
+    # the legend's title would sit beside the chart's title on a wide screen; the reasons name themselves
+    _layout(fig, title, legend_title="Discharge reason" if compact else None, height=max(340, 160 + 50 * len(groups)),
+            compact=compact)
     if n_hidden:
         _note(fig, f"{_small_note(DEFAULT_MIN_CELL)}: {n_hidden} small or protecting cells left out, "
                    "so some bars do not reach 100%.")
