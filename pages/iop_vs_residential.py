@@ -13,7 +13,7 @@ from analysis.views.comparison import TAU_CHOICES, comparable_groups
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("IOP vs residential")
 ctx = context()
@@ -62,8 +62,9 @@ if require_data(ctx):
                                       "ATT: the comparison group weighted to the case mix of group A.")
         trim_name = opts[1].selectbox("Trim weights at", list(TRIMS), key="cmp_trim",
                                       help="Winsorise each group's weights at these percentiles (nobody is dropped).")
-        compact = st.toggle("Narrow screen: compact charts", key="cmp_compact",
-                            help="Chart labels above their rows and shorter notes, for a phone.")
+        compact = narrow() or st.toggle("Narrow screen: compact charts", key="cmp_compact",
+                                        help="Chart labels above their rows and shorter notes, for a phone (on by "
+                                             "itself when the window is narrow).")
         tau = opts[2].selectbox("Relapse-free days counted up to", list(TAU_CHOICES), index=TAU_CHOICES.index(365),
                                 key="cmp_tau", format_func=lambda d: f"{d} days",
                                 help="Horizon of the restricted mean (RMST): average relapse-free days in the first "
