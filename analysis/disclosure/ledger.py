@@ -209,8 +209,13 @@ def _retention(b: _Builder, scope: Scope, km: pd.DataFrame) -> None:
     counts = forced_counts(km, RETENTION_DAYS)
     for g, part in counts.groupby("group", observed=True, sort=False):
         e = cell_id("episodes", scope.by, g)
+        followed = float(part["followed"].iloc[0])
         if e not in b.ledger:
-            e = b.add(scope, "episodes", g, part["followed"].iloc[0])
+            e = b.add(scope, "episodes", g, followed)
+        elif b.ledger.value(e) != followed:  # episodes without a length of stay are not in the retention curve
+            base = b.add(scope, "retention_followed", g, followed, published=False)
+            b.rest(scope, "retention_not_recorded", e, [base])
+            e = base
         left, still = [], []
         for r in part.itertuples():
             # only the number still enrolled is shown; discharged / censored by the day are remainders
