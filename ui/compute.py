@@ -156,3 +156,43 @@ def benchmarks_of(ctx: Context, extra: bytes | None = None):
 def benchmarks_table(extra: bytes | None = None):
     """The registry (published figures, no data of this program), plus an organisation's own targets."""
     return bm.load_benchmarks(extra)
+
+
+_prewarm_started = False
+
+
+def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 3.0) -> None:
+    """Once per process, in the background: the bundled sample's publication and Overview for each single level
+    of care (the first filter most people try), so choosing one is a cache hit for everyone. Uploads never.
+    ``CONTINUUM_PREWARM=0`` switches it off (off by default under ``CONTINUUM_STRICT=1``, the tests)."""
+    global _prewarm_started
+    import os
+
+    off = os.environ.get("CONTINUUM_PREWARM", "0" if os.environ.get("CONTINUUM_STRICT") == "1" else "1") == "0"
+    if off or _prewarm_started or not ctx.dataset.is_sample or ctx.dataset.cohort is None:
+        return  # (tests run with CONTINUUM_STRICT=1: no background work racing their caches)
+    _prewarm_started = True
+    import logging
+    import threading
+    import time
+
+    from analysis.filters import FilterSpec, apply_filters
+
+    ds, log = ctx.dataset, logging.getLogger("continuum.app")
+
+    def run() -> None:
+        time.sleep(delay_s)  # let the first page of the first session go first
+        for level in levels:
+            spec = FilterSpec(levels=(level,))
+            try:
+                cohort = apply_filters(ds.cohort, spec)
+                one = Context(ds, spec, "level_of_care", "discharge", ctx.min_cell, cohort)
+                if len(cohort) < one.min_cell:
+                    continue
+                publication(one)
+                _view(one, "overview", "discharge")
+                _view(one, "trends", None)
+            except Exception:  # noqa: BLE001 - a refused or failing view is computed (and said) when asked for
+                log.debug("prewarm %s", level, exc_info=True)
+
+    threading.Thread(target=run, name="continuum-prewarm", daemon=True).start()

@@ -298,6 +298,10 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
     except ValueError as err:
         return Context(ds, spec, by, origin, min_cell, filtered, str(err))
     ctx = Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=total.shown)
+    if min_cell == DEFAULT_MIN_CELL and by == "level_of_care":
+        from ui.compute import prewarm_sample
+
+        prewarm_sample(ctx, list(options.get("levels", [])))
     with st.sidebar:
         st.caption((f"{len(filtered):,} episodes match. " if total.shown else
                     "Episodes match (their number is hidden to protect a small count). ") + f"{md(spec.describe())}.")
