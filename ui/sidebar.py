@@ -176,6 +176,7 @@ def _dataset_options(ds: Dataset):
 
 
 _PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+_PAGE_STEMS = frozenset(p.stem for p in _PAGES_DIR.glob("*.py"))  # listed once at import, not on every run
 
 
 def unknown_page() -> str | None:
@@ -197,7 +198,7 @@ def unknown_page() -> str | None:
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     if base and path.startswith(base):
         path = path[len(base):].strip("/")
-    if not path or path in {p.stem for p in _PAGES_DIR.glob("*.py")}:
+    if not path or path in _PAGE_STEMS:
         return None
     shown = path if len(path) <= 40 and path.replace("_", "").replace("-", "").isalnum() else "that address"
     return f"There is no page '{shown}' here; this is the Overview. The pages are listed in the sidebar."
