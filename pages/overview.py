@@ -71,7 +71,7 @@ def last_quarter(ctx) -> None:
                f"{previous.get('relapse')}), percentage points (pp) with the 95% interval in brackets.")
     names = {"completion_all": "Completion", "relapse": f"Relapse by {tr.horizon_days} days",
              "median_stay": "Median stay"}
-    left, right = st.columns([3, 2])
+    left, right = st.columns([4, 3])
     with left:
         metric = st.segmented_control("Measure by quarter", list(names), format_func=names.get,
                                       default="completion_all", key="trend_metric") or "completion_all"
@@ -84,7 +84,8 @@ def last_quarter(ctx) -> None:
         chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge")
     with right:
         by_label = BY_LABELS.get(ctx.by, ctx.by)
-        rows = [(group_name(g), *change_text(tr, metric, g)[:2]) for g in tr.groups]
+        rows = [(group_name(g), est, ch.replace("95% CI ", "")) for g in tr.groups
+                for est, ch, _ in [change_text(tr, metric, g)]]
         when = change_text(tr, metric, "all")[2]
         st.markdown(f"**{names[metric]} by {md(by_label.lower())}, {when or 'latest quarter'}**")
         st.dataframe(pd.DataFrame(rows, columns=[by_label, "Estimate (95% CI)", "Change"]), hide_index=True,

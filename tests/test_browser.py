@@ -209,7 +209,9 @@ def test_upload_shows_its_own_guesses_and_warns_before_reload(server, browser, t
     page.wait_for_timeout(2000)
     _settle(page)
     box = page.locator("[data-testid=stSelectbox]").filter(has_text="Admission date").first
-    assert "Admit Date" in box.inner_text()
+    shown = box.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value)"
+                         ".join(' ')")
+    assert "Admit Date" in shown, shown
     assert page.locator("[data-testid=stException]").count() == 0
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))

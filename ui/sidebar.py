@@ -176,6 +176,7 @@ def _dataset_options(ds: Dataset):
 
 
 _PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+_PAGE_STEMS = frozenset(p.stem for p in _PAGES_DIR.glob("*.py"))  # listed once at import, not on every run
 
 
 def unknown_page() -> str | None:
@@ -197,7 +198,7 @@ def unknown_page() -> str | None:
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     if base and path.startswith(base):
         path = path[len(base):].strip("/")
-    if not path or path in {p.stem for p in _PAGES_DIR.glob("*.py")}:
+    if not path or path in _PAGE_STEMS:
         return None
     shown = path if len(path) <= 40 and path.replace("_", "").replace("-", "").isalnum() else "that address"
     return f"There is no page '{shown}' here; this is the Overview. The pages are listed in the sidebar."
@@ -298,6 +299,10 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
     except ValueError as err:
         return Context(ds, spec, by, origin, min_cell, filtered, str(err))
     ctx = Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=total.shown)
+    if min_cell == DEFAULT_MIN_CELL and by == "level_of_care":
+        from ui.compute import prewarm_sample
+
+        prewarm_sample(ctx, list(options.get("levels", [])))
     with st.sidebar:
         st.caption((f"{len(filtered):,} episodes match. " if total.shown else
                     "Episodes match (their number is hidden to protect a small count). ") + f"{md(spec.describe())}.")

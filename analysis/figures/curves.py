@@ -220,7 +220,7 @@ def km_figure(km: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, origin: 
             notes.append(why)
     if horizon_days is not None:
         fig.add_vline(x=float(horizon_days), line_dash="dot", line_color="#444444", line_width=1,
-                      annotation_text=f"{horizon_days:g} days", annotation_position="top right",
+                      annotation_text=f"{horizon_days:g} days", annotation_position="top left",
                       annotation_font={"size": 11, "color": _NOTE_COLOR}, **kw)
     if logrank_p is not None and np.isfinite(logrank_p):
         p_text = fmt_p(logrank_p)
