@@ -128,6 +128,10 @@ _EVENT_WORDS = {"relapse", "relapsed", "event", "status", "censor", "censored", 
 _LITERAL_CENSOR = re.compile(r"^(is_)?(censored|cens)$|_censored$")
 _UNIT_WORDS = {"weeks": ("week", "weeks", "wk", "wks", "weekly"), "months": ("month", "months", "mo", "mos"),
                "years": ("year", "years", "yr", "yrs")}
+_ABBREVIATIONS = {"disch": "discharge", "dschg": "discharge", "dc": "discharge", "dis": "discharge",
+                  "adm": "admission", "admit": "admission", "rsn": "reason", "dt": "date", "tx": "treatment",
+                  "lvl": "level", "pgm": "program", "prog": "program", "svc": "service", "dx": "diagnosis"}
+"""Abbreviations of export column names, expanded word by word before the synonyms are looked up."""
 _DATE_SHARE = 0.5
 _NUMBER_SHARE = 0.9
 _LABEL_SHARE = 0.5
@@ -138,6 +142,9 @@ def _candidates(column: str) -> list[str]:
     key = normalize_name(column)
     out: list[str] = [key] if key in FIELD_BY_NAME else []
     variants = [key, re.sub(r"_dt$", "_date", key)]
+    expanded = "_".join(_ABBREVIATIONS.get(w, w) for w in key.split("_"))  # "disch_rsn" -> "discharge_reason"
+    if expanded != key:
+        variants += [expanded, re.sub(r"_dt$", "_date", expanded)]
     if key.startswith("date_of_"):
         rest = key.removeprefix("date_of_")
         variants += [rest, f"{rest}_date"]

@@ -139,6 +139,14 @@ def test_real_world_names():
         assert guess_mapping([name]) == {"level_of_care": name}
 
 
+def test_abbreviated_export_names_are_expanded_word_by_word():
+    cols = ["Disch Reason", "Adm Date", "DC Dt", "Tx Setting"]
+    assert guess_mapping(cols) == {"discharge_reason": "Disch Reason", "admission_date": "Adm Date",
+                                   "discharge_date": "DC Dt", "level_of_care": "Tx Setting"}
+    assert guess_mapping(["Disch Rsn"]) == {"discharge_reason": "Disch Rsn"}
+    assert guess_mapping(["Dismissal"]) == {}  # a word is expanded only whole
+
+
 def test_a_program_column_of_site_names_is_not_a_level_of_care():
     raw = pd.DataFrame({"Program": ["Northside", "Harbor House", "Elm St"] * 4,
                         "Admit Date": ["2024-01-01"] * 12})
