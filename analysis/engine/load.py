@@ -59,10 +59,11 @@ class EngineLoad(LoadResult):
         raise ValueError(f"There is no column {name!r} in the file (its columns: {known}).")
 
     def problem_rows(self) -> pd.DataFrame:
-        """The first problem rows (row, column, value, rule, severity, message), from the engine."""
-        if self.engine is None or self.engine.episodes is None:
+        """The problems found (row, column, value as read, rule, severity, message; the first 100,000), one
+        line per problem: the source's rows stay in the engine (or the database)."""
+        if self.report.n_rows_excluded == 0 and self.report.problems.empty:
             return pd.DataFrame()
-        return self.engine.problems(limit=1000)
+        return self.report.problems.reset_index(drop=True)
 
     def close(self) -> None:
         if self.engine is not None:
