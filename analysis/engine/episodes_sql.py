@@ -357,8 +357,12 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
         backend.execute("CREATE OR REPLACE TEMPORARY TABLE _problem_view AS SELECT * FROM episodes_view "
                         "WHERE _row IN (SELECT _row FROM _problem_rows)")  # one pass over the source
         source = "_problem_view"
-    else:
-        source = "episodes_view"
+    else:  # a warehouse table: the flagged rows of the raw-value view in one pass (not one pass per rule)
+        flagged = " OR ".join(quote(f.flag) for f in built.flags)
+        backend.execute("DROP TABLE IF EXISTS _problem_view")
+        backend.execute(f"CREATE TEMPORARY TABLE _problem_view AS SELECT * FROM episodes_view WHERE {flagged} "
+                        f"LIMIT {int(limit)}")
+        source = "_problem_view"
     # without row numbers (a warehouse table) problems carry row 0 and name their episode id in the message
     row = "_row" if numbered else "CAST(0 AS BIGINT) AS _row"
     ident = ("CAST(episode_id AS VARCHAR)" if not numbered and "episode_id" in built.columns
