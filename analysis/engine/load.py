@@ -140,6 +140,13 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
                                 threads=threads)
     except EngineError as exc:
         return _fail(str(exc), label)
+    nested = [c for c, t in engine.source.columns.items()
+              if str(t).upper().startswith(("STRUCT", "MAP", "UNION", "LIST")) or str(t).endswith("]")]
+    if nested:
+        engine.close()
+        return _fail(f"The column{'s' if len(nested) > 1 else ''} {', '.join(repr(c) for c in nested)} "
+                     f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
+                     "per cell.", label)
     try:
         digest = source_hash(source, table)
     except OSError:
