@@ -148,12 +148,20 @@ class _Builder:
         from analysis.columns import _SAMPLE
 
         q = quote(column)
-        n = int(self.backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
-        step = max(1, n // (4 * _SAMPLE))
-        if "_row" in self.backend.columns("source_rows"):
-            values = self.backend.query(f"SELECT {q} AS v FROM source_rows WHERE _row % {step} = 0 ORDER BY _row")["v"]
-        else:
-            values = self.backend.query(f"SELECT {q} AS v FROM source_rows LIMIT {4 * _SAMPLE * 4}")["v"]
+        if getattr(self, "_sample_rows", None) is None:  # one query for every extra column (wide files)
+            n = int(self.backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
+            step = max(1, n // (4 * _SAMPLE))
+            cols = [c for c in self.types if c not in set(self.src.values()) or c == column]
+            listed = ", ".join(quote(c) for c in dict.fromkeys(cols))
+            if "_row" in self.backend.columns("source_rows"):
+                self._sample_rows = self.backend.query(f"SELECT {listed} FROM source_rows WHERE _row % {step} = 0 "
+                                                       "ORDER BY _row")
+            else:
+                self._sample_rows = self.backend.query(f"SELECT {listed} FROM source_rows LIMIT {4 * _SAMPLE * 4}")
+        values = self._sample_rows[column] if column in self._sample_rows.columns else None
+        if values is None:
+            values = self.backend.query(f"SELECT {q} AS v FROM source_rows")["v"].iloc[:0]
+        values = values.rename("v")
         if values.notna().any():
             return values
         return self.backend.query(f"SELECT {q} AS v FROM source_rows WHERE {q} IS NOT NULL")["v"]
@@ -291,7 +299,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     raw_cols += [f"{f.message} AS {quote('_msg__' + f.flag)}" for f in b.flags if f.message]
     parts = row + [f"{expr} AS {quote(name)}" for name, expr in sel.items()] + raw_cols
     inner = f"SELECT {', '.join(parts)} FROM source_rows AS s {' '.join(b.joins)}"
-    excluded = " OR ".join(quote(f) for f in errors) if errors else "FALSE"
+    excluded = any_of([quote(f) for f in errors])
     temp = "TEMPORARY " if backend.dialect == "postgres" else ""
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes_view AS SELECT *, ({excluded}) AS _excluded FROM ({inner}) AS t")
     # without the raw copies: what the cohort, the counts and a materialised table need
@@ -324,6 +332,17 @@ def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: di
         b.extra_types[col] = type_
 
 
+def any_of(conditions: list[str]) -> str:
+    """``c1 OR c2 OR ...`` as a balanced tree (a file with thousands of columns has thousands of flags, and
+    a chain that long exceeds the engines' expression depth)."""
+    if not conditions:
+        return "FALSE"
+    if len(conditions) == 1:
+        return conditions[0]
+    mid = len(conditions) // 2
+    return f"({any_of(conditions[:mid])} OR {any_of(conditions[mid:])})"
+
+
 def rule_counts(backend: Backend, built: EpisodesSQL) -> pd.DataFrame:
     """Rows flagged per rule and column (one aggregate query): column, rule, severity, rows."""
     if not built.flags:
@@ -349,7 +368,7 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
     if numbered and backend.dialect == "duckdb":
         # the rows of the first problems from the checked (materialised) flags, then the values as read for
         # those rows only: the view with the raw values re-reads the source, so it is asked about few rows
-        flagged = " OR ".join(quote(f.flag) for f in built.flags)
+        flagged = any_of([quote(f.flag) for f in built.flags])
         backend.execute(f"CREATE OR REPLACE TEMPORARY TABLE _problem_rows AS SELECT _row FROM episodes "
                         f"WHERE {flagged} ORDER BY _row LIMIT {int(limit)}")
         if backend.query("SELECT count(*) AS n FROM _problem_rows")["n"].iloc[0] == 0:
@@ -357,8 +376,12 @@ def problem_rows(backend: Backend, built: EpisodesSQL, limit: int = 100) -> pd.D
         backend.execute("CREATE OR REPLACE TEMPORARY TABLE _problem_view AS SELECT * FROM episodes_view "
                         "WHERE _row IN (SELECT _row FROM _problem_rows)")  # one pass over the source
         source = "_problem_view"
-    else:
-        source = "episodes_view"
+    else:  # a warehouse table: the flagged rows of the raw-value view in one pass (not one pass per rule)
+        flagged = any_of([quote(f.flag) for f in built.flags])
+        backend.execute("DROP TABLE IF EXISTS _problem_view")
+        backend.execute(f"CREATE TEMPORARY TABLE _problem_view AS SELECT * FROM episodes_view WHERE {flagged} "
+                        f"LIMIT {int(limit)}")
+        source = "_problem_view"
     # without row numbers (a warehouse table) problems carry row 0 and name their episode id in the message
     row = "_row" if numbered else "CAST(0 AS BIGINT) AS _row"
     ident = ("CAST(episode_id AS VARCHAR)" if not numbered and "episode_id" in built.columns

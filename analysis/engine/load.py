@@ -59,10 +59,11 @@ class EngineLoad(LoadResult):
         raise ValueError(f"There is no column {name!r} in the file (its columns: {known}).")
 
     def problem_rows(self) -> pd.DataFrame:
-        """The first problem rows (row, column, value, rule, severity, message), from the engine."""
-        if self.engine is None or self.engine.episodes is None:
+        """The problems found (row, column, value as read, rule, severity, message; the first 100,000), one
+        line per problem: the source's rows stay in the engine (or the database)."""
+        if self.report.n_rows_excluded == 0 and self.report.problems.empty:
             return pd.DataFrame()
-        return self.engine.problems(limit=1000)
+        return self.report.problems.reset_index(drop=True)
 
     def close(self) -> None:
         if self.engine is not None:
@@ -139,6 +140,13 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
                                 threads=threads)
     except EngineError as exc:
         return _fail(str(exc), label)
+    nested = [c for c, t in engine.source.columns.items()
+              if str(t).upper().startswith(("STRUCT", "MAP", "UNION", "LIST")) or str(t).endswith("]")]
+    if nested:
+        engine.close()
+        return _fail(f"The column{'s' if len(nested) > 1 else ''} {', '.join(repr(c) for c in nested)} "
+                     f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
+                     "per cell.", label)
     try:
         digest = source_hash(source, table)
     except OSError:
