@@ -192,6 +192,12 @@ class Engine:
         report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
         as_of_ts = pd.Timestamp(as_of) if as_of is not None else self._latest_date(backend, built, relation)
         if built.shape == "dates" and as_of_ts is None:
+            from analysis.engine.episodes_sql import rule_counts
+
+            counts = rule_counts(backend, built)
+            if counts.attrs.get("n_rows", 0) and counts.attrs.get("n_excluded", 0) == counts.attrs["n_rows"]:
+                as_of_ts = pd.Timestamp(built.today)  # every row has an error: the report says so, as validation
+        if built.shape == "dates" and as_of_ts is None:
             raise EngineError("No valid row is left: no episode has a readable admission date.")
         select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
         temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""

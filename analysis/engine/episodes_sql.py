@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.backends import Backend, literal, quote
-from analysis.parsing import as_text, parse_booleans, parse_dates, parse_numbers
-from analysis.schema import normalize_discharge_reason, normalize_level_of_care
-from analysis.validation import RULES, TIME_UNITS
+from analysis.parsing import (_FIRST_DAY, _LAST_DAY, as_text, dates_out_of_range, parse_booleans, parse_dates,
+                              parse_numbers)
+from analysis.schema import FIELD_BY_NAME, normalize_discharge_reason, normalize_level_of_care
+from analysis.validation import MAX_PRIOR_TREATMENTS, RULES, TIME_UNITS
 
 __all__ = ["EpisodesSQL", "build_episodes", "RuleFlag", "rule_counts", "problem_rows", "validation_report"]
 
@@ -93,9 +94,9 @@ class _Builder:
         self.select[name] = f"COALESCE({condition}, FALSE)"
         self.flags.append(RuleFlag(name, rule, column, message))
 
-    def lookup(self, canonical: str, parse) -> str:
+    def lookup(self, canonical: str, parse) -> dict[str, str]:
         """Join a lookup of the column's distinct values -> ``parse(values)`` (a dict of arrays, ``x`` the
-        value); returns the alias whose columns hold the answers."""
+        value); returns the SQL expression of each answer."""
         raw = self.raw(canonical)
         values = self.backend.query(f"SELECT DISTINCT {quote(self.src[canonical])} AS v FROM source_rows "
                                     f"WHERE {quote(self.src[canonical])} IS NOT NULL")["v"]
@@ -104,15 +105,28 @@ class _Builder:
         self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), **parsed}))
         alias = f"lk_{len(self.joins)}"
         self.joins.append(f"LEFT JOIN {table} AS {alias} ON {raw} = {alias}.v")
-        return alias
+        return {k: f"{alias}.{k}" for k in parsed}
 
     # typed values ------------------------------------------------------------------------
     def date(self, canonical: str) -> str:
+        """The column as dates; dates outside :data:`analysis.parsing.DATE_RANGE` NULL (see :meth:`date_outside`)."""
+        return self.dates(canonical)[0]
+
+    def dates(self, canonical: str) -> tuple[str, str]:
+        """(the column as dates with those outside pandas' range NULL, the condition of being outside it)."""
         if _is(self.sql_type(canonical), _DATE_TYPES):
-            return f"CAST({self.raw(canonical)} AS DATE)"
+            value = f"CAST({self.raw(canonical)} AS DATE)"
+            outside = (f"({value} < DATE '{_FIRST_DAY.date().isoformat()}' OR "
+                       f"{value} > DATE '{_LAST_DAY.date().isoformat()}')")
+            return f"CASE WHEN {outside} THEN NULL ELSE {value} END", outside
         clean = _is(self.sql_type(canonical), _TEXT_TYPES)
-        alias = self.lookup(canonical, lambda v: {"x": parse_dates(v, clean=clean)[0].to_numpy()})
-        return f"CAST({alias}.x AS DATE)"
+
+        def parse(v: pd.Series) -> dict:
+            parsed, bad = parse_dates(v, clean=clean)
+            return {"x": parsed.to_numpy(), "out": dates_out_of_range(v, bad)}
+
+        lk = self.lookup(canonical, parse)
+        return f"CAST({lk['x']} AS DATE)", lk["out"]
 
     def number(self, canonical: str, rule: str) -> str:
         """The column as numbers, flagging unread values under ``rule`` and thousands separators."""
@@ -124,24 +138,28 @@ class _Builder:
             return {"x": got.values.to_numpy(), "bad": got.bad, "grouped": got.grouped,
                     "msg": got.message(v.index).where(got.bad, None).to_numpy(dtype=object)}
 
-        alias = self.lookup(canonical, parse)
-        self.flag(rule, canonical, f"{alias}.bad", message=f"{alias}.msg")
-        self.flag("thousands_separator", canonical, f"{alias}.grouped")
-        return f"{alias}.x"
+        lk = self.lookup(canonical, parse)
+        self.flag(rule, canonical, lk["bad"], message=lk["msg"])
+        self.flag("thousands_separator", canonical, lk["grouped"])
+        return lk["x"]
+
+    def infinite(self, value: str) -> str:
+        double = "DOUBLE PRECISION" if self.backend.dialect == "postgres" else "DOUBLE"
+        return f"(abs({value}) = CAST('Infinity' AS {double}))"
 
     def boolean(self, canonical: str, event_value: object = None) -> str:
         if event_value is None and _is(self.sql_type(canonical), ("BOOLEAN",)):
             return self.raw(canonical)
-        return f"{self.lookup(canonical, lambda v: {'x': parse_booleans(v, event_value)[0].array})}.x"
+        return self.lookup(canonical, lambda v: {'x': parse_booleans(v, event_value)[0].array})["x"]
 
     def label(self, canonical: str, normalize) -> str:
-        return f"{self.lookup(canonical, lambda v: {'x': as_text(v).map(normalize).to_numpy(dtype=object)})}.x"
+        return self.lookup(canonical, lambda v: {'x': as_text(v).map(normalize).to_numpy(dtype=object)})["x"]
 
     def text(self, canonical: str) -> str:
         raw = self.raw(canonical)
         if _is(self.sql_type(canonical), _TEXT_TYPES):
             return raw
-        return f"{self.lookup(canonical, lambda v: {'x': as_text(v).to_numpy(dtype=object)})}.x"
+        return self.lookup(canonical, lambda v: {'x': as_text(v).to_numpy(dtype=object)})["x"]
 
     def sample(self, column: str) -> pd.Series:
         """The column's values at evenly spread rows, as :func:`analysis.columns.infer_type` samples them."""
@@ -179,6 +197,9 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
         return EpisodesSQL(None, (), (), fatal=f"Unknown time unit {time_unit!r}; use one of {', '.join(TIME_UNITS)}.")
     b = _Builder(backend, source_columns, mapping,
                  pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize())
+    for col in source_columns:  # an unmapped column named as a field that nothing else maps is that field,
+        if col in FIELD_BY_NAME and col not in b.src and col not in set(b.src.values()):  # as apply_mapping
+            b.src[col] = col
     cols = set(b.src)
     if "admission_date" in cols:
         shape = "dates"
@@ -204,8 +225,9 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     for col in _DATE_COLUMNS:
         if col not in cols:
             continue
-        parsed = b.date(col)
-        b.flag("unparseable_date", col, f"{b.raw(col)} IS NOT NULL AND {parsed} IS NULL")
+        parsed, outside = b.dates(col)
+        b.flag("unparseable_date", col, f"{b.raw(col)} IS NOT NULL AND {parsed} IS NULL AND NOT ({outside})")
+        b.flag("date_out_of_range", col, outside)
         b.flag("implausible_date", col, f"{parsed} < {earliest}")
         b.flag("future_date", col, f"{parsed} > {latest}")
         sel[col] = f"CASE WHEN {parsed} < {earliest} OR {parsed} > {latest} THEN NULL ELSE {parsed} END"
@@ -224,8 +246,11 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     for col in ("los_days", "days_to_relapse"):
         if col in cols:
             value = b.number(col, "non_numeric_duration")
-            b.flag("negative_duration", col, f"{value} < 0")
-            sel[col] = f"CASE WHEN {value} < 0 THEN NULL ELSE {value} * {float(TIME_UNITS[time_unit])!r} END"
+            infinite = b.infinite(value)
+            b.flag("infinite_duration", col, infinite)  # outcomes refuses them too
+            b.flag("negative_duration", col, f"{value} < 0 AND NOT {infinite}")
+            sel[col] = (f"CASE WHEN {value} < 0 OR {infinite} THEN NULL "
+                        f"ELSE {value} * {float(TIME_UNITS[time_unit])!r} END")
     if "relapsed" in cols:
         sel["relapsed"] = b.boolean("relapsed", event_value)
         message = None if event_value is None else literal(
@@ -272,10 +297,19 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     for col in _NUMBER_COVARIATES:
         if col not in cols:
             continue
-        value = b.number(col, "non_numeric_value")
+        read = b.number(col, "non_numeric_value")
+        infinite = b.infinite(read)
+        b.flag("infinite_value", col, infinite)
+        value = f"(CASE WHEN {infinite} THEN NULL ELSE {read} END)"
         odd = f"({value} < 10 OR {value} > 110)" if col == "age" else f"{value} < 0"
         b.flag("implausible_age" if col == "age" else "negative_value", col, odd)
-        kept = f"CASE WHEN {odd} THEN NULL ELSE {value} END"
+        if col == "prior_treatments":  # a count: whole, and not 1e30 (which cannot even be an integer)
+            many = f"{value} > {MAX_PRIOR_TREATMENTS}"
+            b.flag("implausible_count", col, many)
+            fraction = f"({value} <> ROUND({value}) AND NOT ({many}) AND NOT ({odd}))"
+            b.flag("non_integer_count", col, fraction)
+            odd = f"({odd} OR {many} OR {fraction})"
+        kept = f"CASE WHEN COALESCE({odd}, FALSE) THEN NULL ELSE {value} END"
         sel[col] = f"CAST(ROUND({kept}) AS BIGINT)" if col == "prior_treatments" else kept
     if {"hours_attended", "hours_scheduled"} <= cols:
         b.flag("attended_exceeds_scheduled", "hours_attended",
