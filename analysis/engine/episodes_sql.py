@@ -68,6 +68,51 @@ class EpisodesSQL:
     extra_types: dict | None = None  # type of each extra (unmapped) column: numeric, binary, date, ...
 
 
+#: Lookups of at most this many distinct text values are written inline as a ``CASE``.
+_INLINE = 64
+
+
+def _answer_type(answers: np.ndarray) -> str:
+    dtype = getattr(answers, "dtype", None)
+    if dtype is not None and dtype.kind == "M":
+        return "DATE"
+    if dtype is not None and (dtype.kind == "b" or str(dtype) == "boolean"):
+        return "BOOLEAN"
+    if dtype is not None and dtype.kind in "fiu":
+        return "DOUBLE"
+    for a in answers:
+        if a is None or a is pd.NA or a is pd.NaT or (isinstance(a, float) and np.isnan(a)):
+            continue
+        if isinstance(a, (bool, np.bool_)):
+            return "BOOLEAN"
+        if isinstance(a, (int, float, np.integer, np.floating)):
+            return "DOUBLE"
+        if isinstance(a, (pd.Timestamp, np.datetime64)):
+            return "DATE"
+        return "VARCHAR"
+    return "VARCHAR"
+
+
+def _sql_value(a: object, dialect: str) -> str:
+    if a is None or a is pd.NA or a is pd.NaT or (isinstance(a, (float, np.floating)) and np.isnan(a)):
+        return "NULL"
+    if isinstance(a, np.datetime64):
+        if np.isnat(a):
+            return "NULL"
+        a = pd.Timestamp(a)
+    if isinstance(a, (bool, np.bool_)):
+        return "TRUE" if a else "FALSE"
+    if isinstance(a, (int, float, np.integer, np.floating)):
+        value = float(a)
+        if np.isinf(value):
+            double = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
+            return f"CAST('{'-' if value < 0 else ''}Infinity' AS {double})"
+        return repr(value)
+    if isinstance(a, pd.Timestamp):
+        return f"DATE '{a.date().isoformat()}'"
+    return literal(a)
+
+
 def _is(sql_type: str, kinds: tuple[str, ...]) -> bool:
     return str(sql_type).upper().startswith(kinds)
 
@@ -82,6 +127,7 @@ class _Builder:
         self.select: dict[str, str] = {}  # output column -> expression
         self.flags: list[RuleFlag] = []
         self.extra_types: dict[str, str] = {}
+        self.distinct: dict[str, pd.Series] = {}  # prefetched distinct values of source columns
 
     def raw(self, canonical: str) -> str:
         return f"s.{quote(self.src[canonical])}"
@@ -96,16 +142,52 @@ class _Builder:
 
     def lookup(self, canonical: str, parse) -> dict[str, str]:
         """Join a lookup of the column's distinct values -> ``parse(values)`` (a dict of arrays, ``x`` the
-        value); returns the SQL expression of each answer."""
+        value); returns the SQL expression of each answer. A text column with few distinct values gets its
+        answers inline (``CASE value WHEN ...``), not a join: a wide file has thousands of such columns."""
         raw = self.raw(canonical)
-        values = self.backend.query(f"SELECT DISTINCT {quote(self.src[canonical])} AS v FROM source_rows "
-                                    f"WHERE {quote(self.src[canonical])} IS NOT NULL")["v"]
+        source = self.src[canonical]
+        values = self.distinct.pop(source, None)
+        if values is None:
+            values = self.backend.query(f"SELECT DISTINCT {quote(source)} AS v FROM source_rows "
+                                        f"WHERE {quote(source)} IS NOT NULL")["v"]
+        values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
         parsed = parse(values.reset_index(drop=True))
+        if (len(values) <= _INLINE and _is(self.sql_type(canonical), _TEXT_TYPES)
+                and all(isinstance(v, str) for v in values)):
+            keys = [literal(v) for v in values]
+            out = {}
+            for name, answers in parsed.items():
+                answers = np.asarray(answers, dtype=object) if not isinstance(answers, np.ndarray) else answers
+                sql_type = _answer_type(answers)
+                if not len(keys):
+                    out[name] = f"CAST(NULL AS {sql_type})"
+                    continue
+                cases = " ".join(f"WHEN {k} THEN {_sql_value(a, self.backend.dialect)}"
+                                 for k, a in zip(keys, answers, strict=True))
+                out[name] = f"CAST((CASE {raw} {cases} END) AS {sql_type})"
+            return out
         table = f"_lookup_{len(self.joins)}"
         self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), **parsed}))
         alias = f"lk_{len(self.joins)}"
         self.joins.append(f"LEFT JOIN {table} AS {alias} ON {raw} = {alias}.v")
         return {k: f"{alias}.{k}" for k in parsed}
+
+    def prefetch_distinct(self, columns: list[str]) -> None:
+        """The distinct values of many text columns at once, for a wide file of few rows (DuckDB): its cells
+        fetched as Arrow and made unique there (a ``DISTINCT`` aggregate per column costs 10 ms each)."""
+        import pyarrow.compute as pc
+
+        columns = [c for c in columns if _is(self.types[c], _TEXT_TYPES)]
+        if self.backend.dialect != "duckdb" or len(columns) < 50:
+            return
+        n = int(self.backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
+        if n * len(columns) > 20_000_000:
+            return
+        for start in range(0, len(columns), 1000):
+            chunk = columns[start:start + 1000]
+            table = self.backend.con.execute(f"SELECT {', '.join(quote(c) for c in chunk)} FROM source_rows").to_arrow_table()
+            for i, c in enumerate(chunk):
+                self.distinct[c] = pd.Series(pc.unique(table.column(i).drop_null()).to_pylist(), dtype=object)
 
     # typed values ------------------------------------------------------------------------
     def date(self, canonical: str) -> str:
@@ -347,6 +429,7 @@ def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: di
     """Extra (unmapped) columns typed by content or as the user said, as validation types them."""
     from analysis.columns import infer_type
 
+    b.prefetch_distinct(list(extra))
     for col in extra:
         b.src[col] = col
         type_ = column_types.get(col) or infer_type(b.sample(col), str(col))[0]
@@ -469,7 +552,9 @@ def validation_report(backend: Backend, built: EpisodesSQL, *, max_problems: int
         notes.append(f"The first {len(problems):,} of {total:,} problems are listed; the counts are of all rows.")
     labels = []
     for f in built.flags:
-        if f.rule in ("unknown_level_of_care", "unknown_level_of_care_ignored", "unknown_discharge_reason"):
+        flagged = counts[(counts["rule"] == f.rule) & (counts["column"] == f.column)]
+        if f.rule in ("unknown_level_of_care", "unknown_level_of_care_ignored", "unknown_discharge_reason") \
+                and len(flagged):  # (the view with the raw values is costly to plan on a wide file)
             raw = quote("_raw__" + f.column)
             got = backend.query(f"SELECT CAST({raw} AS VARCHAR) AS label, count(*) AS rows FROM episodes_view "
                                 f"WHERE {quote(f.flag)} GROUP BY 1 ORDER BY 2 DESC, 1")

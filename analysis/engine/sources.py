@@ -124,7 +124,11 @@ def open_source(backend: Backend, source: bytes | str | Path, *, table: str | No
 
 
 class _NotUtf8(Exception):
-    pass
+    """The file is read by the in-memory (Arrow) path instead: not UTF-8, or too many columns."""
+
+
+#: CSV files with more columns than this are read by pyarrow (one table), not DuckDB's reader.
+_WIDE_COLUMNS = 256
 
 
 def _checked_columns(backend: Backend, relation: str, label: str) -> dict[str, str]:
@@ -251,6 +255,8 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
     if not names:
         raise DataFileError(f"{label} is empty.")
     _check_columns(pd.DataFrame(columns=names), label)
+    if len(names) > _WIDE_COLUMNS:
+        raise _NotUtf8()  # DuckDB's reader plans a wide file slowly (26 s for 2,000 columns): the Arrow path
     cols = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
     # cleaned once, as the rows are read into memory
     reader = (f"read_csv({_literal(str(path))}, header = true, delim = {_literal(delimiter)}, quote = '\"', "
