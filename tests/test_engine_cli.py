@@ -190,3 +190,83 @@ def test_unreadable_source_is_a_sentence(tmp_path):
     assert code == 2 and err.startswith("error: There is no file") and "Traceback" not in err
     code, out, err = _run(["check", str(tmp_path / "*.parquet")])
     assert code == 2 and "No file matches" in out + err
+
+
+def _fuzz_file(tmp_path, case: str) -> Path:
+    from fuzz_inputs import corpus
+
+    data = next(f.data for f in corpus() if f.case == case)
+    path = tmp_path / case.replace("/", "_")
+    path.write_bytes(data)
+    return path
+
+
+FUZZ_PARITY = ["prior_treatments/prior_1e30.csv", "prior_treatments/prior_1e308.csv", "prior_treatments/prior_2p63.csv",
+               "nan_inf/relapse_days_inf.csv", "nan_inf/all_inf.csv", "parquet/struct_level.parquet",
+               "parquet/year_3000.parquet", "parquet/year_1.parquet", "bad_dates/relapse_far_future.csv"]
+
+
+@pytest.mark.parametrize("case", FUZZ_PARITY)
+def test_fuzz_files_same_report_and_exit(tmp_path, monkeypatch, case):
+    """The new validation rules (date_out_of_range, infinite_duration, implausible_count ...) in the engine:
+    ``check`` prints the pandas report and ``outcomes --json`` gives the same exit code and document."""
+    import analysis.cli_check as cli_check
+
+    path = _fuzz_file(tmp_path, case)
+    for argv, module in ((["check", str(path)], cli_check), (["outcomes", str(path), "--json"], None)):
+        got = _run(argv)
+        with monkeypatch.context() as m:
+            m.setattr(cli_check, "load_from_args", _pandas_loader)
+            m.setattr(cli_outcomes, "load_from_args", _pandas_loader)
+            want = _run(argv)
+        assert "Traceback" not in got[2]
+        if argv[0] == "check":
+            assert got[:2] == want[:2], got[2]
+        else:
+            assert got[0] == want[0], (got[2], want[2])
+            if got[0] == 0:
+                assert_same_json(json.loads(got[1]), json.loads(want[1]))
+            else:
+                assert got[2] == want[2]
+
+
+def test_fuzz_rules_counted(tmp_path):
+    """The counts behind the parity: each new rule fires in the engine on the file made for it."""
+    code, out, _ = _run(["check", str(_fuzz_file(tmp_path, "prior_treatments/prior_1e30.csv"))])
+    assert code == 0 and "implausible_count" in out
+    code, out, _ = _run(["check", str(_fuzz_file(tmp_path, "nan_inf/relapse_days_inf.csv"))])
+    assert code == 1 and "infinite_duration" in out
+    code, out, _ = _run(["check", str(_fuzz_file(tmp_path, "parquet/year_1.parquet"))])
+    assert code == 2 and "date out of range" in out
+
+
+def test_wide_csv_same_report(tmp_path, monkeypatch):
+    """A file of 300 extra columns (read by pyarrow, extra columns' values inline as CASE): the pandas report,
+    with a non-number, an invalid yes/no and an unreadable date among the extra columns."""
+    import numpy as np
+    import pandas as pd
+
+    import analysis.cli_check as cli_check
+
+    base = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).iloc[:60].reset_index(drop=True)
+    rng = np.random.default_rng(3)
+    extra = pd.DataFrame(rng.integers(0, 9, (60, 300)).astype(str), columns=[f"x{i}" for i in range(300)])
+    extra.loc[5, "x1"] = "abc"
+    extra["flag"] = np.where(np.arange(60) % 2, "yes", "no")
+    extra.loc[7, "flag"] = "maybe"
+    extra["seen"] = "2023-01-0" + pd.Series(np.arange(60) % 9 + 1).astype(str)
+    extra.loc[9, "seen"] = "2023-13-45"
+    path = tmp_path / "wide.csv"
+    pd.concat([base, extra], axis=1).to_csv(path, index=False)
+    for argv in (["check", str(path)], ["outcomes", str(path), "--json"]):
+        got = _run(argv)
+        with monkeypatch.context() as m:
+            m.setattr(cli_check, "load_from_args", _pandas_loader)
+            m.setattr(cli_outcomes, "load_from_args", _pandas_loader)
+            want = _run(argv)
+        if argv[0] == "check":
+            assert got[:2] == want[:2], got[2]
+            assert "non_numeric_value" in got[1] and "x1" in got[1]
+        else:
+            assert got[0] == want[0] == 0, got[2]
+            assert_same_json(json.loads(got[1]), json.loads(want[1]))

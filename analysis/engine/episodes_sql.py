@@ -185,7 +185,8 @@ class _Builder:
             return
         for start in range(0, len(columns), 1000):
             chunk = columns[start:start + 1000]
-            table = self.backend.con.execute(f"SELECT {', '.join(quote(c) for c in chunk)} FROM source_rows").to_arrow_table()
+            listed = ", ".join(quote(c) for c in chunk)
+            table = self.backend.con.sql(f"SELECT {listed} FROM source_rows").to_arrow_table()
             for i, c in enumerate(chunk):
                 self.distinct[c] = pd.Series(pc.unique(table.column(i).drop_null()).to_pylist(), dtype=object)
 

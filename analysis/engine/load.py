@@ -144,6 +144,9 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
               if str(t).upper().startswith(("STRUCT", "MAP", "UNION", "LIST")) or str(t).endswith("]")]
     if nested:
         engine.close()
+        sentence = _nested_sentence(source, label)
+        if sentence:  # the pandas path's sentence (analysis.safety.parquet_problem), for one file
+            return _fail(sentence, label)
         return _fail(f"The column{'s' if len(nested) > 1 else ''} {', '.join(repr(c) for c in nested)} "
                      f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
                      "per cell.", label)
@@ -213,6 +216,28 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
         engine.close()
         engine = None
     return EngineLoad(None, report, resolved, label, digest, None, (), extra, **fields, engine=engine)
+
+
+def _nested_sentence(source: object, label: str) -> str | None:
+    """What :func:`analysis.safety.parquet_problem` says of a Parquet file with nested columns (from its schema)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            schema = pq.ParquetFile(pa.BufferReader(bytes(source))).schema_arrow
+        elif Path(str(source)).is_file():
+            schema = pq.read_schema(str(source))
+        else:
+            return None
+    except Exception:
+        return None
+    nested = [f"'{f.name}' ({f.type})" for f in schema if pa.types.is_nested(f.type)
+              or (pa.types.is_dictionary(f.type) and pa.types.is_nested(f.type.value_type))]
+    if not nested:
+        return None
+    return (f"'{label}' has nested values (lists, structs or maps) in column(s) {', '.join(nested[:5])}: "
+            "Continuum reads one plain value per cell. Save those columns as plain text or numbers.")
 
 
 def _redacted(url: str) -> str:
