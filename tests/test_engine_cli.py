@@ -213,7 +213,7 @@ def test_fuzz_files_same_report_and_exit(tmp_path, monkeypatch, case):
     import analysis.cli_check as cli_check
 
     path = _fuzz_file(tmp_path, case)
-    for argv, module in ((["check", str(path)], cli_check), (["outcomes", str(path), "--json"], None)):
+    for argv in (["check", str(path)], ["outcomes", str(path), "--json"]):
         got = _run(argv)
         with monkeypatch.context() as m:
             m.setattr(cli_check, "load_from_args", _pandas_loader)

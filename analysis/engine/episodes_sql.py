@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.backends import Backend, literal, quote
-from analysis.parsing import (_FIRST_DAY, _LAST_DAY, as_text, dates_out_of_range, parse_booleans, parse_dates,
-                              parse_numbers)
+from analysis.parsing import as_text, dates_out_of_range, parse_booleans, parse_dates, parse_numbers
 from analysis.schema import FIELD_BY_NAME, normalize_discharge_reason, normalize_level_of_care
 from analysis.validation import MAX_PRIOR_TREATMENTS, RULES, TIME_UNITS
 
@@ -67,6 +66,9 @@ class EpisodesSQL:
     today: pd.Timestamp | None = None
     extra_types: dict | None = None  # type of each extra (unmapped) column: numeric, binary, date, ...
 
+
+#: The days a date can be on the pandas path (its nanosecond range): typed dates outside are date_out_of_range.
+_FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 #: Lookups of at most this many distinct text values are written inline as a ``CASE``.
 _INLINE = 64
