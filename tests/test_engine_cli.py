@@ -201,7 +201,8 @@ def _fuzz_file(tmp_path, case: str) -> Path:
     return path
 
 
-FUZZ_PARITY = ["prior_treatments/prior_1e30.csv", "prior_treatments/prior_1e308.csv", "prior_treatments/prior_2p63.csv",
+FUZZ_PARITY = ["lookalike_labels/level_zero_width.csv", "lookalike_labels/level_cyrillic.csv",
+               "prior_treatments/prior_1e30.csv", "prior_treatments/prior_1e308.csv", "prior_treatments/prior_2p63.csv",
                "nan_inf/relapse_days_inf.csv", "nan_inf/all_inf.csv", "parquet/struct_level.parquet",
                "parquet/year_3000.parquet", "parquet/year_1.parquet", "bad_dates/relapse_far_future.csv"]
 

@@ -24,7 +24,13 @@ import pandas as pd
 
 from analysis.engine.backends import Backend, literal, quote
 from analysis.parsing import as_text, dates_out_of_range, parse_booleans, parse_dates, parse_numbers
-from analysis.schema import FIELD_BY_NAME, normalize_discharge_reason, normalize_level_of_care
+from analysis.schema import (
+    FIELD_BY_NAME,
+    level_label_issue,
+    normalize_discharge_reason,
+    normalize_level_of_care,
+    reason_label_issue,
+)
 from analysis.validation import MAX_PRIOR_TREATMENTS, RULES, TIME_UNITS
 
 __all__ = ["EpisodesSQL", "build_episodes", "RuleFlag", "rule_counts", "problem_rows", "validation_report"]
@@ -237,8 +243,34 @@ class _Builder:
             return self.raw(canonical)
         return self.lookup(canonical, lambda v: {'x': parse_booleans(v, event_value)[0].array})["x"]
 
-    def label(self, canonical: str, normalize) -> str:
-        return self.lookup(canonical, lambda v: {'x': as_text(v).map(normalize).to_numpy(dtype=object)})["x"]
+    def label(self, canonical: str, normalize, issue=None, rule: str | None = None) -> str:
+        """The column's labels placed by ``normalize`` once invisible characters are removed (as validation);
+        flags ``unusual_characters`` where a label was placed despite them."""
+        from analysis.validation import _odd_characters, _visible, _why_unplaced
+
+        def parse(v: pd.Series) -> dict:
+            text = as_text(v)
+            codes = _visible(text).map(normalize)
+            odd = text.map(_odd_characters)
+            unusual = (odd.notna() & codes.notna()).to_numpy()
+            msg = ("The label holds " + odd.fillna("") + "; read as '" + codes.fillna("").astype(str) + "'.")
+            out = {"x": codes.to_numpy(dtype=object), "odd": unusual,
+                   "oddmsg": msg.where(unusual, None).to_numpy(dtype=object)}
+            if issue is not None:  # why a label is not placed (negation, look-alike letters), as validation
+                unknown = (text.notna() & codes.isna()).to_numpy()
+                why = _why_unplaced(text, unknown, issue, RULES[rule].description)
+                out["why"] = (np.full(len(text), None, dtype=object) if why is None
+                              else why.where(unknown, None).to_numpy(dtype=object))
+            return out
+
+        lk = self.lookup(canonical, parse)
+        self._unusual = (lk["odd"], lk["oddmsg"])
+        self._why = lk.get("why")
+        return lk["x"]
+
+    def flag_unusual(self, canonical: str) -> None:
+        odd, message = self._unusual
+        self.flag("unusual_characters", canonical, odd, message=message)
 
     def text(self, canonical: str) -> str:
         raw = self.raw(canonical)
@@ -345,17 +377,21 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     if shape == "durations" and "days_to_relapse" in cols:
         b.flag("missing_duration", "days_to_relapse", f"{b.raw('days_to_relapse')} IS NULL")
     if "level_of_care" in cols:
-        code = b.label("level_of_care", normalize_level_of_care)
         required = by == "level_of_care"
-        b.flag("unknown_level_of_care" if required else "unknown_level_of_care_ignored", "level_of_care",
-               f"{b.raw('level_of_care')} IS NOT NULL AND {code} IS NULL")
+        rule = "unknown_level_of_care" if required else "unknown_level_of_care_ignored"
+        code = b.label("level_of_care", normalize_level_of_care, level_label_issue, rule)
+        b.flag(rule, "level_of_care", f"{b.raw('level_of_care')} IS NOT NULL AND {code} IS NULL",
+               message=f"COALESCE({b._why}, {literal(RULES[rule].description)})")
+        b.flag_unusual("level_of_care")
         if required:
             b.flag("missing_level_of_care", "level_of_care", f"{b.raw('level_of_care')} IS NULL")
         sel["level_of_care"] = code
     if "discharge_reason" in cols:
-        code = b.label("discharge_reason", normalize_discharge_reason)
+        code = b.label("discharge_reason", normalize_discharge_reason, reason_label_issue, "unknown_discharge_reason")
         raw = b.raw("discharge_reason")
-        b.flag("unknown_discharge_reason", "discharge_reason", f"{raw} IS NOT NULL AND {code} IS NULL")
+        b.flag("unknown_discharge_reason", "discharge_reason", f"{raw} IS NOT NULL AND {code} IS NULL",
+               message=f"COALESCE({b._why}, {literal(RULES['unknown_discharge_reason'].description)})")
+        b.flag_unusual("discharge_reason")
         code = f"CASE WHEN {raw} IS NOT NULL AND {code} IS NULL THEN 'other' ELSE {code} END"
         if shape == "dates":
             if "discharge_date" in cols:
