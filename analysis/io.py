@@ -86,7 +86,7 @@ class RowNumbers:
     def __hash__(self) -> int:
         return hash((len(self._rows), int(self._rows[0]) if len(self._rows) else 0))
 
-    def __deepcopy__(self, memo) -> "RowNumbers":
+    def __deepcopy__(self, memo) -> RowNumbers:
         return self
 
     def __repr__(self) -> str:

@@ -18,13 +18,13 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from analysis.casemix import DEFAULT_COVARIATES
 from analysis.cli import main as cli_main
 from analysis.cohort import derive_cohort, survival_columns
 from analysis.disclosure.format import group_text
 from analysis.filters import FilterSpec, apply_filters
 from analysis.loading import load_episodes
 from analysis.synthetic import generate_episodes
-from analysis.casemix import DEFAULT_COVARIATES
 from tests.attacker import (
     Attacker,
     collect_page,

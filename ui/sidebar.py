@@ -288,7 +288,10 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
         if len(filtered) < min_cell:
             st.caption(f"Fewer than {min_cell} episodes match. {md(spec.describe())}.")
             return ctx
-    from ui.compute import publication, publication_ready  # the view's total is a published count like any other
+    from ui.compute import (  # the view's total is a published count like any other
+        publication,
+        publication_ready,
+    )
 
     if light and not publication_ready(ctx):
         with st.sidebar:

@@ -582,7 +582,7 @@ def comparison_payload(view: FairComparison, labels: Mapping[str, str] | None = 
         "relapse_difference": [],
     }
     ar = view.at_risk
-    for i, s in enumerate(view.survival.frame.itertuples()):
+    for s in view.survival.frame.itertuples():
         hit = ar[(ar["group"] == s.group) & (ar["time"] == s.time)]
         out["weighted_survival"].append({
             "group": k2[s.group], unit: _time(s.time), "estimate": _num(s.survival), "lower": _num(s.ci_lower),
