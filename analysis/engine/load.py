@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from analysis.engine.engine import Engine, EngineError
@@ -111,6 +112,12 @@ def _fail(message: str, label: str, digest: str = "", n_rows: int = 0, **fields)
     return EngineLoad(None, _empty_report(n_rows, message), {}, label, digest, **fields)
 
 
+def _too_big(engine: Engine, n_rows: int) -> str:
+    """The sentence for a source whose checking does not fit in the memory this process may use."""
+    return (f"The file is too large to check in the memory this process may use ({len(engine.source.columns):,} "
+            f"columns, {n_rows:,} rows): leave out columns you do not need, or run Continuum with more memory.")
+
+
 def open_engine(source: bytes | str | Path, *, table: str | None = None, name: str | None = None,
                 mapping: Mapping[str, str] | None = None, by: str | None = None, as_of: object = None,
                 today: object = None, column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
@@ -173,6 +180,9 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     except ValueError as exc:
         engine.close()
         return _fail(str(exc), label, digest, n_rows)
+    except duckdb.OutOfMemoryException:
+        engine.close()
+        return _fail(_too_big(engine, n_rows if "n_rows" in locals() else 0), label, digest)
     overrides = {i.source: i.type for i in infos if i.overridden}
     guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
     notes = [*screen.notes, *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
@@ -209,6 +219,9 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     except (EngineError, ValueError) as exc:
         engine.close()
         return _fail(str(exc), label, digest, n_rows, **fields)
+    except duckdb.OutOfMemoryException:
+        engine.close()
+        return _fail(_too_big(engine, n_rows), label, digest, n_rows, **fields)
     if notes:
         report = dataclasses.replace(report, notes=tuple(notes) + tuple(report.notes))
     extra = tuple(c for c in kept if c not in set(resolved.values()))
