@@ -28,7 +28,7 @@ from analysis.mapping import (
 from analysis.safety import read_upload
 from analysis.validation import ValidationReport, _empty_report, validate_episodes
 
-__all__ = ["LoadResult", "load_episodes", "load_frame"]
+__all__ = ["LoadResult", "load_episodes", "load_frame", "time_unit_and_event_value"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +111,28 @@ def _with_notes(report: ValidationReport, notes: list[str]) -> ValidationReport:
     return dataclasses.replace(report, notes=tuple(notes) + tuple(report.notes)) if notes else report
 
 
+def time_unit_and_event_value(raw: pd.DataFrame, resolved: Mapping[str, str], time_unit: str | None,
+                              event_value: object, notes: list[str]) -> tuple[str, str | None]:
+    """The time unit (stated, else from the time column's name, else days) and the relapse column's event
+    value (stated, else read from its values), with a note in ``notes`` for each one guessed or used. Shared
+    by this loader and :func:`analysis.engine.load.open_engine`."""
+    if time_unit is None:
+        time_unit = "days"
+        if "days_to_relapse" in resolved:
+            guessed = unit_from_name(resolved["days_to_relapse"])
+            if guessed:
+                time_unit = guessed
+                notes.append(f"Times read in {guessed}: the time column {resolved['days_to_relapse']!r} is named "
+                             f"in {guessed} (state the unit with --time-unit if not).")
+    if event_value is None and "relapsed" in resolved:
+        event_value = event_value_for(resolved["relapsed"], raw[resolved["relapsed"]])
+    event_value = None if event_value is None else str(event_value)
+    if event_value is not None:
+        notes.append(f"In {resolved['relapsed']!r}, the value {event_value!r} is the relapse; the other value is "
+                     "censored.")
+    return time_unit, event_value
+
+
 def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, by: str | None = None,
                as_of: object = None, today: object = None, source_name: str = "data frame",
                digest: str = "", column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
@@ -147,20 +169,7 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
     guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
     notes = [*raw.attrs.get("read_notes", ()), *screen.notes,
              *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
-    if time_unit is None:
-        time_unit = "days"
-        if "days_to_relapse" in resolved:
-            guessed = unit_from_name(resolved["days_to_relapse"])
-            if guessed:
-                time_unit = guessed
-                notes.append(f"Times read in {guessed}: the time column {resolved['days_to_relapse']!r} is named "
-                             f"in {guessed} (state the unit with --time-unit if not).")
-    if event_value is None and "relapsed" in resolved:
-        event_value = event_value_for(resolved["relapsed"], raw[resolved["relapsed"]])
-    event_value = None if event_value is None else str(event_value)
-    if event_value is not None:
-        notes.append(f"In {resolved['relapsed']!r}, the value {event_value!r} is the relapse; the other value is "
-                     "censored.")
+    time_unit, event_value = time_unit_and_event_value(raw, resolved, time_unit, event_value, notes)
     canonical = apply_mapping(raw, resolved)
     table_name = {src: k for k, src in resolved.items()}
     infos = tuple(i if i.role == "canonical" else dataclasses.replace(

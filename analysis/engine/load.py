@@ -26,7 +26,7 @@ import pandas as pd
 from analysis.engine.engine import Engine, EngineError
 from analysis.engine.progress import ProgressHook
 from analysis.engine.sources import is_database_url
-from analysis.loading import LoadResult
+from analysis.loading import LoadResult, time_unit_and_event_value
 from analysis.validation import _empty_report
 
 __all__ = ["EngineLoad", "open_engine", "WHOLE_FILE_ROWS", "source_hash"]
@@ -132,7 +132,7 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     from analysis.columns import describe_columns
     from analysis.identifiers import leave_out_free_text, screen_columns
     from analysis.io import clean_blanks
-    from analysis.mapping import event_value_for, guess_details, resolve_mapping, unit_from_name
+    from analysis.mapping import guess_details, resolve_mapping
 
     if is_database_url(source):
         label = f"{table or 'table'} ({_redacted(str(source))})"
@@ -186,20 +186,7 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     overrides = {i.source: i.type for i in infos if i.overridden}
     guesses = [g for g in details.guesses if g.made or g.column not in resolved.values()]
     notes = [*screen.notes, *(f"Not guessed: {g.reason}." for g in guesses if not g.made)]
-    if time_unit is None:
-        time_unit = "days"
-        if "days_to_relapse" in resolved:
-            guessed = unit_from_name(resolved["days_to_relapse"])
-            if guessed:
-                time_unit = guessed
-                notes.append(f"Times read in {guessed}: the time column {resolved['days_to_relapse']!r} is named "
-                             f"in {guessed} (state the unit with --time-unit if not).")
-    if event_value is None and "relapsed" in resolved:
-        event_value = event_value_for(resolved["relapsed"], raw[resolved["relapsed"]])
-    event_value = None if event_value is None else str(event_value)
-    if event_value is not None:
-        notes.append(f"In {resolved['relapsed']!r}, the value {event_value!r} is the relapse; the other value is "
-                     "censored.")
+    time_unit, event_value = time_unit_and_event_value(raw, resolved, time_unit, event_value, notes)
     table_name = {src: k for k, src in resolved.items()}
     infos = tuple(i if i.role == "canonical" else dataclasses.replace(
         i, name=i.source + "_original" if i.source in table_name.values() else i.source) for i in infos)
