@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         by = result.resolve_column(result.by) if result.by else "level_of_care"
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
-        cohort = result.engine.frame(outcomes_columns(result.engine.columns, by, adjust))
+        cohort = result.engine.counts()  # only aggregates leave the engine (analysis.counts)
         report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
                                  adjust=adjust, reference=args.reference, groups=groups,
                                  time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)

@@ -214,9 +214,10 @@ def columns_frame(infos: tuple[ColumnInfo, ...]) -> pd.DataFrame:
                          "why": [i.reason for i in infos]})
 
 
-def covariate_warnings(data: pd.DataFrame, covariates, *, min_cell: int, labels: Mapping[str, str] | None = None
-                       ) -> list[str]:
-    """Plain-language warnings for categorical covariates: too many levels, or a level with too few people."""
+def covariate_warnings(data: pd.DataFrame, covariates, *, min_cell: int, labels: Mapping[str, str] | None = None,
+                       count_col: str | None = None) -> list[str]:
+    """Plain-language warnings for categorical covariates: too many levels, or a level with too few people.
+    ``count_col``: collapsed rows (each stands for that many people)."""
     labels = dict(labels or {})
     out = []
     for c in covariates:
@@ -225,7 +226,12 @@ def covariate_warnings(data: pd.DataFrame, covariates, *, min_cell: int, labels:
         s = data[c]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             continue
-        counts = s.dropna().astype(str).value_counts()
+        if count_col is None:
+            counts = s.dropna().astype(str).value_counts()
+        else:
+            ok = s.notna().to_numpy()
+            counts = data.loc[ok, count_col].groupby(s[ok].astype(str).to_numpy()).sum()
+            counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
         shown = labels.get(c, c)
         if len(counts) > MAX_LEVELS:
             out.append(f"{shown} has {len(counts)} levels: each becomes its own term in the Cox model, which is "

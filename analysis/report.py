@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import choose_origin, recorded_outcomes
+from analysis.cohort import choose_origin, recorded_outcomes, survival_columns
 from analysis.columns import covariate_warnings
+from analysis.counts import COUNT, as_counts, survival_rows
 from analysis.cox import CoxResult, fit_cox
 from analysis.relapse import relapse_rates, relapse_survival_data
 from analysis.retention import completion_rates, group_values
@@ -225,54 +226,60 @@ def outcomes_report(cohort: pd.DataFrame, *, by: str = "level_of_care", origin: 
         raise ValueError("Horizons and the RMST horizon must be positive.")
     horizons_days = tuple(_days(h, factor) for h in horizons)
     tau_days = tau * factor
-    origin, origin_reason = choose_origin(cohort, origin)
-    data = relapse_survival_data(cohort, by=by, origin=origin, groups=groups)
+    counts = as_counts(cohort)
+    probe = counts.probe()
+    origin, origin_reason = choose_origin(probe, origin)
+    missing = [c for c in adjust if c not in counts.columns]
+    if missing:
+        raise ValueError(f"Cannot adjust for {', '.join(missing)}: no such column.")
+    frame = survival_rows(counts, by, origin, list(adjust), groups=groups)
+    data = frame[["group", "time", "event", COUNT]]
     if data.empty:
         raise ValueError(f"No episodes with follow-up from {origin} match the selection.")
-    km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+    km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level,
+                     weight_col=COUNT)
     present = [g for g in km["group"].cat.categories]
     notes = []
     lr = pw = None
     if len(present) > 1:
-        lr = logrank(data, time_col="time", event_col="event", group_col="group")
-        pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+        lr = logrank(data, time_col="time", event_col="event", group_col="group", weight_col=COUNT)
+        pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group", weight_col=COUNT)
     else:
         notes.append("Only one group: no log-rank test or hazard ratios.")
-    recorded = recorded_outcomes(cohort)
+    recorded = recorded_outcomes(probe)
     missing = [f"{key.replace('_', ' ')} ({_NOT_RECORDED[key].split(': ', 1)[1]})"
                for key in _NOT_RECORDED if not recorded[key]]
     if missing:
         notes.append("Not recorded in this file, so shown as not recorded rather than 0%: " + "; ".join(missing) + ".")
-    comp = completion_rates(cohort, by=by, groups=present)
-    rel = relapse_rates(cohort, by=by, origin=origin, horizons=horizons_days, groups=present, conf_level=conf_level)
+    base = counts.collapse([by, "in_treatment", "transferred", "completed"])
+    comp = completion_rates(base, by=by, groups=present, count_col=COUNT)
+    rows = counts.collapse([by, *survival_columns(origin)], due=(origin, horizons_days))
+    rel = relapse_rates(rows, by=by, origin=origin, horizons=horizons_days, groups=present, conf_level=conf_level,
+                        count_col=COUNT, due_days_col="due" if "due" in rows.columns else None)
     cox = cox_fit = None
     cox_error = None
     if len(present) > 1:
         ref = reference if reference is not None else default_reference(by, present)
-        missing = [c for c in adjust if c not in cohort.columns]
-        if missing:
-            raise ValueError(f"Cannot adjust for {', '.join(missing)}: no such column.")
-        frame = data.join(cohort.loc[data.index, list(adjust)]) if adjust else data
-        notes += covariate_warnings(frame, adjust, min_cell=min_cell, labels=labels)
+        notes += covariate_warnings(frame, adjust, min_cell=min_cell, labels=labels, count_col=COUNT)
         binary = {c: False for c in adjust if pd.api.types.is_bool_dtype(frame[c])}
         try:
             cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
-                          covariates=list(adjust), reference_levels=binary, conf_level=conf_level)
+                          covariates=list(adjust), reference_levels=binary, conf_level=conf_level, count_col=COUNT)
             cox_fit = cox
             cox = _rename_group_terms(cox, by, labels)
         except ValueError as exc:
             cox_error = f"Cox model not fitted: {exc}"
-    n_used = len(data)
+    n_used = int(data[COUNT].sum())
     return OutcomesReport(
-        by=by, origin=origin, horizons=horizons_days, tau=float(tau_days), n_episodes=len(cohort), n_used=n_used,
-        km=km, survival=survival_at(km, horizons_days), medians=median_survival(km),
+        by=by, origin=origin, horizons=horizons_days, tau=float(tau_days), n_episodes=int(counts.n_episodes),
+        n_used=n_used, km=km, survival=survival_at(km, horizons_days), medians=median_survival(km),
         rmst=rmst_by_group(km, tau=tau_days),
         logrank=lr, pairwise=pw if pw is not None else pd.DataFrame(
             columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]),
         completion=comp, relapse=rel, cox=cox, cox_error=cox_error, notes=tuple(notes),
-        benchmarks=_benchmarks_or_none(cohort, by, groups, conf_level),
+        benchmarks=_benchmarks_or_none(counts, by, groups, conf_level),
         time_unit=unit, origin_reason=origin_reason, recorded=recorded, labels=labels, adjust=tuple(adjust),
-        cohort=cohort, cox_fit=cox_fit if conf_level == 0.95 else None)
+        cohort=counts, cox_fit=cox_fit if conf_level == 0.95 else None)
 
 
 def _days(h: float, factor: float) -> float:
@@ -281,12 +288,11 @@ def _days(h: float, factor: float) -> float:
     return int(days) if days.is_integer() else days
 
 
-def _benchmarks_or_none(cohort, by, groups, conf_level):
+def _benchmarks_or_none(counts, by, groups, conf_level):
     """Benchmark placements (discharge-origin figures), or None when the data cannot give them."""
-    if "discharge_reason" not in cohort.columns:
+    if "discharge_reason" not in counts.columns:
         return None
-    subset = cohort if groups is None else cohort[group_values(cohort, by, groups).notna()]
-    return program_benchmarks(subset, by=by, conf_level=conf_level)
+    return program_benchmarks(counts, by=by, conf_level=conf_level, groups=groups)
 
 
 def _rename_group_terms(cox: CoxResult, by: str, labels: dict | None = None) -> CoxResult:
@@ -311,7 +317,8 @@ def _rename_group_terms(cox: CoxResult, by: str, labels: dict | None = None) -> 
     return dataclasses.replace(cox, **changes)
 
 
-def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf_level: float = 0.95) -> pd.DataFrame:
+def benchmark_estimates(cohort, *, by: str = "level_of_care", conf_level: float = 0.95,
+                        groups: Sequence | None = None) -> pd.DataFrame:
     """The program's own figures in the units of the benchmark registry, per group and for all episodes.
 
     Rows (``group`` = a group of ``by`` or ``"all"``): one-year relapse from discharge (1 - KM, log-log
@@ -320,6 +327,8 @@ def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf
     2004 completion by service), shares of discharged stays over 30/90/180/365 days (Wilson; TEDS-D
     2019). Pass the result to :func:`analysis.benchmarks.place_against_benchmarks`. ``level_of_care`` is
     filled only when grouping by level of care, so level-specific benchmarks match only then.
+    ``cohort``: a pandas cohort or :class:`analysis.counts.CohortCounts`; ``groups``: only these groups of
+    ``by`` (and "all" over them).
 
     Returns
     -------
@@ -329,45 +338,62 @@ def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf
     from analysis.proportions import wilson_interval
     from analysis.retention import discharge_reason_mix
 
+    counts = as_counts(cohort)
+
+    def rows_of(columns):
+        frame = counts.collapse([by, *columns])
+        if groups is not None:
+            frame = frame[group_values(frame, by, groups).notna().to_numpy()]
+        return frame
+
+    def everyone(frame):
+        out = frame.assign(_all=pd.Categorical(np.full(len(frame), "all"), categories=["all"]))
+        out.attrs = dict(frame.attrs)
+        return out
+
+    surv = rows_of(("time_discharge_days", "event_discharge"))
+    mix_rows = rows_of(("in_treatment", "discharge_reason"))
+    stay = rows_of(("in_treatment", "los_days"))
     rows: list[dict] = []
-    needed = [c for c in (by, "time_discharge_days", "event_discharge", "discharge_reason", "in_treatment",
-                          "los_days") if c in cohort.columns]
-    cohort = cohort[needed]  # a narrow copy: the wide cohort of a million rows is slow to copy
-    everyone = cohort.assign(_all=pd.Categorical(np.full(len(cohort), "all"), categories=["all"]))
-    for col, frame in ((by, cohort), ("_all", everyone)):
-        data = relapse_survival_data(frame, by=col, origin="discharge")
+    for col, pooled in ((by, False), ("_all", True)):
+        data = relapse_survival_data(everyone(surv) if pooled else surv, by=col, origin="discharge", count_col=COUNT)
         if not data.empty:
-            km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level)
+            km = km_by_group(data, time_col="time", event_col="event", group_col="group", conf_level=conf_level,
+                             weight_col=COUNT)
             at = survival_at(km, [90, 365])
             for g, part in at.groupby("group", observed=True):
                 s90, s365 = part["survival"].to_numpy()
                 lo, hi = part["ci_lower"].to_numpy()[1], part["ci_upper"].to_numpy()[1]
-                n = int((data["group"] == g).sum())
+                n = int(data.loc[(data["group"] == g).to_numpy(), COUNT].sum())
                 rows.append(dict(group=g, metric="relapse", horizon_days=365, origin="discharge", unit="person",
                                  estimate=1 - s365, lower=1 - hi, upper=1 - lo, n=n))
-                if col == "_all":  # the chronic-illness context rows are stated without horizon or origin
+                if pooled:  # the chronic-illness context rows are stated without horizon or origin
                     rows.append(dict(group=g, metric="relapse", horizon_days=None, origin=None, unit="person",
                                      estimate=1 - s365, lower=1 - hi, upper=1 - lo, n=n))
                 share = (1 - s90) / (1 - s365) if s365 < 1 else float("nan")
                 rows.append(dict(group=g, metric="share_of_year_relapses_by_day_90", horizon_days=90,
                                  origin="discharge", unit="person", estimate=share, lower=float("nan"),
                                  upper=float("nan"), n=n))
-        mix = discharge_reason_mix(frame, by=col, conf_level=conf_level)
-        if col != "_all":  # per group only completion (TEDS 2004 by service); the pooled mix is for "all"
+        mix = discharge_reason_mix(everyone(mix_rows) if pooled else mix_rows, by=col, conf_level=conf_level,
+                                   count_col=COUNT)
+        if not pooled:  # per group only completion (TEDS 2004 by service); the pooled mix is for "all"
             mix = mix[mix["reason"] == "completed"]
         for r in mix.itertuples():
             rows.append(dict(group=r.group, metric=f"discharge_reason_{r.reason}", horizon_days=None, origin=None,
                              unit="discharge", estimate=r.share, lower=r.ci_lower, upper=r.ci_upper,
                              n=int(r.n_discharged)))
-        if col != "_all":  # TEDS-D lengths of stay pool all services: compare the whole program only
+        if not pooled:  # TEDS-D lengths of stay pool all services: compare the whole program only
             continue
-        discharged = frame[~frame["in_treatment"]]
-        groups = group_values(discharged, col)
+        frame = everyone(stay)
+        discharged = frame[~frame["in_treatment"].to_numpy(dtype=bool)]
+        g = group_values(discharged, col)
+        w = discharged[COUNT].to_numpy(dtype="float64")
+        los = discharged["los_days"].to_numpy(dtype="float64")
         for days in (30, 90, 180, 365):
-            over = (discharged["los_days"] > days).groupby(groups, observed=True).agg(["sum", "count"])
+            over = pd.DataFrame({"sum": w * (los > days), "count": w}).groupby(g.to_numpy(), observed=True).sum()
             lo, hi = wilson_interval(over["sum"].to_numpy(), over["count"].to_numpy(), conf_level)
-            for (g, r), lo_, hi_ in zip(over.iterrows(), lo, hi, strict=True):
-                rows.append(dict(group=g, metric=f"los_over_{days}_days", horizon_days=None, origin=None,
+            for (grp, r), lo_, hi_ in zip(over.iterrows(), lo, hi, strict=True):
+                rows.append(dict(group=grp, metric=f"los_over_{days}_days", horizon_days=None, origin=None,
                                  unit="discharge", estimate=r["sum"] / r["count"], lower=lo_, upper=hi_,
                                  n=int(r["count"])))
     out = pd.DataFrame(rows)
@@ -382,8 +408,8 @@ def benchmark_estimates(cohort: pd.DataFrame, *, by: str = "level_of_care", conf
 _ANY_LEVEL_METRICS = ("relapse", "share_of_year_relapses_by_day_90")
 
 
-def program_benchmarks(cohort: pd.DataFrame, *, by: str = "level_of_care", extra_benchmarks=None,
-                       conf_level: float = 0.95) -> pd.DataFrame:
+def program_benchmarks(cohort, *, by: str = "level_of_care", extra_benchmarks=None,
+                       conf_level: float = 0.95, groups: Sequence | None = None) -> pd.DataFrame:
     """The program's figures placed against the benchmark registry (below / inside / overlapping / above).
 
     Uses :func:`benchmark_estimates` and :func:`analysis.benchmarks.place_against_benchmarks`. A
@@ -395,7 +421,7 @@ def program_benchmarks(cohort: pd.DataFrame, *, by: str = "level_of_care", extra
     from analysis.benchmarks import load_benchmarks, place_against_benchmarks
 
     bench = load_benchmarks(extra_benchmarks)
-    placed = place_against_benchmarks(benchmark_estimates(cohort, by=by, conf_level=conf_level), bench)
+    placed = place_against_benchmarks(benchmark_estimates(cohort, by=by, conf_level=conf_level, groups=groups), bench)
     pooled = placed["benchmark_level_of_care"].isna() | (placed["benchmark_level_of_care"].astype(str) == "")
     keep = (placed["group"] == "all") | ~pooled | placed["metric"].isin(_ANY_LEVEL_METRICS)
     return placed[keep].reset_index(drop=True)

@@ -233,7 +233,7 @@ def _compare(pub: Publication, origin: str, caption: str) -> ReviewSection | Non
     if any(g not in visible for g in pair):
         return ReviewSection("compare", "IOP vs residential", "Not shown: one of the two groups has fewer than "
                              f"{pub.min_cell} people followed, or its number is hidden to protect a small count.")
-    covs = [c for c in DEFAULT_COVARIATES if c in pub.raw.cohort.columns]
+    covs = [c for c in DEFAULT_COVARIATES if c in pub.raw.counts.columns]
     view = comparison(pub, *pair, origin, covs)
     at = view.at_risk.frame.rename(columns={"at_risk": "n_at_risk", "relapsed": "n_event_cum"})
     at = at[at["n_at_risk"].notna() & at["n_event_cum"].notna()]

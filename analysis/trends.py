@@ -37,11 +37,11 @@ from scipy import stats
 from analysis.benchmarks import target_status
 from analysis.cohort import data_as_of, survival_columns
 from analysis.proportions import risk_difference, wilson_interval
-from analysis.retention import group_values
+from analysis.retention import frequency_counts, group_values
 from analysis.suppression import DEFAULT_MIN_CELL
 from analysis.survival import km_by_group, median_survival, survival_at
 
-__all__ = ["PERIODS_OF", "TREND_METRICS", "COUNT_COLUMNS", "ALL_GROUP", "TrendResult", "quarterly_trends",
+__all__ = ["PERIODS_OF", "TREND_METRICS", "COUNT_COLUMNS", "ALL_GROUP", "TrendResult", "quarterly_trends", "quarterly_trends_from_counts",
            "latest_complete", "period_change", "target_status_table"]
 
 PERIODS_OF: tuple[str, ...] = ("discharge", "admission")
@@ -125,6 +125,8 @@ class _Cells:
     first_period: int
     n_periods: int
     freq: str
+    w: np.ndarray
+    """How many episodes each entry stands for (1 for rows; the counts of collapsed rows)."""
 
     def labels(self, keys) -> tuple[list, list[str]]:
         k = np.asarray(keys, dtype=np.int64)
@@ -133,11 +135,12 @@ class _Cells:
         return group, period
 
 
-def _cells(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool, freq: str) -> _Cells:
+def _cells(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool, freq: str,
+           count_col: str | None = None) -> _Cells:
     g = group_values(cohort, by)
     codes = g.cat.codes.to_numpy()
     ordinal = period.array.asi8 if len(period) else np.array([], dtype=np.int64)
-    ok = (codes >= 0) & period.notna().to_numpy()
+    ok = (codes >= 0) & period.notna().to_numpy() & (frequency_counts(cohort, count_col) > 0)
     if not ok.any():
         raise ValueError("No episodes with a date for the chosen quarters match the selection.")
     first, last = int(ordinal[ok].min()), int(ordinal[ok].max())
@@ -149,7 +152,8 @@ def _cells(cohort: pd.DataFrame, by: str, period: pd.Series, include_all: bool, 
         pos = np.concatenate([pos, pos])
         key = np.concatenate([key, len(groups) * n_periods + (ordinal[ok] - first)])
         groups.append(ALL_GROUP)
-    return _Cells(pos=pos, key=key, groups=groups, first_period=first, n_periods=n_periods, freq=freq)
+    w = frequency_counts(cohort, count_col)[pos]
+    return _Cells(pos=pos, key=key, groups=groups, first_period=first, n_periods=n_periods, freq=freq, w=w)
 
 
 def _col(cohort: pd.DataFrame, name: str, pos: np.ndarray, dtype: str) -> np.ndarray:
@@ -158,9 +162,10 @@ def _col(cohort: pd.DataFrame, name: str, pos: np.ndarray, dtype: str) -> np.nda
 
 def _completion(cohort: pd.DataFrame, cells: _Cells, conf_level: float) -> pd.DataFrame:
     in_tr = _col(cohort, "in_treatment", cells.pos, "bool")
-    f = pd.DataFrame({"key": cells.key, "n_in_treatment": in_tr.astype(int), "discharged": (~in_tr).astype(int),
-                      "transferred": (_col(cohort, "transferred", cells.pos, "bool") & ~in_tr).astype(int),
-                      "completed": (_col(cohort, "completed", cells.pos, "bool") & ~in_tr).astype(int)})
+    w = cells.w
+    f = pd.DataFrame({"key": cells.key, "n_in_treatment": w * in_tr, "discharged": w * ~in_tr,
+                      "transferred": w * (_col(cohort, "transferred", cells.pos, "bool") & ~in_tr),
+                      "completed": w * (_col(cohort, "completed", cells.pos, "bool") & ~in_tr)})
     s = f.groupby("key", sort=True).sum().reset_index()
     group, period = cells.labels(s["key"])
     rows = []
@@ -176,10 +181,11 @@ def _completion(cohort: pd.DataFrame, cells: _Cells, conf_level: float) -> pd.Da
 
 def _km(cells: _Cells, time: np.ndarray, event: np.ndarray, conf_level: float):
     ok = ~np.isnan(time)
-    data = pd.DataFrame({"key": cells.key[ok], "time": time[ok], "event": event[ok]})
+    data = pd.DataFrame({"key": cells.key[ok], "time": time[ok], "event": event[ok], "n": cells.w[ok]})
     if data.empty:
         return None, None
-    km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level)
+    km = km_by_group(data, time_col="time", event_col="event", group_col="key", conf_level=conf_level,
+                     weight_col="n")
     return km, data
 
 
@@ -190,7 +196,7 @@ def _relapse(cohort: pd.DataFrame, cells: _Cells, origin: str, h: int, conf_leve
     if km is None:
         return pd.DataFrame()
     at = survival_at(km, [h])
-    n = data.groupby("key").size()
+    n = data.groupby("key")["n"].sum()
     keys = at["group"].astype(np.int64).to_numpy()
     group, period = cells.labels(keys)
     observable = at["n_at_risk"].to_numpy() > 0
@@ -210,7 +216,8 @@ def _median_stay(cohort: pd.DataFrame, cells: _Cells, conf_level: float) -> pd.D
     if km is None:
         return pd.DataFrame()
     med = median_survival(km)
-    counts = data.groupby("key").agg(n=("event", "size"), n_events=("event", "sum"))
+    counts = data.assign(n_events=data["event"] * data["n"]).groupby("key").agg(n=("n", "sum"),
+                                                                                 n_events=("n_events", "sum"))
     keys = med["group"].astype(np.int64).to_numpy()
     group, period = cells.labels(keys)
     reached = med["median_days"].notna().to_numpy()
@@ -231,16 +238,31 @@ def quarterly_trends(cohort: pd.DataFrame, *, by: str = "level_of_care", period_
     ValueError
         Without dates for ``period_of`` (duration-shaped files), or with an unknown ``period_of``.
     """
+    parts = dict.fromkeys(("completion", "relapse", "median_stay"), cohort)
+    return quarterly_trends_from_counts(parts, by=by, period_of=period_of, origin=origin, horizon_days=horizon_days,
+                                        include_all=include_all, freq=freq, conf_level=conf_level)
+
+
+def quarterly_trends_from_counts(parts: dict[str, pd.DataFrame], *, by: str = "level_of_care",
+                                 period_of: str = "discharge", origin: str = "discharge", horizon_days: int = 90,
+                                 include_all: bool = True, freq: str = "Q", conf_level: float = 0.95,
+                                 count_col: str | None = None) -> TrendResult:
+    """:func:`quarterly_trends` from collapsed rows: ``parts`` holds a frame for ``completion`` (group, the
+    period's date, in_treatment, transferred, completed), ``relapse`` (group, date, time and event from the
+    origin) and ``median_stay`` (group, date, los_days, in_treatment), each with ``count_col`` (the date may
+    be the first day of its quarter). The data's date is taken from the completion frame's ``attrs``."""
     if period_of not in PERIODS_OF:
         raise ValueError(f"Periods can be of {' or '.join(PERIODS_OF)}, not {period_of!r}.")
     survival_columns(origin)  # checks the origin
     h = int(horizon_days)
     if h <= 0:
         raise ValueError("The relapse horizon must be a positive number of days.")
-    cells = _cells(cohort, by, _period_column(cohort, period_of, freq), include_all, freq)
-    parts = [_completion(cohort, cells, conf_level), _relapse(cohort, cells, origin, h, conf_level),
-             _median_stay(cohort, cells, conf_level)]
-    table = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    cells = {k: _cells(f, by, _period_column(f, period_of, freq), include_all, freq, count_col) for k, f in parts.items()}
+    cohort = parts["completion"]
+    tables = [_completion(cohort, cells["completion"], conf_level),
+              _relapse(parts["relapse"], cells["relapse"], origin, h, conf_level),
+              _median_stay(parts["median_stay"], cells["median_stay"], conf_level)]
+    table = pd.concat([p for p in tables if len(p)], ignore_index=True)
     table["period"] = table["period"].astype(str)
     periods = pd.PeriodIndex(table["period"], freq=freq)
     table["period_start"] = periods.start_time
@@ -262,7 +284,7 @@ def quarterly_trends(cohort: pd.DataFrame, *, by: str = "level_of_care", period_
         if c not in table.columns:
             table[c] = np.nan
     order = {m: i for i, m in enumerate(TREND_METRICS)}
-    rank = {str(g): i for i, g in enumerate(cells.groups)}
+    rank = {str(g): i for i, g in enumerate(cells["completion"].groups)}
     table = table.assign(_m=table["metric"].map(order), _g=table["group"].astype(str).map(rank))
     table = table.sort_values(["_m", "_g", "period"], kind="stable").drop(columns=["_m", "_g"])
     table = table[_COLUMNS].reset_index(drop=True)

@@ -56,6 +56,11 @@ class _RowsEngine:
     def frame(self, columns=None):
         return self.cohort if columns is None else self.cohort[list(columns)]
 
+    def counts(self, spec=None):
+        from analysis.counts import FrameCounts
+
+        return FrameCounts(self.cohort)  # the rows themselves (n = 1): the pandas path of every statistic
+
 
 def _pandas_loader(args, **kwargs):
     """``load_from_args`` as it was before the engine: load_episodes + derive_cohort."""

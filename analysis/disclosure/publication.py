@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.counts import as_counts
 from analysis.disclosure.cells import PROGRAM, CellId, Ledger, cell_id
 from analysis.disclosure.curves import publish_cif, publish_km
 from analysis.disclosure.ledger import build_ledger
@@ -82,10 +83,11 @@ class Publication:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def build(cls, cohort: pd.DataFrame, *, by: str = "level_of_care", min_cell: int = DEFAULT_MIN_CELL,
+    def build(cls, cohort, *, by: str = "level_of_care", min_cell: int = DEFAULT_MIN_CELL,
               neighbours: Sequence[Neighbour] = (), horizons: Sequence[float] = DEFAULT_HORIZONS,
               days: Sequence[float] | None = None) -> Publication:
-        """Compute and protect everything for ``cohort`` grouped by ``by``.
+        """Compute and protect everything for ``cohort`` (a pandas cohort, or an engine's cohort as
+        :class:`analysis.counts.EngineCounts`) grouped by ``by``.
 
         Raises
         ------
@@ -94,7 +96,8 @@ class Publication:
         ValueError
             No episodes, or a grouping column the cohort does not have.
         """
-        if len(cohort) == 0:
+        cohort = as_counts(cohort)
+        if cohort.n_episodes == 0:
             raise ValueError("No episodes match the selection.")
         if by not in cohort.columns:
             raise ValueError(f"There is no column '{by}' to group by.")
@@ -247,10 +250,10 @@ class Publication:
         keep = data["group"].isin(list(km["group"].cat.categories))
         sub = data[keep].copy()
         sub["group"] = sub["group"].cat.set_categories(list(km["group"].cat.categories))
-        cif = cumulative_incidence(sub, time_col="time", event_col="event", group_col="group")
+        cif = cumulative_incidence(sub, time_col="time", event_col="event", group_col="group", weight_col="n")
         deaths = {}
         for g, part in sub[sub["event"] == 2].groupby("group", observed=True):
-            counts = part["time"].value_counts().sort_index()
+            counts = part.groupby("time")["n"].sum().sort_index()
             deaths[g] = (counts.index.to_numpy(dtype="float64"), counts.to_numpy(dtype="float64"))
         for g in km["group"].cat.categories:
             deaths.setdefault(g, (np.array([]), np.array([])))

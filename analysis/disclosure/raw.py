@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import ORIGINS
+from analysis.cohort import ORIGINS, survival_columns
+from analysis.counts import COUNT, CohortCounts, as_counts
 from analysis.disclosure.cells import LEVEL_CARE, LEVEL_GROUP, LEVEL_PROGRAM, PROGRAM
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
 from analysis.retention import (
@@ -25,10 +26,9 @@ from analysis.retention import (
     group_values,
     length_of_stay,
     retention_curve,
-    step_downs,
 )
 from analysis.survival import km_by_group
-from analysis.trends import quarterly_trends
+from analysis.trends import quarterly_trends_from_counts
 
 __all__ = ["Scope", "RawResults", "compute_raw", "scopes_for", "PROGRAM_COLUMN", "FORCED_DAYS",
            "RETENTION_DAYS", "LOS_DAYS", "CASEMIX_COLUMNS", "TREND_HORIZON", "TREND_ORIGIN"]
@@ -72,7 +72,7 @@ def scopes_for(cohort: pd.DataFrame, by: str) -> list[Scope]:
 class RawResults:
     """Raw frames per scope (``by`` of the scope as key). Counts are raw; nothing here is published."""
 
-    cohort: pd.DataFrame
+    counts: CohortCounts
     scopes: list[Scope]
     horizons: tuple[int, ...]
     days: tuple[float, ...] | None = None
@@ -88,6 +88,8 @@ class RawResults:
     engagement: dict[str, pd.DataFrame] = field(default_factory=dict)
     km: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     survival_data: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    """Per (scope, origin): ``group, time, event, n`` (:func:`analysis.relapse.relapse_survival_data` on
+    collapsed rows: ``n`` episodes per row; the cohort's own rows, ``n = 1``, for an in-memory cohort)."""
     relapse: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     retention_km: dict[str, pd.DataFrame] = field(default_factory=dict)
     casemix: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
@@ -98,56 +100,62 @@ class RawResults:
     """Per scope, :class:`analysis.trends.TrendResult` by quarter of discharge (relapse from discharge at
     :data:`TREND_HORIZON` days); missing for files without discharge dates."""
 
-    def frame(self, scope: Scope) -> pd.DataFrame:
-        """The cohort with the scope's grouping column (the program scope adds a constant column)."""
-        if scope.by != PROGRAM:
-            return self.cohort
-        return _program_frame(self.cohort)
+    @property
+    def cohort(self) -> pd.DataFrame:
+        """The cohort's rows, for the statistics that need rows (a propensity model): an in-memory cohort
+        itself; from an engine, fetched (narrow columns only where the caller asks, see ``counts.rows``)."""
+        return self.counts.rows()
+
+    @property
+    def n_episodes(self) -> int:
+        return int(self.counts.n_episodes)
 
     def scope(self, by: str) -> Scope:
         return next(s for s in self.scopes if s.by == by)
 
 
-def _program_frame(cohort: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in _NEEDED if c in cohort.columns]
-    out = cohort[cols].copy()  # narrow: a million-row wide cohort is slow to copy
-    out[PROGRAM_COLUMN] = pd.Categorical(np.full(len(out), PROGRAM), categories=[PROGRAM])
-    out.attrs = dict(cohort.attrs)
+def _program(frame: pd.DataFrame) -> pd.DataFrame:
+    """A collapsed frame with the constant grouping column of the whole-program scope."""
+    out = frame.assign(**{PROGRAM_COLUMN: pd.Categorical(np.full(len(frame), PROGRAM), categories=[PROGRAM])})
+    out.attrs = dict(frame.attrs)
     return out
 
 
 def _los_over(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Discharged episodes with a stay longer than each of :data:`LOS_DAYS` days, per group."""
     g = group_values(frame, column)
+    w = frame[COUNT].to_numpy(dtype="float64")
     done = ~frame["in_treatment"].to_numpy(dtype=bool)
     los = frame["los_days"].to_numpy(dtype="float64")
     rows = {"group": g.cat.categories}
     for d in LOS_DAYS:
-        over = pd.Series(done & (los > d)).groupby(g.to_numpy(), observed=False).sum()
+        over = pd.Series(w * (done & (los > d))).groupby(g.to_numpy(), observed=False).sum()
         rows[f"over_{d}"] = over.reindex(g.cat.categories, fill_value=0).to_numpy(dtype="float64")
     return pd.DataFrame(rows)
 
 
-def _casemix_counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Episodes per group and value of each case-mix column (categorical and yes/no columns only), among
-    the episodes followed from an origin (the population of the comparison from that origin)."""
+def _casemix_long(frame: pd.DataFrame, column: str, var: str) -> pd.DataFrame | None:
+    """Episodes per group and value of ``var`` (its text) in collapsed rows: the cross-table's every cell
+    (groups with a value x values seen), zeros included; None for a numeric column."""
+    col = frame[var]
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return None
     g = group_values(frame, column)
-    parts = []
-    for var in CASEMIX_COLUMNS:
-        if var not in frame.columns or var == column:
-            continue
-        col = frame[var]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            continue
-        values = col.astype(object).where(col.notna()).map(lambda v: None if v is None else str(v))
-        table = pd.crosstab(g, values)
-        long = table.stack().rename("n").reset_index()
-        long.columns = ["group", "value", "n"]
-        long.insert(1, "variable", var)
-        parts.append(long)
-    if not parts:
+    values = col.astype(object).where(col.notna()).map(lambda v: None if v is None else str(v))
+    ok = (g.notna() & values.notna()).to_numpy()
+    if not ok.any():
         return pd.DataFrame(columns=["group", "variable", "value", "n"])
-    return pd.concat(parts, ignore_index=True)
+    w = frame[COUNT].to_numpy(dtype="int64")[ok]
+    cells = pd.Series(w).groupby([g[ok].to_numpy(), values[ok].to_numpy()], observed=True).sum()
+    table = cells.unstack(fill_value=0)
+    table = table.reindex(index=[c for c in g.cat.categories if c in table.index],
+                          columns=sorted(table.columns)).fillna(0).astype("int64")
+    long = table.stack().rename("n").reset_index()
+    long.columns = ["group", "value", "n"]
+    long["group"] = pd.Categorical(long["group"], categories=[c for c in g.cat.categories if c in table.index],
+                                   ordered=True)
+    long.insert(1, "variable", var)
+    return long
 
 
 def _guarded(fn, *args, **kwargs):
@@ -160,48 +168,118 @@ def _guarded(fn, *args, **kwargs):
 
 def _sizes(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     g = group_values(frame, column)
-    counts = g.value_counts(sort=False).reindex(g.cat.categories, fill_value=0)
+    w = frame[COUNT].to_numpy(dtype="float64")
+    counts = pd.Series(w).groupby(g.to_numpy(), observed=False).sum().reindex(g.cat.categories, fill_value=0)
     return pd.DataFrame({"group": list(g.cat.categories), "n_episodes": counts.to_numpy(dtype="float64")})
 
 
-def compute_raw(cohort: pd.DataFrame, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS,
+_BASE = ("in_treatment", "transferred", "completed", "discharge_reason")
+_STAY = ("in_treatment", "los_days")
+_HOURS = ("level_of_care", "los_days", "hours_scheduled", "hours_attended")
+
+
+def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS,
                 days: Sequence[float] | None = None) -> RawResults:
     """Every raw frame the ledger and the views need, for the scopes of :func:`scopes_for`.
 
+    ``cohort``: a pandas cohort or a :class:`analysis.counts.CohortCounts` (an engine's cohort): every
+    frame comes from collapsed rows (:mod:`analysis.counts`), one collapse per family of statistics
+    grouped by level of care and ``by`` at once, shared by the scopes.
     ``days``: the days of the at-risk rows besides the horizons (default the app's :data:`FORCED_DAYS`; the
     command line passes its horizons only, so a day next to a horizon does not force one of them away).
     """
-    scopes = scopes_for(cohort, by)
+    counts = as_counts(cohort)
+    scopes = scopes_for(counts.probe(), by)
     whole = tuple(int(h) if float(h).is_integer() else float(h) for h in horizons)
-    raw = RawResults(cohort, scopes, whole, None if days is None else tuple(days))
+    raw = RawResults(counts, scopes, whole, None if days is None else tuple(days))
+    has = set(counts.columns)
+    plan = raw_requests(counts, by, whole)
+
+    def family(name: str) -> dict[str, pd.DataFrame]:
+        frame = counts.collapse(**plan[name])
+        return {s.by: (_program(frame) if s.by == PROGRAM else frame) for s in scopes}
+
+    base, stay, hours = family("base"), family("stay"), family("hours")
+    surv = {o: family(f"survival_{o}") for o in ORIGINS if f"survival_{o}" in plan}
     for scope in scopes:
-        frame, col = raw.frame(scope), scope.column
-        raw.sizes[scope.by] = _sizes(frame, col)
-        if "discharge_reason" in frame.columns:
-            raw.completion[scope.by] = completion_rates(frame, by=col)
-            raw.mix[scope.by] = discharge_reason_mix(frame, by=col)
-        for store, value in ((raw.los, _guarded(length_of_stay, frame, by=col)),
-                             (raw.los_over, _guarded(_los_over, frame, col)),
-                             (raw.engagement, _guarded(engagement, frame, by=col))):
+        col, b = scope.column, base[scope.by]
+        raw.sizes[scope.by] = _sizes(b, col)
+        if "discharge_reason" in has:
+            raw.completion[scope.by] = completion_rates(b, by=col, count_col=COUNT)
+            raw.mix[scope.by] = discharge_reason_mix(b, by=col, count_col=COUNT)
+        s, h = stay[scope.by], hours[scope.by]
+        for store, value in ((raw.los, _guarded(length_of_stay, s, by=col, count_col=COUNT)),
+                             (raw.los_over, _guarded(_los_over, s, col)),
+                             (raw.engagement, _guarded(engagement, h, by=col, count_col=COUNT))):
             if value is not None:
                 store[scope.by] = value
-        for origin in ORIGINS:
-            data = relapse_survival_data(frame, by=col, origin=origin)
+        for origin, frames in surv.items():
+            frame = frames[scope.by]
+            data = relapse_survival_data(frame, by=col, origin=origin, count_col=COUNT)
             if data.empty:
                 continue
             raw.survival_data[(scope.by, origin)] = data
-            raw.km[(scope.by, origin)] = km_by_group(data, time_col="time", event_col="event", group_col="group")
-            raw.relapse[(scope.by, origin)] = relapse_rates(frame, by=col, origin=origin, horizons=raw.horizons)
+            raw.km[(scope.by, origin)] = km_by_group(data, time_col="time", event_col="event", group_col="group",
+                                                     weight_col=COUNT)
+            raw.relapse[(scope.by, origin)] = relapse_rates(
+                frame, by=col, origin=origin, horizons=raw.horizons, count_col=COUNT,
+                due_days_col="due" if "due" in frame.columns else None)
             if scope.by != PROGRAM:  # case mix of the people each comparison analyses
-                raw.casemix[(scope.by, origin)] = _casemix_counts(frame.loc[data.index], col)
-        km_ret = _guarded(retention_curve, frame, by=col)
+                raw.casemix[(scope.by, origin)] = _casemix(counts, plan, col, origin)
+        km_ret = _guarded(retention_curve, s, by=col, count_col=COUNT)
         if km_ret is not None:
             raw.retention_km[scope.by] = km_ret
-        if scope.by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(frame.columns):
-            raw.step_rates, raw.step_flows = step_downs(frame)
-        if "discharge_reason" in frame.columns:
-            tr = _guarded(quarterly_trends, frame, by=col, period_of="discharge", origin=TREND_ORIGIN,
-                          horizon_days=TREND_HORIZON, include_all=False)
-            if tr is not None:
-                raw.trends[scope.by] = tr
+        if scope.by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= has:
+            raw.step_rates, raw.step_flows = counts.step_downs()
+    if "trend_completion" in plan:
+        _trends(raw, counts, plan)
     return raw
+
+
+def raw_requests(counts: CohortCounts, by: str, horizons: Sequence[float]) -> dict[str, dict]:
+    """The collapses :func:`compute_raw` reads (keyword arguments of ``CohortCounts.collapse`` by name):
+    each family grouped by level of care and ``by`` at once, so one pass of an engine answers them all."""
+    keys = [s.column for s in scopes_for(counts.probe(), by) if s.by != PROGRAM]
+    has = set(counts.columns)
+    plan = {"base": dict(columns=[*keys, *_BASE]), "stay": dict(columns=[*keys, *_STAY]),
+            "hours": dict(columns=[*keys, *_HOURS])}
+    for origin in ORIGINS:
+        time_col, event_col = survival_columns(origin)
+        if time_col not in has:
+            continue
+        plan[f"survival_{origin}"] = dict(columns=[*keys, time_col, event_col], due=(origin, tuple(horizons)))
+        for var in CASEMIX_COLUMNS:
+            if var in has:
+                plan[f"casemix_{origin}_{var}"] = dict(columns=[*keys, var], nonnull=time_col)
+    if "discharge_reason" in has and "discharge_date" in has:
+        time_col, event_col = survival_columns(TREND_ORIGIN)
+        for name, cols in (("completion", ("in_treatment", "transferred", "completed")),
+                           ("relapse", (time_col, event_col)), ("median_stay", ("los_days", "in_treatment"))):
+            plan[f"trend_{name}"] = dict(columns=[*keys, "discharge_date", *cols], quarters=("discharge_date",))
+    return plan
+
+
+def _casemix(counts: CohortCounts, plan: dict, column: str, origin: str) -> pd.DataFrame:
+    """Case mix of the people followed from ``origin``, per group of ``column`` (one collapse per variable)."""
+    parts = []
+    for var in CASEMIX_COLUMNS:
+        name = f"casemix_{origin}_{var}"
+        if name not in plan or var == column:
+            continue
+        long = _casemix_long(counts.collapse(**plan[name]), column, var)
+        if long is not None:
+            parts.append(long)
+    if not parts:
+        return pd.DataFrame(columns=["group", "variable", "value", "n"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _trends(raw: RawResults, counts: CohortCounts, plan: dict) -> None:
+    """Quarterly trends per scope from three collapses (completion, relapse from discharge, stays)."""
+    frames = {k: counts.collapse(**plan[f"trend_{k}"]) for k in ("completion", "relapse", "median_stay")}
+    for scope in raw.scopes:
+        scoped = {k: (_program(f) if scope.by == PROGRAM else f) for k, f in frames.items()}
+        tr = _guarded(quarterly_trends_from_counts, scoped, by=scope.column, period_of="discharge",
+                      origin=TREND_ORIGIN, horizon_days=TREND_HORIZON, include_all=False, count_col=COUNT)
+        if tr is not None:
+            raw.trends[scope.by] = tr

@@ -266,6 +266,13 @@ class Engine:
         frame.attrs["as_of"] = self.as_of
         return frame
 
+    def counts(self, spec: FilterSpec | None = None):
+        """The cohort (filtered by ``spec``) as :class:`analysis.counts.EngineCounts`: what the outcomes report
+        and the publication read, as aggregate queries (only collapsed rows leave the engine)."""
+        from analysis.counts import EngineCounts
+
+        return EngineCounts(self, spec)
+
     def count(self, spec: FilterSpec | None = None) -> int:
         """Episodes in the cohort that pass the filters."""
         return int(self.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self.where(spec)}")["n"].iloc[0])

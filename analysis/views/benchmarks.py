@@ -45,7 +45,7 @@ def _refs(metric: str) -> list:
 
 def benchmarks_view(pub: Publication, extra_benchmarks: bytes | None = None) -> BenchmarksView:
     """Placements against the registry (and an organisation's own targets), published."""
-    placed = program_benchmarks(pub.raw.cohort, by=pub.by, extra_benchmarks=extra_benchmarks)
+    placed = program_benchmarks(pub.raw.counts, by=pub.by, extra_benchmarks=extra_benchmarks)
     placed = placed.assign(what=[describe_estimate(m, g, str(pop)) for m, g, pop in
                                  zip(placed["metric"], placed["group"], placed["benchmark_population"], strict=True)])
     parts = []

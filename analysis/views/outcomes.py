@@ -11,6 +11,7 @@ import math
 
 import pandas as pd
 
+from analysis.counts import survival_rows as cox_rows
 from analysis.cox import fit_cox
 from analysis.disclosure import Publication
 from analysis.disclosure.cells import PROGRAM, cell_id
@@ -121,8 +122,8 @@ def _tests(pub: Publication, report, visible: list) -> tuple[dict | None, list]:
     data["group"] = data["group"].cat.set_categories(visible)
     if len(visible) < 2:
         return None, []
-    lr = logrank(data, time_col="time", event_col="event", group_col="group")
-    pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+    lr = logrank(data, time_col="time", event_col="event", group_col="group", weight_col="n")
+    pw = pairwise_logrank(data, time_col="time", event_col="event", group_col="group", weight_col="n")
     return ({"statistic": _num(lr.statistic), "df": int(lr.df), "p": _num(lr.p)},
             [{"group_a": str(r.group_a), "group_b": str(r.group_b), "statistic": _num(r.statistic), "p": _num(r.p),
               "p_holm": _num(r.p_adjusted)} for r in pw.itertuples()])
@@ -137,10 +138,7 @@ def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | 
     by_label = report.labels.get(report.by, report.by)
     ref = report.cox.reference.get(by_label, report.cox.reference.get(report.by))
     ref = ref if ref in visible else default_reference(report.by, visible)
-    data = pub.raw.survival_data[(report.by, report.origin)]
-    data = data[data["group"].isin(visible)].copy()
-    data["group"] = data["group"].cat.set_categories(visible)
-    frame = data.join(pub.raw.cohort.loc[data.index, list(adjust)]) if adjust else data
+    frame = cox_rows(pub.raw.counts, report.by, report.origin, list(adjust), groups=visible)
     binary = {c: False for c in adjust if pd.api.types.is_bool_dtype(frame[c])}
     fitted = getattr(report, "cox_fit", None)
     if fitted is not None and visible == report.groups() and list(adjust) == list(report.adjust) \
@@ -149,7 +147,7 @@ def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | 
     else:
         try:
             cox = fit_cox(frame, time_col="time", event_col="event", group_col="group", reference=ref,
-                          covariates=list(adjust), reference_levels=binary)
+                          covariates=list(adjust), reference_levels=binary, count_col="n")
         except ValueError as exc:
             return None, f"Cox model not fitted: {exc}"
     hidden = [_term_hidden_codes(frame, "event", t, "group", pub.min_cell) for t in cox.terms["term"]]
@@ -182,7 +180,8 @@ def _term_hidden_codes(rows: pd.DataFrame, event_col: str, term: str, by: str, m
     names = np.array([str(v) for v in uniques], dtype=object)
     inside = np.isin(codes, np.flatnonzero(names == level))
     relapse = (rows[event_col] == 1).to_numpy()
-    for n in (inside.sum(), (~inside).sum(), (inside & relapse).sum(), (~inside & relapse).sum()):
+    w = rows["n"].to_numpy(dtype="int64") if "n" in rows.columns else np.ones(len(rows), dtype="int64")
+    for n in ((w * inside).sum(), (w * ~inside).sum(), (w * (inside & relapse)).sum(), (w * (~inside & relapse)).sum()):
         if 1 <= n < min_cell:
             return True
     return False

@@ -31,7 +31,7 @@ def _headline(pub: Publication, origin: str) -> PublishedTable:
     comp = raw.completion.get(PROGRAM)
     los = raw.los.get(PROGRAM)
     rel = raw.relapse.get((PROGRAM, origin))
-    row = {"n_episodes": float(len(raw.cohort)), "completion_rate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
+    row = {"n_episodes": float(raw.n_episodes), "completion_rate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
            "median_days": float(los["median_days"].iloc[0]) if los is not None else np.nan, "relapse": np.nan, "relapse_lower": np.nan,
            "relapse_upper": np.nan}
     if comp is not None:

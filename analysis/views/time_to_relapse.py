@@ -50,8 +50,8 @@ def logrank_visible(pub: Publication, origin: str) -> tuple[LogRankResult | None
     note = pub.visible_note(pub.by, origin, "The log-rank tests are")
     if data["group"].nunique() < 2:
         return None, pd.DataFrame(columns=["group_a", "group_b", "statistic", "p", "p_adjusted"]), note
-    glob = logrank(data, time_col="time", event_col="event", group_col="group")
-    pairs = pairwise_logrank(data, time_col="time", event_col="event", group_col="group")
+    glob = logrank(data, time_col="time", event_col="event", group_col="group", weight_col="n")
+    pairs = pairwise_logrank(data, time_col="time", event_col="event", group_col="group", weight_col="n")
     return glob, pairs, note
 
 

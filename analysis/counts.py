@@ -1,0 +1,205 @@
+"""A cohort as frequency counts: what the publication and the outcomes report read, from memory or an engine.
+
+Every statistic of the publication (:mod:`analysis.disclosure.raw`) and of the outcomes report
+(:func:`analysis.report.outcomes_report`) reads a few columns of the cohort and takes *collapsed rows*:
+one row per distinct combination of those columns with ``n``, how many episodes it stands for
+(``count_col="n"`` / ``weight_col="n"`` in survival, relapse, retention, trends, case mix and Cox; equal to
+the row-level results, tests/test_frequency_counts.py). Where the rows come from is this module's concern:
+
+* :class:`FrameCounts`: a pandas cohort in memory (an upload, the sample, a filtered view). Its
+  ``collapse`` returns the rows themselves with ``n = 1``: no grouping cost, and the statistics run the
+  same code as on a collapsed table.
+* :class:`EngineCounts`: a cohort inside the SQL engine (:class:`analysis.engine.Engine`: DuckDB or a
+  PostgreSQL warehouse), optionally filtered. Its ``collapse`` is one ``GROUP BY``: only aggregates leave
+  the engine, so 10 million episodes never become pandas rows.
+
+``probe()`` is a one-row frame with the cohort's columns, dtypes and ``attrs`` (a value where the column has
+one): enough for the decisions that look only at what a file records (origin, recorded outcomes).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
+
+COUNT = "n"
+"""Name of the frequency-count column of every collapsed frame."""
+
+
+class CohortCounts(Protocol):
+    """What the statistics need from a cohort (see the module docstring)."""
+
+    columns: tuple[str, ...]
+    attrs: dict
+    n_episodes: int
+
+    def collapse(self, columns: Sequence[str], *, nonnull: str | None = None, quarters: Sequence[str] = (),
+                 due: tuple[str, Sequence[float]] | None = None) -> pd.DataFrame:
+        """Distinct combinations of ``columns`` (those the cohort has) with :data:`COUNT`.
+
+        ``nonnull``: only episodes where that column is recorded. ``quarters``: date columns replaced by the
+        first day of their quarter (trends by quarter). ``due=(origin, horizons)``: a column ``due``, the days
+        from the origin date to the data's date floored to the horizons (:func:`analysis.relapse.due_days_floor`),
+        for date-shaped cohorts with a data date.
+        """
+
+    def probe(self) -> pd.DataFrame:
+        """One row with the cohort's columns, dtypes and attrs; a column holds a value where it has one."""
+
+    def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The cohort's rows (only ``columns``): for the few statistics that need rows (propensity models)."""
+
+    def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:func:`analysis.retention.step_downs` (rates, flows): episodes of a client in sequence."""
+
+
+def _present(columns: Sequence[str], available) -> list[str]:
+    have = set(available)
+    return [c for c in dict.fromkeys(columns) if c in have]
+
+
+class FrameCounts:
+    """A pandas cohort: ``collapse`` hands back its rows (narrow) with ``n = 1``."""
+
+    def __init__(self, cohort: pd.DataFrame):
+        from analysis.cohort import data_as_of
+
+        self.cohort = cohort
+        self.columns = tuple(cohort.columns)
+        self.attrs = dict(cohort.attrs)
+        as_of = data_as_of(cohort)  # of the whole cohort: a narrow collapse must not take its own latest date
+        if as_of is not None:
+            self.attrs["as_of"] = as_of
+        self.n_episodes = len(cohort)
+
+    def collapse(self, columns: Sequence[str], *, nonnull: str | None = None, quarters: Sequence[str] = (),
+                 due: tuple[str, Sequence[float]] | None = None) -> pd.DataFrame:
+        from analysis.relapse import due_days, due_days_floor
+
+        cols = _present(columns, self.columns)
+        frame = self.cohort[cols]
+        extra = {}
+        if due is not None:
+            full = due_days(self.cohort, due[0])
+            if full is not None:
+                extra["due"] = due_days_floor(full, due[1])
+        out = frame.assign(**extra, **{COUNT: np.ones(len(frame), dtype="int64")})
+        if nonnull is not None:
+            out = out[self.cohort[nonnull].notna().to_numpy()] if nonnull in self.columns else out.iloc[:0]
+        out.attrs = dict(self.attrs)
+        return out  # quarter columns stay dates: a date and its quarter's first day fall in the same quarter
+
+    def probe(self) -> pd.DataFrame:
+        return self.cohort
+
+    def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.cohort if columns is None else self.cohort[_present(columns, self.columns)]
+
+    def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from analysis.retention import step_downs
+
+        return step_downs(self.cohort, window_days=window_days)
+
+
+class EngineCounts:
+    """A cohort inside :class:`analysis.engine.Engine` (with an optional filter): ``collapse`` is a GROUP BY."""
+
+    def __init__(self, engine, spec=None):
+        from analysis.engine.backends import quote
+
+        self.engine, self.spec = engine, spec
+        self.columns = tuple(engine.columns)
+        self.attrs = {"shape": engine.shape, "time_unit": engine.time_unit}
+        if engine.as_of is not None:
+            self.attrs["as_of"] = engine.as_of
+        self.n_episodes = engine.count(spec)
+        self._quote = quote
+        self._probe: pd.DataFrame | None = None
+        self._cache: dict[tuple, pd.DataFrame] = {}
+        self.queries = 0
+        """Grouping queries run so far (each distinct collapse once)."""
+
+    def _request(self, columns: Sequence[str], nonnull: str | None, quarters: Sequence[str],
+                 due: tuple[str, Sequence[float]] | None) -> tuple[tuple, dict[str, str], dict[str, str], str | None]:
+        """(cache key, {alias: SQL}, {alias: output name}, key of the condition on ``nonnull`` in the SQL)."""
+        q = self._quote
+        exprs, names = {}, {}
+        for c in _present(columns, self.columns):
+            alias = f"_q_{c}" if c in quarters else c
+            exprs[alias] = f"CAST(date_trunc('quarter', {q(c)}) AS DATE)" if c in quarters else q(c)
+            names[alias] = c
+        if due is not None:
+            sql = self.engine.due_days_expression(due[0], due[1])
+            if sql is not None:
+                alias = f"_due_{due[0]}_" + "_".join(f"{float(h):g}" for h in sorted(due[1])).replace(".", "p")
+                exprs[alias], names[alias] = sql, "due"
+        flag = None
+        if nonnull is not None:
+            flag = f"_nn_{nonnull}"
+            exprs[flag] = f"{q(nonnull)} IS NOT NULL"
+        return (tuple(exprs), flag), exprs, names, flag
+
+    def collapse(self, columns: Sequence[str], *, nonnull: str | None = None, quarters: Sequence[str] = (),
+                 due: tuple[str, Sequence[float]] | None = None) -> pd.DataFrame:
+        if nonnull is not None and nonnull not in self.columns:
+            frame = self.engine.collapse(_present(columns, self.columns), self.spec, where="FALSE", count=COUNT)
+            frame.attrs.update(self.attrs)
+            return frame
+        key, exprs, names, flag = self._request(columns, nonnull, quarters, due)
+        if key not in self._cache:  # the report and its publication ask for some collapses twice
+            where = None if flag is None else exprs.pop(flag)
+            frame = self.engine.collapse(exprs, self.spec, where=where, count=COUNT)
+            self._cache[key] = frame.rename(columns=names)
+            self.queries += 1
+        frame = self._cache[key].copy()
+        frame.attrs = dict(self.attrs)
+        return frame
+
+    def probe(self) -> pd.DataFrame:
+        if self._probe is None:
+            q = self._quote
+            cols = list(self.columns)
+            pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self.engine.where(self.spec)} "
+                             f"LIMIT 1) AS {q(c)}" for c in cols)
+            from analysis.engine.engine import _restore
+
+            frame = _restore(self.engine.backend.query(f"SELECT {pick}"), self.engine.shape, self.engine.extra_types)
+            frame.attrs.update(self.attrs)
+            self._probe = frame
+        return self._probe
+
+    def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.engine.frame(columns, self.spec)
+
+    def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from analysis.retention import step_downs_from_transitions
+
+        return step_downs_from_transitions(self.engine.transitions(window_days, self.spec))
+
+
+def as_counts(source) -> CohortCounts:
+    """A :class:`CohortCounts` for a pandas cohort or anything that already is one."""
+    if isinstance(source, pd.DataFrame):
+        return FrameCounts(source)
+    return source
+
+
+def survival_rows(counts: CohortCounts, by: str, origin: str, covariates: Sequence[str] = (),
+                  groups: Sequence | None = None, due_horizons: Sequence[float] | None = None) -> pd.DataFrame:
+    """``group, time, event, n`` (and the ``covariates``) of the episodes followed from ``origin``, collapsed:
+    the input of Kaplan-Meier, the log-rank tests and the Cox model (``weight_col``/``count_col="n"``).
+    With ``due_horizons`` the frame also has ``due`` (:meth:`CohortCounts.collapse`), for relapse rates."""
+    from analysis.cohort import survival_columns
+    from analysis.relapse import relapse_survival_data
+
+    time_col, event_col = survival_columns(origin)
+    covariates = [c for c in covariates if c != by]
+    frame = counts.collapse([by, time_col, event_col, *covariates],
+                            due=None if due_horizons is None else (origin, due_horizons))
+    data = relapse_survival_data(frame, by=by, origin=origin, groups=groups, count_col=COUNT)
+    keep = [c for c in (*covariates, "due") if c in frame.columns]
+    return data.join(frame.loc[data.index, keep]) if keep else data
