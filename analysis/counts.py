@@ -159,6 +159,57 @@ class EngineCounts:
         frame.attrs = dict(self.attrs)
         return frame
 
+    def prefetch(self, requests: Sequence[dict]) -> None:
+        """Compute many small collapses (keyword dicts of :meth:`collapse`) in one pass over the cohort: a
+        ``GROUP BY GROUPING SETS`` query (more when they group by over 30 columns in all); later ``collapse``
+        calls with the same arguments are answered from memory. For families of few distinct rows (a large
+        one, such as the Cox model's covariate patterns, is cheaper on its own)."""
+        wanted = {}
+        for r in requests:
+            if r.get("nonnull") is not None and r["nonnull"] not in self.columns:
+                continue
+            key, exprs, names, flag = self._request(r["columns"], r.get("nonnull"), r.get("quarters", ()), r.get("due"))
+            if key not in self._cache:
+                wanted[key] = (exprs, names, flag)
+        chunks: list[list] = []
+        for key, req in wanted.items():  # at most 30 grouping columns per query (PostgreSQL's GROUPING: 31)
+            for chunk in chunks:
+                if len(set().union(*(set(r[0]) for _, r in chunk)) | set(req[0])) <= 30:
+                    chunk.append((key, req))
+                    break
+            else:
+                chunks.append([(key, req)])
+        for chunk in chunks:
+            self._grouping_sets(chunk)
+
+    def _grouping_sets(self, chunk: list) -> None:
+        from analysis.engine.engine import _restore
+
+        q = self._quote
+        exprs: dict[str, str] = {}
+        for _, (e, _names, flag) in chunk:
+            exprs.update({a: (f"({sql})" if a == flag else sql) for a, sql in e.items()})
+        aliases = list(exprs)
+        inner = (f"SELECT {', '.join(f'{sql} AS {q(a)}' for a, sql in exprs.items())} FROM cohort "
+                 f"WHERE {self.engine.where(self.spec)}")
+        sets = ", ".join("(" + ", ".join(q(a) for a in e) + ")" for _, (e, _n, _f) in chunk)
+        frame = self.engine.backend.query(
+            f"SELECT {', '.join(q(a) for a in aliases)}, GROUPING({', '.join(q(a) for a in aliases)}) AS _gid, "
+            f"count(*) AS {q(COUNT)} FROM ({inner}) AS t GROUP BY GROUPING SETS ({sets})")
+        self.queries += 1
+        gid = frame["_gid"].to_numpy(dtype="int64")
+        k = len(aliases)
+        for key, (e, names, flag) in chunk:
+            mask = sum(1 << (k - 1 - i) for i, a in enumerate(aliases) if a not in e)
+            part = frame.loc[gid == mask, [*e, COUNT]]
+            if flag is not None:
+                part = part[part[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)].drop(columns=[flag])
+            part = _restore(part.rename(columns=names).reset_index(drop=True), self.engine.shape,
+                            self.engine.extra_types)
+            part[COUNT] = part[COUNT].astype("int64")
+            part.attrs["as_of"] = self.engine.as_of
+            self._cache[key] = part
+
     def probe(self) -> pd.DataFrame:
         if self._probe is None:
             q = self._quote

@@ -194,6 +194,9 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
     raw = RawResults(counts, scopes, whole, None if days is None else tuple(days))
     has = set(counts.columns)
     plan = raw_requests(counts, by, whole)
+    if hasattr(counts, "prefetch"):  # an engine: the case-mix tables of an origin in one pass (10M: CPU 19 -> 15 s;
+        for origin in ORIGINS:       # every family in one pass saves 1 s more but holds 1.2 GB more)
+            counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
 
     def family(name: str) -> dict[str, pd.DataFrame]:
         frame = counts.collapse(**plan[name])
