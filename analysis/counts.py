@@ -108,20 +108,29 @@ class FrameCounts:
 class EngineCounts:
     """A cohort inside :class:`analysis.engine.Engine` (with an optional filter): ``collapse`` is a GROUP BY."""
 
-    def __init__(self, engine, spec=None):
+    def __init__(self, engine, spec=None, where: str | None = None):
         from analysis.engine.backends import quote
 
-        self.engine, self.spec = engine, spec
+        self.engine, self.spec, self.where = engine, spec, where
         self.columns = tuple(engine.columns)
         self.attrs = {"shape": engine.shape, "time_unit": engine.time_unit}
         if engine.as_of is not None:
             self.attrs["as_of"] = engine.as_of
-        self.n_episodes = engine.count(spec)
+        self.n_episodes = int(engine.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self._where()}")["n"].iloc[0])
         self._quote = quote
         self._probe: pd.DataFrame | None = None
         self._cache: dict[tuple, pd.DataFrame] = {}
         self.queries = 0
         """Grouping queries run so far (each distinct collapse once)."""
+
+    def _extra(self, extra: str | None = None) -> str | None:
+        """This cohort's own condition (``where``) and an optional extra one, besides the filter."""
+        parts = [c for c in (self.where, extra) if c]
+        return " AND ".join(f"({c})" for c in parts) if parts else None
+
+    def _where(self, extra: str | None = None) -> str:
+        """The whole SQL condition of this cohort (filter, ``where``) and an optional extra condition."""
+        return self.engine.where(self.spec, self._extra(extra))
 
     def _request(self, columns: Sequence[str], nonnull: str | None, quarters: Sequence[str],
                  due: tuple[str, Sequence[float]] | None) -> tuple[tuple, dict[str, str], dict[str, str], str | None]:
@@ -152,7 +161,7 @@ class EngineCounts:
         key, exprs, names, flag = self._request(columns, nonnull, quarters, due)
         if key not in self._cache:  # the report and its publication ask for some collapses twice
             where = None if flag is None else exprs.pop(flag)
-            frame = self.engine.collapse(exprs, self.spec, where=where, count=COUNT)
+            frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
             self._cache[key] = frame.rename(columns=names)
             self.queries += 1
         frame = self._cache[key].copy()
@@ -191,7 +200,7 @@ class EngineCounts:
             exprs.update({a: (f"({sql})" if a == flag else sql) for a, sql in e.items()})
         aliases = list(exprs)
         inner = (f"SELECT {', '.join(f'{sql} AS {q(a)}' for a, sql in exprs.items())} FROM cohort "
-                 f"WHERE {self.engine.where(self.spec)}")
+                 f"WHERE {self._where()}")
         sets = ", ".join("(" + ", ".join(q(a) for a in e) + ")" for _, (e, _n, _f) in chunk)
         frame = self.engine.backend.query(
             f"SELECT {', '.join(q(a) for a in aliases)}, GROUPING({', '.join(q(a) for a in aliases)}) AS _gid, "
@@ -214,7 +223,7 @@ class EngineCounts:
         if self._probe is None:
             q = self._quote
             cols = list(self.columns)
-            pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self.engine.where(self.spec)} "
+            pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self._where()} "
                              f"LIMIT 1) AS {q(c)}" for c in cols)
             from analysis.engine.engine import _restore
 
@@ -224,12 +233,14 @@ class EngineCounts:
         return self._probe
 
     def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        if self.where:
+            raise NotImplementedError("The rows of a difference of two filter settings are not fetched.")
         return self.engine.frame(columns, self.spec)
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.retention import step_downs_from_transitions
 
-        return step_downs_from_transitions(self.engine.transitions(window_days, self.spec))
+        return step_downs_from_transitions(self.engine.transitions(window_days, self.spec, where=self.where))
 
 
 def as_counts(source) -> CohortCounts:

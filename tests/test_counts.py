@@ -83,6 +83,24 @@ def test_filtered_publication_from_engine_equals_rows(cohort, rows_never_fetched
     assert a.plan.status == b.plan.status  # the same cells suppressed
 
 
+@pytest.mark.parametrize("spec", [FilterSpec(levels=("iop", "residential", "op"), sexes=("female",)),
+                                  FilterSpec(sites=("North Clinic",), admission_from="2023-03-01",
+                                             admission_to="2025-06-30", co_occurring=True)])
+def test_neighbours_inside_the_engine_protect_as_the_rows_do(cohort, rows_never_fetched, spec):
+    from analysis.disclosure.neighbours import engine_wider_settings, wider_settings
+
+    rows_nb = wider_settings(cohort, spec)
+    sql_nb = engine_wider_settings(rows_never_fetched, spec)
+    assert [n.label for n in rows_nb] == [n.label for n in sql_nb] and len(rows_nb) >= 5
+    assert [len(n.added) for n in rows_nb] == [n.added.n_episodes for n in sql_nb]
+    a = Publication.build(apply_filters(cohort, spec), by="level_of_care", neighbours=rows_nb)
+    b = Publication.build(rows_never_fetched.counts(spec), by="level_of_care", neighbours=sql_nb)
+    for x, y in zip(a.neighbour_raw, b.neighbour_raw, strict=True):
+        _same_raw(x, y)
+    assert a.plan.status == b.plan.status
+    assert sum(v != "shown" for v in a.plan.status.values()) > 0  # the neighbours hide something
+
+
 def test_outcomes_report_and_json_from_engine_equal_rows(cohort, rows_never_fetched):
     adjust = ["sex", "payer"]
     a = outcomes_report(cohort, adjust=adjust)

@@ -40,10 +40,11 @@ class DisclosureRefused(ValueError):
 
 @dataclass(frozen=True)
 class Neighbour:
-    """A wider filter setting one step away: its description and the episodes it adds (raw cohort rows)."""
+    """A wider filter setting one step away: its description and the episodes it adds (raw cohort rows, or
+    an engine's :class:`analysis.counts.EngineCounts` of them)."""
 
     label: str
-    added: pd.DataFrame
+    added: object
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class PublishedCount:
     @property
     def shown(self) -> bool:
         return self.status == SHOWN
+
+
+def _size(added) -> int:
+    """Episodes a wider setting adds: a pandas frame's rows, or a counted cohort's episodes."""
+    return len(added) if isinstance(added, pd.DataFrame) else int(added.n_episodes)
 
 
 def _limit_threads():
@@ -102,7 +108,7 @@ class Publication:
         if by not in cohort.columns:
             raise ValueError(f"There is no column '{by}' to group by.")
         for nb in neighbours:
-            if 0 < len(nb.added) < min_cell:
+            if 0 < _size(nb.added) < min_cell:
                 raise DisclosureRefused(
                     f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
@@ -112,7 +118,7 @@ class Publication:
         n_raw = []
         sensitive: set[CellId] = set()
         for nb in neighbours:
-            if len(nb.added) == 0:
+            if _size(nb.added) == 0:
                 continue
             nraw = compute_raw(nb.added, by, horizons=horizons, days=days)
             nled = build_ledger(nraw)

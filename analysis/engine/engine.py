@@ -342,7 +342,8 @@ class Engine:
             exprs["due"] = due
         return self.collapse(exprs, spec)
 
-    def transitions(self, window_days: float = 30, spec: FilterSpec | None = None) -> pd.DataFrame:
+    def transitions(self, window_days: float = 30, spec: FilterSpec | None = None,
+                    where: str | None = None) -> pd.DataFrame:
         """Counted (level, next level within the window, discharged) rows for
         :func:`analysis.retention.step_downs_from_transitions`."""
         need = {"client_id", "admission_date", "discharge_date", "level_of_care"}
@@ -357,7 +358,7 @@ class Engine:
         inner = (f"SELECT level_of_care, NOT in_treatment AS discharged, CASE WHEN NOT in_treatment AND "
                  f"date_diff('day', discharge_date, lead(admission_date) OVER {w}) BETWEEN 0 AND {float(window_days)} "
                  f"THEN lead(level_of_care) OVER {w} END AS next_level FROM cohort "
-                 f"WHERE client_id IS NOT NULL AND {self.where(spec)}")
+                 f"WHERE client_id IS NOT NULL AND {self.where(spec, where)}")
         frame = self.backend.query(f"SELECT level_of_care, next_level, discharged, count(*) AS n FROM ({inner}) AS t "
                                    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
         frame["n"] = frame["n"].astype("int64")
