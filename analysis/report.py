@@ -101,7 +101,7 @@ class OutcomesReport:
                  f"times in {unit}",
                  f"Origin: {self.origin_reason}." if self.origin_reason else "", ""]
         tau = f"{self._in_unit(self.tau):g}"
-        head = f"{'group':<14}{'n':>8}{'events':>8}{'median (95% CI), ' + unit:>28}{'RMST ' + tau + ' ' + unit:>16}"
+        head = f"{'group':<14}{'n':>8}{'events':>12}{'median (95% CI), ' + unit:>28}{'RMST ' + tau + ' ' + unit:>16}"
         head += f"{'completion (95% CI)':>26}"
         lines.append(head)
         for g in d["groups"]:
@@ -111,7 +111,7 @@ class OutcomesReport:
             comp = g["completion_rate"]
             comp_text = "not recorded" if comp is None else _fmt_ci(comp["estimate"], [comp["lower"], comp["upper"]],
                                                                    "{:.1%}")
-            lines.append(f"{g['group']:<14}{_c(g['n'], g.get('n_status'), min_cell):>8}{_c(g['events']):>8}{med:>28}"
+            lines.append(f"{g['group']:<14}{_c(g['n'], g.get('n_status'), min_cell):>8}{_c(g['events']):>12}{med:>28}"
                          f"{_fmt(g['rmst']['estimate'], '{:.1f}'):>16}{comp_text:>26}")
         lines += ["", "Cumulative relapse (1 - Kaplan-Meier, 95% log-log CI) and reach:"]
         for g in d["groups"]:
