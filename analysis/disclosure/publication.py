@@ -102,10 +102,10 @@ class Publication:
         ValueError
             No episodes, or a grouping column the cohort does not have.
         """
-        cohort = as_counts(cohort)
-        if cohort.n_episodes == 0:
+        counts = as_counts(cohort)
+        if counts.n_episodes == 0:
             raise ValueError("No episodes match the selection.")
-        if by not in cohort.columns:
+        if by not in counts.columns:
             raise ValueError(f"There is no column '{by}' to group by.")
         for nb in neighbours:
             if 0 < _size(nb.added) < min_cell:
