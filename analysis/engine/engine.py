@@ -182,10 +182,12 @@ class Engine:
             run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
             poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
             relation = "episodes_table"
-        elif materialize:  # PostgreSQL: a temporary table of this session, in the server
-            try:
-                backend.execute("CREATE TEMPORARY TABLE episodes_table AS SELECT * FROM episodes")
+        elif materialize:  # PostgreSQL: a temporary table of this session, in the server, with the values as
+            try:            # read (the problem rows and label checks then read it instead of re-reading the source)
+                order = ", ".join(quote(c) for c in backend.columns("episodes_view"))
+                backend.execute(f"CREATE TEMPORARY TABLE episodes_table AS SELECT {order} FROM episodes_view")
                 backend.execute("ANALYZE episodes_table")
+                backend.execute(f"CREATE OR REPLACE TEMPORARY VIEW episodes_view AS SELECT {order} FROM episodes_table")
                 relation = "episodes_table"
             except Exception:  # no right to create temporary tables: every query reads the views
                 relation = "episodes"
@@ -203,7 +205,8 @@ class Engine:
         temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
         backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
         if relation == "episodes_table":
-            backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT * FROM episodes_table")
+            names = ", ".join(quote(c) for c in backend.columns("episodes"))
+            backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_table")
         self.episodes, self.shape, self.as_of = built, built.shape, as_of_ts
         self.time_unit = time_unit
         self.extra_types = dict(built.extra_types or {})
