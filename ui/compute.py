@@ -193,8 +193,9 @@ def benchmarks_table(extra: bytes | None = None):
 
 
 _prewarm_started = False
-IDLE_S = 0.4
-"""Background work starts a step only after every session's run has been over for this long."""
+IDLE_S = 3.0
+"""Background work starts a step only after every session's run has been over for this long (a browser is still
+drawing the page for a second or two after the run ends; ``CONTINUUM_PREWARM_IDLE_S`` overrides it)."""
 
 
 def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
@@ -203,12 +204,15 @@ def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
 
     from ui.state import server_idle_for
 
+    import os
+
+    wanted = float(os.environ.get("CONTINUUM_PREWARM_IDLE_S", IDLE_S))
     deadline = time.monotonic() + stop_after_s
     while time.monotonic() < deadline:
         idle = server_idle_for()
-        if idle >= IDLE_S:
+        if idle >= wanted:
             return True
-        time.sleep(max(0.05, IDLE_S - idle))
+        time.sleep(max(0.05, wanted - idle))
     return False
 
 

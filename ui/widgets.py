@@ -10,7 +10,6 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 import streamlit as st
 
@@ -38,14 +37,6 @@ export default function(component) {{
     }}
   }};
   report();
-  const chunks = (component.data && component.data.preload) || [];
-  if (chunks.length && !window.__continuumPreloaded) {{
-    // fetch and evaluate the chart and table code now, while the server computes the page (it is otherwise
-    // fetched only when the first chart arrives, and evaluating Plotly takes about a second on a slow core)
-    window.__continuumPreloaded = true;
-    const index = document.querySelector('script[type="module"][src*="static/js/index."]');
-    if (index) for (const name of chunks) import(new URL(name, index.src).href).catch(() => {{}});
-  }}
   if (!window.__continuumResize) {{
     window.__continuumResize = true;
     let t = null;
@@ -78,28 +69,14 @@ def label(g: object) -> str:
     return group_text(g)
 
 
-def _frontend_chunks(*prefixes: str) -> list[str]:
-    """File names of Streamlit's lazily loaded frontend modules (``PlotlyChart.<hash>.js``) in this install."""
-    js = Path(st.__file__).parent / "static" / "static" / "js"
-    return sorted(p.name for prefix in prefixes for p in js.glob(f"{prefix}.*.js") if p.name.count(".") == 2)
-
-
-PRELOAD_CHUNKS = _frontend_chunks("PlotlyChart", "DataFrame")
-"""Loaded by the browser at the start of a session's first page with results (see :func:`watch_viewport`)."""
-
-
-def watch_viewport(*, preload: bool = True) -> None:
+def watch_viewport() -> None:
     """Mount the (invisible) component that tells the server when the window is narrow: a wide window never
-    reports (no extra rerun), a narrow one once, and a resize across the limit once more.
-
-    ``preload``: the browser also starts loading Streamlit's chart and table code (:data:`PRELOAD_CHUNKS`, once
-    per window) while the server is still computing the page, instead of when the first chart arrives: a new
-    session's first page with charts is complete about half a second sooner."""
+    reports (no extra rerun), a narrow one once, and a resize across the limit once more."""
     global _viewport
     try:
         if _viewport is None:
             _viewport = st.components.v2.component("continuum_viewport", js=_VIEWPORT_JS)
-        _viewport(key="viewport", on_narrow_change=lambda: None, data={"preload": PRELOAD_CHUNKS if preload else []})
+        _viewport(key="viewport", on_narrow_change=lambda: None)
     except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): the wide layout
         log.debug("viewport component unavailable", exc_info=True)
 
