@@ -200,11 +200,10 @@ drawing the page for a second or two after the run ends; ``CONTINUUM_PREWARM_IDL
 
 def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
     """Sleep until no session has run ``app.py`` for :data:`IDLE_S` seconds (False: gave up)."""
+    import os
     import time
 
     from ui.state import server_idle_for
-
-    import os
 
     wanted = float(os.environ.get("CONTINUUM_PREWARM_IDLE_S", IDLE_S))
     deadline = time.monotonic() + stop_after_s
