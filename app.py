@@ -10,7 +10,7 @@ import streamlit as st
 
 from server.privacy import keep_uploads_in_memory, start_memory_release
 from ui.sidebar import render_sidebar
-from ui.state import current_dataset, end_run, set_context
+from ui.state import begin_run, current_dataset, end_run, set_context
 
 # Uploads stay in memory (no temp-file spool), freed memory goes back to the OS, and one upload's parse
 # may use at most this much memory (analysis.safety); run `streamlit run serve.py` for the headers too.
@@ -33,9 +33,10 @@ PAGES = [
 ]
 
 pg = st.navigation(PAGES)
-# Data and Methods show no results: they do not build the view's publication just for the sidebar's total
-set_context(render_sidebar(current_dataset(), light=pg.url_path in ("data", "methods")))
+begin_run()  # background work (ui.compute.prewarm_sample) waits while any session's run is under way
 try:
+    # Data and Methods show no results: they do not build the view's publication just for the sidebar's total
+    set_context(render_sidebar(current_dataset(), light=pg.url_path in ("data", "methods")))
     pg.run()
 finally:
     end_run()

@@ -19,6 +19,7 @@ from analysis.views.overview import overview, trends
 from analysis.views.relapse import relapse_view, relapse_vs
 from analysis.views.retention import retention
 from analysis.views.time_to_relapse import rmst_view, time_to_relapse
+from ui.raw_memo import RawStore, sharing
 from ui.state import Context
 
 __all__ = ["publication", "overview_of", "retention_of", "relapse_of", "relapse_vs_of", "time_to_relapse_of",
@@ -32,9 +33,27 @@ shared by every session (keyed on its content hash, filters, grouping and thresh
 session (``scope="session"``): one user's file never reaches another session."""
 
 
+_SAMPLE_RAWS = RawStore(max_entries=64)
+"""Raw results of the bundled sample's episode subsets, shared by every session (the sample is the same for all)."""
+
+
+def raw_store(ctx: Context) -> RawStore:
+    """Where the view's publication finds the raw results of subsets computed before (:mod:`ui.raw_memo`): the
+    process's for the sample, the session's for an upload (at most three times its rows kept)."""
+    if ctx.dataset.is_sample:
+        return _SAMPLE_RAWS
+    store = st.session_state.get("_raw_store")
+    if store is None or store[0] != ctx.dataset.key:
+        rows = 0 if ctx.dataset.cohort is None else len(ctx.dataset.cohort)
+        store = (ctx.dataset.key, RawStore(max_entries=16, max_rows=3 * rows))
+        st.session_state["_raw_store"] = store
+    return store[1]
+
+
 def _build_publication(_ctx: Context) -> Publication:
     neighbours = wider_settings(_ctx.dataset.cohort, _ctx.spec)
-    return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours)
+    with sharing(raw_store(_ctx), _ctx.dataset.key):
+        return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours)
 
 
 @_shared
@@ -174,17 +193,41 @@ def benchmarks_table(extra: bytes | None = None):
 
 
 _prewarm_started = False
+IDLE_S = 3.0
+"""Background work starts a step only after every session's run has been over for this long (a browser is still
+drawing the page for a second or two after the run ends; ``CONTINUUM_PREWARM_IDLE_S`` overrides it)."""
 
 
-def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 10.0) -> None:
+def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
+    """Sleep until no session has run ``app.py`` for :data:`IDLE_S` seconds (False: gave up)."""
+    import os
+    import time
+
+    from ui.state import server_idle_for
+
+    wanted = float(os.environ.get("CONTINUUM_PREWARM_IDLE_S", IDLE_S))
+    deadline = time.monotonic() + stop_after_s
+    while time.monotonic() < deadline:
+        idle = server_idle_for()
+        if idle >= wanted:
+            return True
+        time.sleep(max(0.05, wanted - idle))
+    return False
+
+
+def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> None:
     """Once per process, in the background: the bundled sample's publication and Overview for each single level
     of care (the first filter most people try), so choosing one is a cache hit for everyone. Uploads never.
-    Opt-in with ``CONTINUUM_PREWARM=1``: on the shared 2-core machine the background work competed with the first
-    sessions (filter change 4.0 s with it against 2.6 s on main at load 7), so it is off by default."""
+
+    Each step (one level's publication, its Overview, its trends) starts only when no session is running the
+    app (:func:`_wait_for_idle`): the work fills the time between clicks instead of competing with them (on the
+    shared 2-core machine an always-on background thread slowed the first sessions). The neighbours' raw results
+    are shared (:mod:`ui.raw_memo`), so after the first level each costs about a fifth of a cold build.
+    ``CONTINUUM_PREWARM=0`` turns it off."""
     global _prewarm_started
     import os
 
-    off = os.environ.get("CONTINUUM_PREWARM", "0") != "1"  # opt-in: measured, it did not pay on a busy 2-core box
+    off = os.environ.get("CONTINUUM_PREWARM", "1") == "0"
     if off or _prewarm_started or not ctx.dataset.is_sample or ctx.dataset.cohort is None:
         return
     _prewarm_started = True
@@ -208,9 +251,11 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 10.0) ->
                 one = Context(ds, spec, "level_of_care", "discharge", ctx.min_cell, cohort)
                 if len(cohort) < one.min_cell:
                     continue
-                publication(one)
-                _view(one, "overview", "discharge")
-                _view(one, "trends", None)
+                for step, args in ((publication, (one,)), (_view, (one, "overview", "discharge")),
+                                   (_view, (one, "trends", None))):
+                    if not _wait_for_idle():
+                        return
+                    step(*args)
             except Exception:  # noqa: BLE001 - a refused or failing view is computed (and said) when asked for
                 log.debug("prewarm %s", level, exc_info=True)
 

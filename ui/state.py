@@ -7,6 +7,8 @@ and shared read-only.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from analysis.mapping import spec_to_json
 from analysis.provenance import Provenance
 
 __all__ = ["Dataset", "Context", "sample_path", "load_dataset", "sample_dataset", "current_dataset",
-           "set_dataset", "context", "set_context", "end_run", "ROOT"]
+           "set_dataset", "context", "set_context", "begin_run", "end_run", "server_idle_for", "ROOT"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,9 +149,29 @@ def set_context(ctx: Context) -> None:
     st.session_state["_ctx_fresh"] = True
 
 
+_RUNS = {"running": 0, "ended": 0.0}
+_RUNS_LOCK = threading.Lock()
+
+
+def begin_run() -> None:
+    """Mark the start of a run of ``app.py`` (counted over every session, see :func:`server_idle_for`)."""
+    with _RUNS_LOCK:
+        _RUNS["running"] += 1
+
+
 def end_run() -> None:
     """Mark the end of a full run of ``app.py`` (the stored context is stale from now on)."""
+    with _RUNS_LOCK:
+        _RUNS["running"] = max(0, _RUNS["running"] - 1)
+        _RUNS["ended"] = time.monotonic()
     st.session_state["_ctx_fresh"] = False
+
+
+def server_idle_for() -> float:
+    """Seconds since the last run of ``app.py`` ended in any session, 0 while one is running (background work
+    waits for this, so it uses the time between people's clicks)."""
+    with _RUNS_LOCK:
+        return 0.0 if _RUNS["running"] else time.monotonic() - _RUNS["ended"]
 
 
 def _leave_legacy_pages_mode() -> None:
