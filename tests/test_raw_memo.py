@@ -15,19 +15,19 @@ def sample():
     return load_dataset(p.read_bytes(), p.name, None, is_sample=True)
 
 
-def _build(ds, spec):
+def _build(ds, spec, memo=None):
     cohort = ds.cohort
     return Publication.build(apply_filters(cohort, spec), by="level_of_care", min_cell=11,
-                             neighbours=wider_settings(cohort, spec))
+                             neighbours=wider_settings(cohort, spec), memo=memo)
 
 
 def test_shared_neighbours_give_the_same_publication(sample):
     store = RawStore()
     detox, iop = FilterSpec(levels=("detox",)), FilterSpec(levels=("iop",))
-    with sharing(store, sample.key):
-        first = _build(sample, detox)
-        assert (store.hits, store.misses) == (0, 7)  # the view and its 6 wider settings
-        second = _build(sample, iop)
+    memo = sharing(store, sample.key)
+    first = _build(sample, detox, memo)
+    assert (store.hits, store.misses) == (0, 7)  # the view and its 6 wider settings
+    second = _build(sample, iop, memo)
     # iop alone was a neighbour of detox (and detox of iop, and the other 4 levels of both): only "every level
     # but iop" is new
     assert (store.hits, store.misses) == (6, 8)
@@ -41,24 +41,24 @@ def test_shared_neighbours_give_the_same_publication(sample):
     assert any(s == "protect" for s in second.plan.status.values())  # the neighbours' check did its work
 
 
-def test_no_sharing_outside_the_block_and_keys_by_dataset(sample):
+def test_no_sharing_without_the_memo_and_keys_by_dataset(sample):
     store = RawStore()
     rows = apply_filters(sample.cohort, FilterSpec(levels=("op",)))
     a = publication_module.compute_raw(rows, "level_of_care")
     b = publication_module.compute_raw(rows, "level_of_care")
     assert a is not b and len(store) == 0
-    with sharing(store, "dataset one"):
-        c = publication_module.compute_raw(rows, "level_of_care")
-    with sharing(store, "dataset two"):  # another file's rows with the same numbers are not the same rows
-        d = publication_module.compute_raw(rows, "level_of_care")
+    c = sharing(store, "dataset one").compute_raw(rows, "level_of_care")
+    # another file's rows with the same numbers are not the same rows
+    d = sharing(store, "dataset two").compute_raw(rows, "level_of_care")
     assert c is not d and len(store) == 2
+    assert sharing(store, "dataset one").compute_raw(rows, "level_of_care") is c
 
 
 def test_store_keeps_at_most_its_rows(sample):
     store = RawStore(max_entries=10, max_rows=3000)
-    with sharing(store, sample.key):
-        for level in ("detox", "iop", "op", "residential"):
-            publication_module.compute_raw(apply_filters(sample.cohort, FilterSpec(levels=(level,))), "level_of_care")
+    memo = sharing(store, sample.key)
+    for level in ("detox", "iop", "op", "residential"):
+        memo.compute_raw(apply_filters(sample.cohort, FilterSpec(levels=(level,))), "level_of_care")
     assert store.rows <= 3000 and 1 <= len(store) < 4
 
 

@@ -52,8 +52,8 @@ def raw_store(ctx: Context) -> RawStore:
 
 def _build_publication(_ctx: Context) -> Publication:
     neighbours = wider_settings(_ctx.dataset.cohort, _ctx.spec)
-    with sharing(raw_store(_ctx), _ctx.dataset.key):
-        return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours)
+    return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours,
+                             memo=sharing(raw_store(_ctx), _ctx.dataset.key))
 
 
 @_shared

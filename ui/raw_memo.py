@@ -4,8 +4,8 @@ A filter change builds the publication of the filtered cohort *and* of every wid
 (:mod:`analysis.disclosure.neighbours`): one :func:`~analysis.disclosure.raw.compute_raw` and one
 :func:`~analysis.disclosure.ledger.build_ledger` for the view and for each set of episodes a wider setting adds.
 Most of those sets recur between settings: with one level of care chosen, each other level is a neighbour,
-and it is also the cohort of the setting where that level is chosen. Inside :func:`sharing`, both functions
-(as :meth:`analysis.disclosure.Publication.build` calls them) return the result already computed for the same
+and it is also the cohort of the setting where that level is chosen. Through :func:`sharing`, both functions
+(``Publication.build(..., memo=sharing(store, key))``) return the result already computed for the same
 rows of the same dataset, with the same grouping and options, instead of computing it again.
 
 Nothing about disclosure changes: every neighbour is still compared, with the counts its rows give (the same
@@ -14,24 +14,17 @@ session for an upload (:mod:`ui.compute`), so one user's rows never reach anothe
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
-from analysis.disclosure import publication as _publication
+from analysis.disclosure.ledger import build_ledger
+from analysis.disclosure.raw import compute_raw
 
-__all__ = ["RawStore", "sharing", "rows_key"]
-
-_compute_raw = _publication.compute_raw
-_build_ledger = _publication.build_ledger
-_ACTIVE: contextvars.ContextVar[tuple[RawStore, str] | None] = contextvars.ContextVar("continuum_raw_memo",
-                                                                                     default=None)
+__all__ = ["RawStore", "Sharing", "sharing", "rows_key"]
 
 
 class RawStore:
@@ -89,6 +82,8 @@ def _rows_of(raw) -> int:
 def rows_key(frame: pd.DataFrame) -> str | None:
     """A digest of which rows ``frame`` holds (its index: the file's row numbers), or None when the index is not
     made of plain numbers (then nothing is shared)."""
+    if not isinstance(frame, pd.DataFrame):  # an engine's counts: not rows of an in-memory cohort
+        return None
     index = frame.index
     if not (pd.api.types.is_integer_dtype(index.dtype) and index.is_unique):
         return None
@@ -100,44 +95,36 @@ def _options_key(kwargs: dict) -> tuple:
     return tuple((k, None if v is None else tuple(float(x) for x in v)) for k, v in sorted(kwargs.items()))
 
 
-def _shared_compute_raw(cohort, by, **kwargs):
-    active = _ACTIVE.get()
-    rows = rows_key(cohort) if active is not None else None
-    if rows is None:
-        return _compute_raw(cohort, by, **kwargs)
-    store, dataset_key = active
-    key = (dataset_key, rows, by, _options_key(kwargs))
-    raw = store.raw(key)
-    if raw is None:
-        raw = _compute_raw(cohort, by, **kwargs)
-        store.put_raw(key, raw)
-    return raw
+class Sharing:
+    """What :meth:`analysis.disclosure.Publication.build` calls (``memo=``) to compute raw results and ledgers:
+    the result already in ``store`` for the same rows of the dataset ``dataset_key``, grouping and options."""
+
+    def __init__(self, store: RawStore, dataset_key: str):
+        self.store, self.dataset_key = store, dataset_key
+
+    def compute_raw(self, cohort, by, **kwargs):
+        rows = rows_key(cohort)
+        if rows is None:
+            return compute_raw(cohort, by, **kwargs)
+        key = (self.dataset_key, rows, by, _options_key(kwargs))
+        raw = self.store.raw(key)
+        if raw is None:
+            raw = compute_raw(cohort, by, **kwargs)
+            self.store.put_raw(key, raw)
+        return raw
+
+    def build_ledger(self, raw):
+        entry = self.store.entry_of(raw)
+        if entry is None:
+            return build_ledger(raw)
+        if entry[1] is None:
+            entry[1] = build_ledger(raw)
+        return entry[1]
 
 
-def _shared_build_ledger(raw):
-    active = _ACTIVE.get()
-    entry = active[0].entry_of(raw) if active is not None else None
-    if entry is None:
-        return _build_ledger(raw)
-    if entry[1] is None:
-        entry[1] = _build_ledger(raw)
-    return entry[1]
-
-
-# Publication.build calls these two by their names in its module: inside `sharing` they consult the store,
-# outside it (the command line, the report, the tests) they are the plain functions.
-_publication.compute_raw = _shared_compute_raw
-_publication.build_ledger = _shared_build_ledger
-
-
-@contextlib.contextmanager
-def sharing(store: RawStore, dataset_key: str) -> Iterator[RawStore]:
-    """Within the block, publications built in this thread share raw results and ledgers through ``store``.
+def sharing(store: RawStore, dataset_key: str) -> Sharing:
+    """The memo of ``store`` for one dataset: pass it to ``Publication.build(..., memo=...)``.
 
     ``dataset_key`` names the dataset (content, mapping, grouping column, columns kept): the frames passed to
     :meth:`~analysis.disclosure.Publication.build` must be rows of that dataset's cohort."""
-    token = _ACTIVE.set((store, dataset_key))
-    try:
-        yield store
-    finally:
-        _ACTIVE.reset(token)
+    return Sharing(store, dataset_key)

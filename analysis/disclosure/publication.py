@@ -91,9 +91,10 @@ class Publication:
     @classmethod
     def build(cls, cohort, *, by: str = "level_of_care", min_cell: int = DEFAULT_MIN_CELL,
               neighbours: Sequence[Neighbour] = (), horizons: Sequence[float] = DEFAULT_HORIZONS,
-              days: Sequence[float] | None = None) -> Publication:
+              days: Sequence[float] | None = None, memo=None) -> Publication:
         """Compute and protect everything for ``cohort`` (a pandas cohort, or an engine's cohort as
-        :class:`analysis.counts.EngineCounts`) grouped by ``by``.
+        :class:`analysis.counts.EngineCounts`) grouped by ``by``. ``memo``: an object whose ``compute_raw`` and
+        ``build_ledger`` stand in for those functions (``ui.raw_memo`` shares results between filter settings).
 
         Raises
         ------
@@ -102,6 +103,8 @@ class Publication:
         ValueError
             No episodes, or a grouping column the cohort does not have.
         """
+        raw_of = compute_raw if memo is None else memo.compute_raw
+        ledger_of = build_ledger if memo is None else memo.build_ledger
         counts = as_counts(cohort)
         if counts.n_episodes == 0:
             raise ValueError("No episodes match the selection.")
@@ -113,15 +116,15 @@ class Publication:
                     f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
                     "selection.")
-        raw = compute_raw(cohort, by, horizons=horizons, days=days)
-        ledger = build_ledger(raw)
+        raw = raw_of(cohort, by, horizons=horizons, days=days)
+        ledger = ledger_of(raw)
         n_raw = []
         sensitive: set[CellId] = set()
         for nb in neighbours:
             if _size(nb.added) == 0:
                 continue
-            nraw = compute_raw(nb.added, by, horizons=horizons, days=days)
-            nled = build_ledger(nraw)
+            nraw = raw_of(nb.added, by, horizons=horizons, days=days)
+            nled = ledger_of(nraw)
             for cid, cell in ledger.cells.items():
                 if not cell.published:
                     continue
