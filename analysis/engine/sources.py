@@ -143,9 +143,56 @@ def _checked_columns(backend: Backend, relation: str, label: str) -> dict[str, s
     return columns
 
 
-def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[str, ...] = ()) -> str:
+def _is_text(sql_type: str) -> bool:
+    # (a list of text, VARCHAR[], passes as stored: open_engine refuses nested columns by name)
+    return sql_type.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")) and not sql_type.endswith("]")
+
+
+def _is_marker(q: str) -> str:
+    """True for a cell that is one of the missing markers (``=`` tests joined by ``OR``: DuckDB turns a long
+    ``IN`` list into a join, twice as slow here)."""
+    return "(" + " OR ".join(f"{q} = {_literal(m)}" for m in MISSING_MARKERS) + ")"
+
+
+def _may_trim(q: str) -> str:
+    """True for a cell whose first or last character could be whitespace: its first byte or last character
+    is not printable ASCII (every character of :data:`WHITESPACE` is a control or space character below
+    ``!``, or not ASCII), or the empty string. Plain comparisons, several times cheaper per cell than the
+    regular expression: the cells it lets through are the only ones trimming can change."""
+    return f"({q} < '!' OR {q} >= chr(127) OR right({q}, 1) < '!' OR right({q}, 1) >= chr(127))"
+
+
+def _text_needs(backend: DuckDBBackend, relation: str, columns: dict[str, str]) -> dict[str, str | None]:
+    """What cleaning each text column of ``relation`` needs: "trim" (a cell may have whitespace to trim; then
+    the markers too), "markers" (no whitespace to trim, but a cell is a missing marker) or None (no cell
+    changes). Tested on each column's distinct values (a few thousand even for millions of rows; cheaper
+    than testing every cell), or on the cells of a wide file of few rows."""
+    text = [c for c, t in columns.items() if _is_text(t)]
+    needs: dict[str, str | None] = {}
+    if len(text) <= _DISTINCT_TESTS:
+        parts = [f"SELECT {k} AS k, bool_or({_may_trim('v')}) AS t, bool_or({_is_marker('v')}) AS m "
+                 f"FROM (SELECT DISTINCT {quote(c)} AS v FROM {relation}) AS d" for k, c in enumerate(text)]
+        rows = backend.con.execute(" UNION ALL ".join(parts)).fetchall() if parts else []
+        found = {k: (t, m) for k, t, m in rows}
+        return {c: "trim" if found[k][0] else "markers" if found[k][1] else None for k, c in enumerate(text)}
+    for start in range(0, len(text), 500):
+        chunk = text[start:start + 500]
+        parts = [f"bool_or({_may_trim(quote(c))}), bool_or({_is_marker(quote(c))})" for c in chunk]
+        row = backend.con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+        for k, col in enumerate(chunk):
+            needs[col] = "trim" if row[2 * k] else "markers" if row[2 * k + 1] else None
+    return needs
+
+
+#: Up to this many text columns are tested on their distinct values (:func:`_text_needs`).
+_DISTINCT_TESTS = 64
+
+
+def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[str, ...] = (),
+             needs: dict[str, str | None] | None = None) -> str:
     """A ``SELECT`` of ``relation`` with every text cell trimmed and the missing markers NULL (other
-    types as stored; ``keep``: more select items passed through).
+    types as stored; ``keep``: more select items passed through). ``needs`` (:func:`_text_needs`) limits
+    the work to what each column needs; without it every text column is trimmed and its markers NULL.
 
     Two levels, the trim inside and the markers outside, so the regular expression runs once per
     cell; the markers as ``=`` tests joined by ``OR`` (DuckDB turns a long ``IN`` list into a join
@@ -154,11 +201,13 @@ def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[s
     inner, outer = list(keep), [k.rsplit(" AS ", 1)[-1] for k in keep]
     for col, sql_type in columns.items():
         q = quote(col)
-        if sql_type.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")) and not sql_type.endswith("]"):
-            # (a list of text, VARCHAR[], passes as stored: open_engine refuses nested columns by name)
-            inner.append(f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g') AS {q}")
-            test = " OR ".join(f"{q} = {_literal(m)}" for m in MISSING_MARKERS)
-            outer.append(f"CASE WHEN {test} THEN NULL ELSE {q} END AS {q}")
+        need = "trim" if needs is None else needs.get(col)
+        if _is_text(sql_type) and need is not None:
+            if need == "trim":
+                inner.append(f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g') AS {q}")
+            else:  # no cell has whitespace to trim: as the trim would leave it
+                inner.append(q)
+            outer.append(f"CASE WHEN {_is_marker(q)} THEN NULL ELSE {q} END AS {q}")
         else:
             inner.append(q)
             outer.append(q)
@@ -167,14 +216,28 @@ def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[s
 
 def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_col: str | None,
                 extra: tuple[str, ...] = (), clean: bool = True) -> None:
-    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``."""
+    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``; in DuckDB
+    only the text columns that hold a cell to clean get the cleaning (:func:`_text_needs`)."""
     keep = tuple(([] if row_col is None else [f"{row_col} AS _row"]) + list(extra))
     if clean:
-        select = _cleaned(columns, backend.dialect, relation, keep)
+        needs = _text_needs(backend, relation, columns) if isinstance(backend, DuckDBBackend) else None
+        select = _cleaned(columns, backend.dialect, relation, keep, needs)
     else:
         select = f"SELECT {', '.join(list(keep) + [quote(c) for c in columns])} FROM {relation}"
     kind = "TEMPORARY VIEW" if isinstance(backend, PostgresBackend) else "VIEW"
     backend.execute(f"CREATE OR REPLACE {kind} source_rows AS {select}")
+
+
+def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str]) -> None:
+    """Clean the text cells of the in-memory ``table`` as :func:`_cleaned` does (trim, then the markers
+    NULL), updating only the cells that cleaning changes: a column with none costs one pass of cheap tests."""
+    for col, need in _text_needs(backend, table, columns).items():
+        q = quote(col)
+        if need == "trim":
+            backend.execute(f"UPDATE {table} SET {q} = regexp_replace({q}, {_literal(WHITESPACE['duckdb'])}, '', 'g') "
+                            f"WHERE {_may_trim(q)}")
+        if need is not None:
+            backend.execute(f"UPDATE {table} SET {q} = NULL WHERE {_is_marker(q)}")
 
 
 def _register_arrow(backend: DuckDBBackend, table: pa.Table, kind: str, name: str, details: dict,
@@ -259,10 +322,10 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
     if len(names) > _WIDE_COLUMNS:
         raise _NotUtf8()  # DuckDB's reader plans a wide file slowly (26 s for 2,000 columns): the Arrow path
     cols = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
-    # cleaned once, as the rows are read into memory
+    # read into memory as stored, then cleaned in place where a cell needs it (_clean_in_place)
     reader = (f"read_csv({_literal(str(path))}, header = true, delim = {_literal(delimiter)}, quote = '\"', "
               f"escape = '\"', columns = {cols}, null_padding = false, strict_mode = true, encoding = 'utf-8')")
-    sql = f"CREATE OR REPLACE TABLE {_RAW} AS {_cleaned({n: 'VARCHAR' for n in names}, 'duckdb', reader)}"
+    sql = f"CREATE OR REPLACE TABLE {_RAW} AS SELECT * FROM {reader}"
     try:
         poll_duckdb(backend.con, lambda: backend.con.execute(sql), progress, "read", "Reading episodes:")
     except Exception as exc:
@@ -273,6 +336,7 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
         raise DataFileError(f"{label} could not be read as a table ({detail}). "
                             "Check that every row has the same number of fields as the header.") from None
     columns = _checked_columns(backend, _RAW, label)
+    _clean_in_place(backend, _RAW, columns)
     _clean_view(backend, _RAW, columns, row_col="rowid", clean=False)
     rows = backend.con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()[0]
     report(progress, "read", rows, rows, "rows", "Reading episodes:")
