@@ -1,7 +1,8 @@
 """The command line through the engine against its floors, side by side in one run.
 
 Run (the machine is shared: nice it): ``nice -n 10 python benchmarks/bench_engine.py [--sizes 1000000,10000000]
-[--formats csv,parquet] [--postgres URL] [--rerun] [--data-dir DIR] [--no-cox]``.
+[--formats csv,parquet,parquet2] [--steps floor,pyarrow,check,outcomes] [--postgres URL] [--rerun] [--data-dir DIR]
+[--no-cox]``. ``parquet2``: a folder of two Parquet parts of the size each (``--sizes 10000000``: 20M episodes).
 
 For each size and format, every step in a fresh process (so peak memory, ``ru_maxrss``, is the step's own):
 
@@ -45,8 +46,10 @@ out = {{}}
 _FLOOR = _COMMON + r"""
 import duckdb
 con = duckdb.connect()
-reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
-con.execute(f"SELECT level_of_care, count(*) FROM {{reader}}('{{path}}') GROUP BY 1").fetchall()
+import os
+reader = "read_parquet" if path.endswith(".parquet") or os.path.isdir(path) else "read_csv"
+files = os.path.join(path, "*.parquet") if os.path.isdir(path) else path
+con.execute(f"SELECT level_of_care, count(*) FROM {{reader}}('{{files}}') GROUP BY 1").fetchall()
 out["total_s"] = time.perf_counter() - t0
 """
 
@@ -132,6 +135,31 @@ def make_files(n: int, data_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def make_parts(n: int, data_dir: Path, parts: int = 2) -> Path:
+    """A folder of ``parts`` Parquet files of ``n`` episodes each (``parts * n`` in all): the first is the
+    ``n``-episode file (linked), each other a copy of it with its ids prefixed ``P<k>`` (other episodes and
+    clients). Made once with DuckDB, then reused."""
+    import duckdb
+
+    folder = data_dir / f"episodes_{n * parts}_parts"
+    source = make_files(n, data_dir)["parquet"]
+    folder.mkdir(parents=True, exist_ok=True)
+    first = folder / "part_0.parquet"
+    if not first.exists():
+        first.symlink_to(source)
+    for k in range(1, parts):
+        target = folder / f"part_{k}.parquet"
+        if target.exists():
+            continue
+        tmp = target.with_suffix(".parquet.part")
+        con = duckdb.connect()
+        con.execute(f"COPY (SELECT * REPLACE ('P{k}' || episode_id AS episode_id, 'P{k}' || client_id AS client_id) "
+                    f"FROM read_parquet('{source}')) TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+        con.close()
+        tmp.rename(target)
+    return folder
+
+
 def _copy_to_postgres(url: str, parquet: Path, table: str) -> float:
     import psycopg
     import pyarrow.parquet as pq
@@ -171,7 +199,11 @@ def main() -> None:
     parser.add_argument("--no-cox", action="store_true", help="outcomes without covariates")
     parser.add_argument("--data-dir", default="/tmp/continuum-bench")
     parser.add_argument("--generate", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate and args.parts:
+        make_parts(args.generate, Path(args.data_dir), args.parts)
+        return
     if args.generate:
         make_files(args.generate, Path(args.data_dir))
         return
@@ -182,12 +214,17 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         # generated in a child process: Linux keeps a parent's peak memory in its children's ru_maxrss
         subprocess.run([sys.executable, __file__, "--generate", str(n), "--data-dir", args.data_dir], check=True)
-        files = make_files(n, Path(args.data_dir))
+        files = dict(make_files(n, Path(args.data_dir)))
+        if "parquet2" in args.formats.split(","):  # a folder of two Parquet parts of n episodes: 2n in all
+            subprocess.run([sys.executable, __file__, "--generate", str(n), "--parts", "2", "--data-dir",
+                            args.data_dir], check=True)
+            files["parquet2"] = make_parts(n, Path(args.data_dir), 2)
         for fmt in args.formats.split(","):
             path = str(files[fmt])
             rows: dict[str, dict] = {}
 
-            def show(label: str, r: dict, ratio: str = "", n: int = n, fmt: str = fmt) -> None:
+            def show(label: str, r: dict, ratio: str = "", n: int = n * (2 if fmt == "parquet2" else 1),
+                     fmt: str = fmt) -> None:
                 if "error" in r:
                     print(f"{n:>11,} {fmt:>8} {label:>9}  error: {r['error']}", flush=True)
                     return
