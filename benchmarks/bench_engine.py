@@ -1,7 +1,8 @@
 """The command line through the engine against its floors, side by side in one run.
 
 Run (the machine is shared: nice it): ``nice -n 10 python benchmarks/bench_engine.py [--sizes 1000000,10000000]
-[--formats csv,parquet] [--postgres URL] [--rerun] [--data-dir DIR] [--no-cox]``.
+[--formats csv,parquet,parquet2] [--steps floor,pyarrow,check,outcomes] [--postgres URL] [--rerun] [--data-dir DIR]
+[--no-cox] [--code CHECKOUT]``. ``parquet2``: a folder of two Parquet parts of the size each (``--sizes 10000000``: 20M episodes).
 
 For each size and format, every step in a fresh process (so peak memory, ``ru_maxrss``, is the step's own):
 
@@ -16,8 +17,10 @@ For each size and format, every step in a fresh process (so peak memory, ``ru_ma
   and the engine's one aggregate query for the same filter (``Engine.collapse``) beside it;
 * with ``--postgres URL``: the 1M table copied into PostgreSQL once, then ``check`` and ``outcomes`` there.
 
-Ratios: check / pyarrow (target <= 4 at 1M CSV), outcomes / floor (target <= 20 at 10M Parquet). The load
-average is printed before and after: on a shared machine the seconds are wall-clock and noisy.
+Ratios: check / pyarrow (target <= 4 at 1M CSV), outcomes / floor (target <= 20 at 10M Parquet), of wall-clock
+seconds and, in brackets, of CPU seconds (user + system, every thread: steadier when the machine is shared). The
+load average is printed before and after: on a shared machine the seconds are wall-clock and noisy.
+``--code DIR`` runs the steps on another checkout's code (a baseline: ``git archive COMMIT | tar -x -C DIR``).
 Synthetic files are generated once into ``--data-dir`` (default /tmp/continuum-bench; never commit them),
 in chunks of 1M episodes (seeds 1, 2, ...; ids prefixed by chunk) to bound memory.
 """
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CODE = ROOT  # the checkout whose code the steps run (--code: a baseline to compare with)
 ADJUST = "sex,primary_substance,payer,race_ethnicity"
 
 _COMMON = r"""
@@ -45,8 +49,10 @@ out = {{}}
 _FLOOR = _COMMON + r"""
 import duckdb
 con = duckdb.connect()
-reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
-con.execute(f"SELECT level_of_care, count(*) FROM {{reader}}('{{path}}') GROUP BY 1").fetchall()
+import os
+reader = "read_parquet" if path.endswith(".parquet") or os.path.isdir(path) else "read_csv"
+files = os.path.join(path, "*.parquet") if os.path.isdir(path) else path
+con.execute(f"SELECT level_of_care, count(*) FROM {{reader}}('{{files}}') GROUP BY 1").fetchall()
 out["total_s"] = time.perf_counter() - t0
 """
 
@@ -88,9 +94,10 @@ out["total_s"] = time.perf_counter() - t0
 
 
 def _child(code: str, **fields) -> dict:
-    code = code.format(root=str(ROOT), **fields)
-    code += "\nout['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(out))\n"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    code = code.format(root=str(CODE), **fields)
+    code += ("\nuse = resource.getrusage(resource.RUSAGE_SELF)\nout['peak_mb'] = use.ru_maxrss / 1024"
+             "\nout['cpu_s'] = use.ru_utime + use.ru_stime\nprint(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(CODE))
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -132,6 +139,31 @@ def make_files(n: int, data_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def make_parts(n: int, data_dir: Path, parts: int = 2) -> Path:
+    """A folder of ``parts`` Parquet files of ``n`` episodes each (``parts * n`` in all): the first is the
+    ``n``-episode file (linked), each other a copy of it with its ids prefixed ``P<k>`` (other episodes and
+    clients). Made once with DuckDB, then reused."""
+    import duckdb
+
+    folder = data_dir / f"episodes_{n * parts}_parts"
+    source = make_files(n, data_dir)["parquet"]
+    folder.mkdir(parents=True, exist_ok=True)
+    first = folder / "part_0.parquet"
+    if not first.exists():
+        first.symlink_to(source)
+    for k in range(1, parts):
+        target = folder / f"part_{k}.parquet"
+        if target.exists():
+            continue
+        tmp = target.with_suffix(".parquet.part")
+        con = duckdb.connect()
+        con.execute(f"COPY (SELECT * REPLACE ('P{k}' || episode_id AS episode_id, 'P{k}' || client_id AS client_id) "
+                    f"FROM read_parquet('{source}')) TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+        con.close()
+        tmp.rename(target)
+    return folder
+
+
 def _copy_to_postgres(url: str, parquet: Path, table: str) -> float:
     import psycopg
     import pyarrow.parquet as pq
@@ -156,8 +188,10 @@ def _s(r: dict, key: str = "total_s") -> str:
 
 
 def _ratio(a: dict, b: dict) -> str:
+    """Wall-clock ratio, and the ratio of CPU seconds (steadier on a shared machine) in brackets."""
     if "total_s" in a and b.get("total_s"):
-        return f"{a['total_s'] / b['total_s']:.1f}"
+        cpu = f" ({a['cpu_s'] / b['cpu_s']:.1f} cpu)" if a.get("cpu_s") and b.get("cpu_s") else ""
+        return f"{a['total_s'] / b['total_s']:.1f}{cpu}"
     return "-"
 
 
@@ -171,28 +205,42 @@ def main() -> None:
     parser.add_argument("--no-cox", action="store_true", help="outcomes without covariates")
     parser.add_argument("--data-dir", default="/tmp/continuum-bench")
     parser.add_argument("--generate", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--code", default=None, help="run the steps on the code of another checkout")
     args = parser.parse_args()
+    if args.code:
+        global CODE
+        CODE = Path(args.code).resolve()
+    if args.generate and args.parts:
+        make_parts(args.generate, Path(args.data_dir), args.parts)
+        return
     if args.generate:
         make_files(args.generate, Path(args.data_dir))
         return
     steps = args.steps.split(",")
     adjust = [] if args.no_cox else ["--adjust", ADJUST]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cores: {os.cpu_count()})")
-    print(f"{'episodes':>11} {'format':>8} {'step':>9} {'seconds':>9} {'peak MB':>8}  ratio")
+    print(f"{'episodes':>11} {'format':>8} {'step':>9} {'seconds':>9} {'cpu s':>8} {'peak MB':>8}  ratio")
     for n in (int(s) for s in args.sizes.split(",")):
         # generated in a child process: Linux keeps a parent's peak memory in its children's ru_maxrss
         subprocess.run([sys.executable, __file__, "--generate", str(n), "--data-dir", args.data_dir], check=True)
-        files = make_files(n, Path(args.data_dir))
+        files = dict(make_files(n, Path(args.data_dir)))
+        if "parquet2" in args.formats.split(","):  # a folder of two Parquet parts of n episodes: 2n in all
+            subprocess.run([sys.executable, __file__, "--generate", str(n), "--parts", "2", "--data-dir",
+                            args.data_dir], check=True)
+            files["parquet2"] = make_parts(n, Path(args.data_dir), 2)
         for fmt in args.formats.split(","):
             path = str(files[fmt])
             rows: dict[str, dict] = {}
 
-            def show(label: str, r: dict, ratio: str = "", n: int = n, fmt: str = fmt) -> None:
+            def show(label: str, r: dict, ratio: str = "", n: int = n * (2 if fmt == "parquet2" else 1),
+                     fmt: str = fmt) -> None:
                 if "error" in r:
                     print(f"{n:>11,} {fmt:>8} {label:>9}  error: {r['error']}", flush=True)
                     return
                 extra = "".join(f"  {k} {r[k]:.2f}" for k in ("open_s", "query_s", "rerun_s", "copy_s") if k in r)
-                print(f"{n:>11,} {fmt:>8} {label:>9} {_s(r):>9} {r['peak_mb']:>8.0f}  {ratio}{extra}", flush=True)
+                print(f"{n:>11,} {fmt:>8} {label:>9} {_s(r):>9} {_s(r, 'cpu_s'):>8} {r['peak_mb']:>8.0f}  {ratio}{extra}",
+                      flush=True)
 
             if "floor" in steps:
                 rows["floor"] = _child(_FLOOR, path=path)

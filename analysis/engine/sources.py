@@ -40,9 +40,10 @@ __all__ = ["SourceInfo", "open_source", "is_database_url", "WHITESPACE"]
 
 #: Leading or trailing whitespace of a text cell, as a regular expression per engine: the Unicode
 #: whitespace that pyarrow's ``utf8_trim_whitespace`` trims on the pandas path (RE2 in DuckDB, where this
-#: is 3 times faster than ``trim`` with a character list; PostgreSQL's own regular expressions).
+#: is 3 times faster than ``trim`` with a character list; RE2's ``\s`` lacks the vertical tab and the separators
+#: 0x1c-0x1f that pyarrow trims, so they are listed; PostgreSQL's own regular expressions).
 WHITESPACE: dict[str, str] = {
-    "duckdb": r"^[\s\x{85}\pZ]+|[\s\x{85}\pZ]+$",
+    "duckdb": r"^[\s\x0b\x1c-\x1f\x{85}\pZ]+|[\s\x0b\x1c-\x1f\x{85}\pZ]+$",
     "postgres": r"^[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
                 r"|[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$",
 }
@@ -143,9 +144,65 @@ def _checked_columns(backend: Backend, relation: str, label: str) -> dict[str, s
     return columns
 
 
-def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[str, ...] = ()) -> str:
+def _is_text(sql_type: str) -> bool:
+    # (a list of text, VARCHAR[], passes as stored: open_engine refuses nested columns by name)
+    return sql_type.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")) and not sql_type.endswith("]")
+
+
+def _is_marker(q: str) -> str:
+    """True for a cell that is one of the missing markers (``=`` tests joined by ``OR``: DuckDB turns a long
+    ``IN`` list into a join, twice as slow here)."""
+    return "(" + " OR ".join(f"{q} = {_literal(m)}" for m in MISSING_MARKERS) + ")"
+
+
+def _may_trim(q: str) -> str:
+    """True for a cell whose first or last character could be whitespace: its first byte or last character
+    is not printable ASCII (every character of :data:`WHITESPACE` is a control or space character below
+    ``!``, or not ASCII), or the empty string. Plain comparisons, several times cheaper per cell than the
+    regular expression: the cells it lets through are the only ones trimming can change."""
+    return f"({q} < '!' OR {q} >= chr(127) OR right({q}, 1) < '!' OR right({q}, 1) >= chr(127))"
+
+
+def _text_needs(backend: DuckDBBackend, relation: str, columns: dict[str, str]) -> dict[str, str | None]:
+    """What cleaning each text column of ``relation`` needs: "trim" (a cell may have whitespace to trim; then
+    the markers too), "markers" (no whitespace to trim, but a cell is a missing marker) or None (no cell
+    changes). A column of few distinct values is tested on them (10M episodes: 0.06 s a column); one of many
+    (identifiers: more than a tenth of the first :data:`_PROBE` rows distinct), and every column of a wide
+    file, on its cells (0.9 s a column at 10M). Either test is exact; the choice only saves time."""
+    text = [c for c, t in columns.items() if _is_text(t)]
+    if not text:
+        return {}
+    many = list(text)
+    if len(text) <= _DISTINCT_TESTS:
+        listed = ", ".join(quote(c) for c in text)
+        probe = ", ".join(f"count(DISTINCT {quote(c)})" for c in text)
+        counts = backend.con.execute(f"SELECT {probe} FROM (SELECT {listed} FROM {relation} LIMIT {_PROBE}) AS p").fetchone()
+        many = [c for c, n in zip(text, counts, strict=True) if n > _PROBE // 10]
+    found: dict[str, tuple] = {}
+    few = [c for c in text if c not in set(many)]
+    if few:
+        parts = [f"SELECT {k} AS k, bool_or({_may_trim('v')}) AS t, bool_or({_is_marker('v')}) AS m "
+                 f"FROM (SELECT DISTINCT {quote(c)} AS v FROM {relation}) AS d" for k, c in enumerate(few)]
+        found.update({few[k]: (t, m) for k, t, m in backend.con.execute(" UNION ALL ".join(parts)).fetchall()})
+    for start in range(0, len(many), 500):
+        chunk = many[start:start + 500]
+        parts = [f"bool_or({_may_trim(quote(c))}), bool_or({_is_marker(quote(c))})" for c in chunk]
+        row = backend.con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+        found.update({c: (row[2 * k], row[2 * k + 1]) for k, c in enumerate(chunk)})
+    return {c: "trim" if found[c][0] else "markers" if found[c][1] else None for c in text}
+
+
+#: Up to this many text columns are tested on their distinct values where they have few (:func:`_text_needs`);
+#: how many distinct values a column has is judged on its first ``_PROBE`` rows.
+_DISTINCT_TESTS = 64
+_PROBE = 20_000
+
+
+def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[str, ...] = (),
+             needs: dict[str, str | None] | None = None) -> str:
     """A ``SELECT`` of ``relation`` with every text cell trimmed and the missing markers NULL (other
-    types as stored; ``keep``: more select items passed through).
+    types as stored; ``keep``: more select items passed through). ``needs`` (:func:`_text_needs`) limits
+    the work to what each column needs; without it every text column is trimmed and its markers NULL.
 
     Two levels, the trim inside and the markers outside, so the regular expression runs once per
     cell; the markers as ``=`` tests joined by ``OR`` (DuckDB turns a long ``IN`` list into a join
@@ -154,11 +211,13 @@ def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[s
     inner, outer = list(keep), [k.rsplit(" AS ", 1)[-1] for k in keep]
     for col, sql_type in columns.items():
         q = quote(col)
-        if sql_type.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")) and not sql_type.endswith("]"):
-            # (a list of text, VARCHAR[], passes as stored: open_engine refuses nested columns by name)
-            inner.append(f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g') AS {q}")
-            test = " OR ".join(f"{q} = {_literal(m)}" for m in MISSING_MARKERS)
-            outer.append(f"CASE WHEN {test} THEN NULL ELSE {q} END AS {q}")
+        need = "trim" if needs is None else needs.get(col)
+        if _is_text(sql_type) and need is not None:
+            if need == "trim":
+                inner.append(f"regexp_replace({q}, {_literal(WHITESPACE[dialect])}, '', 'g') AS {q}")
+            else:  # no cell has whitespace to trim: as the trim would leave it
+                inner.append(q)
+            outer.append(f"CASE WHEN {_is_marker(q)} THEN NULL ELSE {q} END AS {q}")
         else:
             inner.append(q)
             outer.append(q)
@@ -167,14 +226,28 @@ def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[s
 
 def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_col: str | None,
                 extra: tuple[str, ...] = (), clean: bool = True) -> None:
-    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``."""
+    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``; in DuckDB
+    only the text columns that hold a cell to clean get the cleaning (:func:`_text_needs`)."""
     keep = tuple(([] if row_col is None else [f"{row_col} AS _row"]) + list(extra))
     if clean:
-        select = _cleaned(columns, backend.dialect, relation, keep)
+        needs = _text_needs(backend, relation, columns) if isinstance(backend, DuckDBBackend) else None
+        select = _cleaned(columns, backend.dialect, relation, keep, needs)
     else:
         select = f"SELECT {', '.join(list(keep) + [quote(c) for c in columns])} FROM {relation}"
     kind = "TEMPORARY VIEW" if isinstance(backend, PostgresBackend) else "VIEW"
     backend.execute(f"CREATE OR REPLACE {kind} source_rows AS {select}")
+
+
+def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str]) -> None:
+    """Clean the text cells of the in-memory ``table`` as :func:`_cleaned` does (trim, then the markers
+    NULL), updating only the cells that cleaning changes: a column with none costs one pass of cheap tests."""
+    for col, need in _text_needs(backend, table, columns).items():
+        q = quote(col)
+        if need == "trim":  # (an UPDATE answers with its count of rows: fetched, so the connection is free)
+            backend.con.execute(f"UPDATE {table} SET {q} = regexp_replace({q}, {_literal(WHITESPACE['duckdb'])}, "
+                                f"'', 'g') WHERE {_may_trim(q)}").fetchall()
+        if need is not None:
+            backend.con.execute(f"UPDATE {table} SET {q} = NULL WHERE {_is_marker(q)}").fetchall()
 
 
 def _register_arrow(backend: DuckDBBackend, table: pa.Table, kind: str, name: str, details: dict,
@@ -259,10 +332,10 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
     if len(names) > _WIDE_COLUMNS:
         raise _NotUtf8()  # DuckDB's reader plans a wide file slowly (26 s for 2,000 columns): the Arrow path
     cols = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
-    # cleaned once, as the rows are read into memory
+    # read into memory as stored, then cleaned in place where a cell needs it (_clean_in_place)
     reader = (f"read_csv({_literal(str(path))}, header = true, delim = {_literal(delimiter)}, quote = '\"', "
               f"escape = '\"', columns = {cols}, null_padding = false, strict_mode = true, encoding = 'utf-8')")
-    sql = f"CREATE OR REPLACE TABLE {_RAW} AS {_cleaned({n: 'VARCHAR' for n in names}, 'duckdb', reader)}"
+    sql = f"CREATE OR REPLACE TABLE {_RAW} AS SELECT * FROM {reader}"
     try:
         poll_duckdb(backend.con, lambda: backend.con.execute(sql), progress, "read", "Reading episodes:")
     except Exception as exc:
@@ -273,6 +346,7 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
         raise DataFileError(f"{label} could not be read as a table ({detail}). "
                             "Check that every row has the same number of fields as the header.") from None
     columns = _checked_columns(backend, _RAW, label)
+    _clean_in_place(backend, _RAW, columns)
     _clean_view(backend, _RAW, columns, row_col="rowid", clean=False)
     rows = backend.con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()[0]
     report(progress, "read", rows, rows, "rows", "Reading episodes:")
