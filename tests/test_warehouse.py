@@ -78,6 +78,32 @@ def test_messy_table_rule_counts_in_postgres():
             con.execute(f'DROP TABLE "{table}"')
 
 
+def test_text_cleaned_where_a_cell_needs_it(tmp_path):
+    """Padded labels, missing markers and clean columns in a text table: PostgreSQL cleans only the columns that
+    hold such a cell (tested on their distinct values) and gives the pandas path's cohort."""
+    import psycopg
+
+    raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(600)
+    raw.loc[::7, "level_of_care"] = "  " + raw.loc[::7, "level_of_care"] + "\u00a0"
+    raw.loc[::11, "sex"] = "NA"
+    raw.loc[::13, "payer"] = " " + raw.loc[::13, "payer"]
+    path = tmp_path / "padded.csv"
+    raw.to_csv(path, index=False)
+    table = f"padded_{os.getpid()}"
+    with psycopg.connect(URL, autocommit=True) as con:
+        cols = ", ".join(f'"{c}" TEXT' for c in raw.columns)
+        con.execute(f'CREATE TABLE "{table}" ({cols})')
+        with con.cursor().copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv)') as copy:
+            copy.write(raw.to_csv(index=False, header=False))
+        try:
+            cohort = pandas_cohort(path)
+            assert cohort["sex"].isna().sum() >= 50 and cohort["level_of_care"].notna().all()
+            with Engine.open(URL, table=table, today=TODAY) as pg:
+                assert_same_cohort(cohort, pg)
+        finally:
+            con.execute(f'DROP TABLE "{table}"')
+
+
 def test_postgres_errors_are_sentences():
     with pytest.raises(EngineError, match="--table"):
         Engine.open(URL)

@@ -163,7 +163,7 @@ def _may_trim(q: str) -> str:
     return f"({q} < '!' OR {q} >= chr(127) OR right({q}, 1) < '!' OR right({q}, 1) >= chr(127))"
 
 
-def _text_needs(backend: DuckDBBackend, relation: str, columns: dict[str, str]) -> dict[str, str | None]:
+def _text_needs(backend: Backend, relation: str, columns: dict[str, str]) -> dict[str, str | None]:
     """What cleaning each text column of ``relation`` needs: "trim" (a cell may have whitespace to trim; then
     the markers too), "markers" (no whitespace to trim, but a cell is a missing marker) or None (no cell
     changes). A column of few distinct values is tested on them (10M episodes: 0.06 s a column); one of many
@@ -172,6 +172,8 @@ def _text_needs(backend: DuckDBBackend, relation: str, columns: dict[str, str]) 
     text = [c for c, t in columns.items() if _is_text(t)]
     if not text:
         return {}
+    if isinstance(backend, PostgresBackend):
+        return _text_needs_postgres(backend, relation, text)
     many = list(text)
     if len(text) <= _DISTINCT_TESTS:
         listed = ", ".join(quote(c) for c in text)
@@ -190,6 +192,24 @@ def _text_needs(backend: DuckDBBackend, relation: str, columns: dict[str, str]) 
         row = backend.con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
         found.update({c: (row[2 * k], row[2 * k + 1]) for k, c in enumerate(chunk)})
     return {c: "trim" if found[c][0] else "markers" if found[c][1] else None for c in text}
+
+
+def _text_needs_postgres(backend: Backend, relation: str, text: list[str]) -> dict[str, str | None]:
+    """:func:`_text_needs` in PostgreSQL: a column of few distinct values is tested on them with the cleaning's
+    own regular expression (exact, whatever the collation); a column of many keeps the cleaning."""
+    listed = ", ".join(quote(c) for c in text[:_DISTINCT_TESTS])
+    probe = ", ".join(f"count(DISTINCT {quote(c)}) AS {quote(c)}" for c in text[:_DISTINCT_TESTS])
+    counts = backend.query(f"SELECT {probe} FROM (SELECT {listed} FROM {relation} LIMIT {_PROBE}) AS p").iloc[0]
+    few = [c for c in text[:_DISTINCT_TESTS] if int(counts[c]) <= _PROBE // 10]
+    out: dict[str, str | None] = dict.fromkeys(text, "trim")
+    if few:
+        pattern = _literal(WHITESPACE["postgres"])
+        parts = [f"SELECT {k} AS k, coalesce(bool_or(regexp_matches(v, {pattern})), FALSE) AS t, "
+                 f"coalesce(bool_or({_is_marker('v')}), FALSE) AS m FROM (SELECT DISTINCT {quote(c)} AS v FROM "
+                 f"{relation}) AS d" for k, c in enumerate(few)]
+        for r in backend.query(" UNION ALL ".join(parts)).itertuples():
+            out[few[int(r.k)]] = "trim" if r.t else "markers" if r.m else None
+    return out
 
 
 #: Up to this many text columns are tested on their distinct values where they have few (:func:`_text_needs`);
@@ -226,11 +246,11 @@ def _cleaned(columns: dict[str, str], dialect: str, relation: str, keep: tuple[s
 
 def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_col: str | None,
                 extra: tuple[str, ...] = (), clean: bool = True) -> None:
-    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``; in DuckDB
-    only the text columns that hold a cell to clean get the cleaning (:func:`_text_needs`)."""
+    """``source_rows`` over ``relation``: cleaned text (:func:`_cleaned`) unless already ``clean``; only the text
+    columns that hold a cell to clean get the cleaning (:func:`_text_needs`)."""
     keep = tuple(([] if row_col is None else [f"{row_col} AS _row"]) + list(extra))
     if clean:
-        needs = _text_needs(backend, relation, columns) if isinstance(backend, DuckDBBackend) else None
+        needs = _text_needs(backend, relation, columns)
         select = _cleaned(columns, backend.dialect, relation, keep, needs)
     else:
         select = f"SELECT {', '.join(list(keep) + [quote(c) for c in columns])} FROM {relation}"
