@@ -48,13 +48,18 @@ class CohortCounts(Protocol):
         """
 
     def probe(self) -> pd.DataFrame:
-        """One row with the cohort's columns, dtypes and attrs; a column holds a value where it has one."""
+        """One row with the cohort's columns (an engine's: those of ``_PROBED``), dtypes and attrs; a column holds a
+        value where it has one."""
 
     def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The cohort's rows (only ``columns``): for the few statistics that need rows (propensity models)."""
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         """:func:`analysis.retention.step_downs` (rates, flows): episodes of a client in sequence."""
+
+
+_PROBED = ("level_of_care", "admission_date", "discharge_date", "los_days", "discharge_reason")
+"""The columns the decisions on a probe read (origin, recorded outcomes, scopes): the engine's probe holds these."""
 
 
 def _present(columns: Sequence[str], available) -> list[str]:
@@ -222,7 +227,7 @@ class EngineCounts:
     def probe(self) -> pd.DataFrame:
         if self._probe is None:
             q = self._quote
-            cols = list(self.columns)
+            cols = [c for c in _PROBED if c in self.columns]  # a wide file: not one subquery per column
             pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self._where()} "
                              f"LIMIT 1) AS {q(c)}" for c in cols)
             from analysis.engine.engine import _restore
