@@ -13,9 +13,9 @@ __all__ = ["add_parser", "run", "outcomes_columns"]
 
 
 def outcomes_columns(available, by: str, adjust=()) -> list[str]:
-    """The cohort columns the outcomes report and its publication read (the grouping, the covariates, and
-    what :mod:`analysis.disclosure.raw` computes: sizes, completion, stays, engagement, both origins,
-    case mix, step-downs), in the cohort's order: the engine hands over only these."""
+    """The cohort columns a publication and its covariates read (the grouping, the covariates, and what
+    :mod:`analysis.disclosure.raw` computes), in the cohort's order: the rows ``compare`` takes from the engine
+    (``outcomes`` takes only counts, :mod:`analysis.counts`)."""
     from analysis.disclosure.raw import _NEEDED
 
     want = {by, *adjust, *_NEEDED}

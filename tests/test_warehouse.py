@@ -60,16 +60,21 @@ def test_synthetic_100k_in_postgres_equals_pandas(tmp_path):
         assert_same_outcomes(cohort, pg, by="site", spec=FilterSpec(co_occurring=True, sexes=("male",)))
 
 
+def _text_table(con, table: str, raw: pd.DataFrame) -> None:
+    """A table of ``raw``'s cells as text in the test server (the caller drops it)."""
+    cols = ", ".join(f'"{c}" TEXT' for c in raw.columns)
+    con.execute(f'CREATE TABLE "{table}" ({cols})')
+    with con.cursor().copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv)') as copy:
+        copy.write(raw.to_csv(index=False, header=False))
+
+
 def test_messy_table_rule_counts_in_postgres():
     import psycopg
 
     raw = pd.read_csv(pd.io.common.BytesIO(messy_csv()), dtype=str, keep_default_na=False)
     table = f"messy_{os.getpid()}"
     with psycopg.connect(URL, autocommit=True) as con:
-        cols = ", ".join(f'"{c}" TEXT' for c in raw.columns)
-        con.execute(f'CREATE TABLE "{table}" ({cols})')
-        with con.cursor().copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv)') as copy:
-            copy.write(raw.to_csv(index=False, header=False))
+        _text_table(con, table, raw)
         try:
             with Engine.open(URL, table=table, today=TODAY) as pg, Engine.open(messy_csv(), today=TODAY) as duck:
                 assert_same(duck.rule_counts(), pg.rule_counts())
@@ -91,10 +96,7 @@ def test_text_cleaned_where_a_cell_needs_it(tmp_path):
     raw.to_csv(path, index=False)
     table = f"padded_{os.getpid()}"
     with psycopg.connect(URL, autocommit=True) as con:
-        cols = ", ".join(f'"{c}" TEXT' for c in raw.columns)
-        con.execute(f'CREATE TABLE "{table}" ({cols})')
-        with con.cursor().copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv)') as copy:
-            copy.write(raw.to_csv(index=False, header=False))
+        _text_table(con, table, raw)
         try:
             cohort = pandas_cohort(path)
             assert cohort["sex"].isna().sum() >= 50 and cohort["level_of_care"].notna().all()
