@@ -10,7 +10,7 @@ from analysis.validation import TIME_UNITS
 from ui.data_source import render_source, source_labels
 from ui.state import context, load_dataset, sample_dataset, sample_path, set_dataset
 from ui.text import md
-from ui.widgets import page_guard
+from ui.widgets import details, page_guard
 
 st.title("Data")
 ctx = context()
@@ -240,8 +240,9 @@ with page_guard("The data page"):
 
     # ---------------------------------------------------------------- preview & dictionary
     if ds.cohort is not None:
-        with st.expander("First rows of the episode table (row = spreadsheet row, header = row 1)"):
-            st.dataframe(_preview(result.episodes if result.episodes is not None else ds.cohort), key="tbl_preview")
+        with details("First rows of the episode table (row = spreadsheet row, header = row 1)", "preview") as is_open:
+            if is_open:
+                st.dataframe(_preview(result.episodes if result.episodes is not None else ds.cohort), key="tbl_preview")
     st.subheader("Data dictionary")
     st.dataframe(pd.DataFrame({"Field": [f.name for f in FIELDS],
                                "Label": [FIELD_LABELS.get(f.name, f.name) for f in FIELDS],

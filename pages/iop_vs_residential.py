@@ -13,7 +13,7 @@ from analysis.views.comparison import TAU_CHOICES, comparable_groups
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, details, label, narrow, page_guard, require_data, table
 
 st.title("IOP vs residential")
 ctx = context()
@@ -113,14 +113,15 @@ if require_data(ctx):
         st.caption("Weighted Kaplan-Meier curves with robust (infinitesimal-jackknife) 95% intervals, drawn at the "
                    f"steps of the published curves (at least {ctx.min_cell} relapses apart). Under the chart: people "
                    "still at risk after the day, and their weights' sum.")
-        with st.expander("Numbers at risk (table and CSV)"):
-            art = view.at_risk_table
-            table(art.with_column("name", art.frame["group"].map({"a": la, "b": lb}), "group"),
-                  {"name": Col("Group", "text"), "time": Col("Day", "int"),
-                   "n_at_risk": Col("At risk after the day", "count"),
-                   "n_at_risk_weighted": Col("Weighted number at risk", "number")},
-                  name="cmp_at_risk", ctx=ctx, origin=origin,
-                  caption="People still followed and relapse-free after the day, and the sum of their weights.")
+        with details("Numbers at risk (table and CSV)", "adjusted_at_risk") as opened:
+            if opened:
+                art = view.at_risk_table
+                table(art.with_column("name", art.frame["group"].map({"a": la, "b": lb}), "group"),
+                      {"name": Col("Group", "text"), "time": Col("Day", "int"),
+                       "n_at_risk": Col("At risk after the day", "count"),
+                       "n_at_risk_weighted": Col("Weighted number at risk", "number")},
+                      name="cmp_at_risk", ctx=ctx, origin=origin,
+                      caption="People still followed and relapse-free after the day, and the sum of their weights.")
 
         # ---------------------------------------------------------------- 2. absolute differences
         st.subheader("2. Absolute differences (adjusted)")
@@ -195,18 +196,19 @@ if require_data(ctx):
         hr_cols[1].metric(f"Covariate-adjusted hazard ratio, {la} vs {lb}",
                           vocab.fmt_ci(adj["hr"], adj["lower"], adj["upper"], kind="ratio") if adj else "not shown",
                           border=True, help="coxph(group + covariates): a conditional ratio, model-based interval.")
-        with st.expander("Terms of the covariate-adjusted Cox model and of the propensity model"):
-            ct = view.cox_terms
-            table(ct.with_column("label", ct.frame["term"].map(vocab.term_label), "term"),
-                  {"label": Col("Term"), "hr": Col("Hazard ratio", "ratio"), "lower": Col("95% CI lower", "ratio"),
-                   "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p")}, name="cox_terms_adjusted", ctx=ctx,
-                  origin=origin, height=320)
-            pt = view.propensity_terms
-            table(pt.with_column("label", pt.frame["term"].map(vocab.term_label), "term"),
-                  {"label": Col("Term"), "odds_ratio": Col("Odds ratio (A vs B)", "ratio"),
-                   "lower": Col("95% CI lower", "ratio"), "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p")},
-                  name="propensity_terms", ctx=ctx, origin=origin, height=320,
-                  caption="Logistic regression of being in group A rather than B (R glm, binomial).")
+        with details("Terms of the covariate-adjusted Cox model and of the propensity model", "model_terms") as opened:
+            if opened:
+                ct = view.cox_terms
+                table(ct.with_column("label", ct.frame["term"].map(vocab.term_label), "term"),
+                      {"label": Col("Term"), "hr": Col("Hazard ratio", "ratio"), "lower": Col("95% CI lower", "ratio"),
+                       "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p")}, name="cox_terms_adjusted", ctx=ctx,
+                      origin=origin, height=320)
+                pt = view.propensity_terms
+                table(pt.with_column("label", pt.frame["term"].map(vocab.term_label), "term"),
+                      {"label": Col("Term"), "odds_ratio": Col("Odds ratio (A vs B)", "ratio"),
+                       "lower": Col("95% CI lower", "ratio"), "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p")},
+                      name="propensity_terms", ctx=ctx, origin=origin, height=320,
+                      caption="Logistic regression of being in group A rather than B (R glm, binomial).")
 
         # ---------------------------------------------------------------- 6. PH verdict, 7. E-value
         st.subheader("6. Proportional hazards")

@@ -9,7 +9,7 @@ from analysis.views.overview import change_by_group, change_text, group_name
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, legend, narrow, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, details, label, legend, narrow, page_guard, require_data, table
 
 st.title("Overview")
 ctx = context()
@@ -121,29 +121,31 @@ def last_quarter(ctx) -> None:
                         "estimate": Col("Estimate", "number"), "lower": Col("95% CI lower", "number"),
                         "upper": Col("95% CI upper", "number"), "status": Col("Status"), "source": Col("Source"),
                         "note": Col("Note")})
-    with st.expander("Every measure by group, latest quarter and change"):
-        st.dataframe(change_by_group(tr).rename(columns={"Group": BY_LABELS.get(ctx.by, ctx.by)}), hide_index=True,
-                     key="tbl_trend_change_by_group", height="auto")
-    with st.expander("Every quarter (table and CSV)"):
-        t = tr.table
-        f = t.frame
-        text = [L.fmt_ci(e, lo, hi, kind="days" if u == "days" else "percent")
-                for e, lo, hi, u in zip(f["estimate"], f["lower"], f["upper"], f["unit"], strict=True)]
-        what = {"completion_all": "Completion (all discharges)", "relapse": f"Relapse by {tr.horizon_days} days",
-                "median_stay": "Median stay (days)"}
-        shown = (t.with_column("estimate_text", text, "estimate")
-                 .with_column("measure", [what.get(m, m) for m in f["metric"]], "metric")
-                 .with_column("who", [group_name(g) for g in f["group"]], "metric")
-                 .with_column("state", ["" if c else "incomplete" for c in f["complete"]], "metric"))
-        by_label = BY_LABELS.get(ctx.by, ctx.by)
-        table(shown, {"measure": Col("Measure"), "who": Col(by_label), "period": Col("Quarter"),
-                      "n": Col("Discharges", "count"), "estimate_text": Col("Estimate (95% CI)"),
-                      "state": Col("Quarter complete?"), "note": Col("Note")},
-              name="trends", ctx=ctx, origin="discharge", height=360, caption=tr.method,
-              csv_cols={"measure": Col("Measure"), "who": Col(by_label), "period": Col("Quarter"),
-                        "n": Col("Discharges", "count"), "estimate": Col("Estimate", "number"),
-                        "lower": Col("95% CI lower", "number"), "upper": Col("95% CI upper", "number"),
-                        "unit": Col("Unit"), "complete": Col("Quarter complete"), "note": Col("Note")})
+    with details("Every measure by group, latest quarter and change", "change_by_group") as opened:
+        if opened:
+            st.dataframe(change_by_group(tr).rename(columns={"Group": BY_LABELS.get(ctx.by, ctx.by)}), hide_index=True,
+                         key="tbl_trend_change_by_group", height="auto")
+    with details("Every quarter (table and CSV)", "quarters") as opened:
+        if opened:
+            t = tr.table
+            f = t.frame
+            text = [L.fmt_ci(e, lo, hi, kind="days" if u == "days" else "percent")
+                    for e, lo, hi, u in zip(f["estimate"], f["lower"], f["upper"], f["unit"], strict=True)]
+            what = {"completion_all": "Completion (all discharges)", "relapse": f"Relapse by {tr.horizon_days} days",
+                    "median_stay": "Median stay (days)"}
+            shown = (t.with_column("estimate_text", text, "estimate")
+                     .with_column("measure", [what.get(m, m) for m in f["metric"]], "metric")
+                     .with_column("who", [group_name(g) for g in f["group"]], "metric")
+                     .with_column("state", ["" if c else "incomplete" for c in f["complete"]], "metric"))
+            by_label = BY_LABELS.get(ctx.by, ctx.by)
+            table(shown, {"measure": Col("Measure"), "who": Col(by_label), "period": Col("Quarter"),
+                          "n": Col("Discharges", "count"), "estimate_text": Col("Estimate (95% CI)"),
+                          "state": Col("Quarter complete?"), "note": Col("Note")},
+                  name="trends", ctx=ctx, origin="discharge", height=360, caption=tr.method,
+                  csv_cols={"measure": Col("Measure"), "who": Col(by_label), "period": Col("Quarter"),
+                            "n": Col("Discharges", "count"), "estimate": Col("Estimate", "number"),
+                            "lower": Col("95% CI lower", "number"), "upper": Col("95% CI upper", "number"),
+                            "unit": Col("Unit"), "complete": Col("Quarter complete"), "note": Col("Note")})
 
 
 

@@ -4,7 +4,7 @@ import streamlit as st
 from analysis import figures
 from ui import compute
 from ui.state import context
-from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, details, label, narrow, page_guard, require_data, table
 
 st.title("Relapse")
 ctx = context()
@@ -65,6 +65,7 @@ if require_data(ctx):
                                "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value")
                      if c in cmp_.frame.columns}
             if extra:
-                with st.expander("Among people reached at the horizon (Newcombe difference, Katz ratio)"):
-                    table(cmp_, {"group": Col(by_label, "group"), **extra}, name="relapse_comparison_reached",
-                          ctx=ctx, origin=ctx.origin)
+                with details("Among people reached at the horizon (Newcombe difference, Katz ratio)", "reached") as opened:
+                    if opened:
+                        table(cmp_, {"group": Col(by_label, "group"), **extra}, name="relapse_comparison_reached",
+                              ctx=ctx, origin=ctx.origin)

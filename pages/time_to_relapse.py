@@ -7,7 +7,7 @@ from analysis.disclosure import fmt_p
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
+from ui.widgets import BY_LABELS, Col, chart, details, label, narrow, page_guard, require_data, table
 
 st.title("Time to relapse")
 ctx = context()
@@ -48,14 +48,15 @@ if require_data(ctx):
         st.caption(f"Curves are drawn at steps of at least {ctx.min_cell} relapses, so no step shows a count of a "
                    "few people; the numbers under the chart are those still at risk after the day (relapses so "
                    "far)." + ("" if band else " The 40-60% one-year benchmark is stated from discharge, so it is not drawn."))
-        with st.expander("Numbers at risk, relapses and censored (table and CSV)"):
-            table(view.at_risk, {"group": Col(by_label, "group"), "day": Col("Day", "int"),
-                                 "at_risk": Col("At risk after the day", "count"),
-                                 "relapsed": Col("Relapsed by the day", "count"),
-                                 "censored": Col("Censored by the day", "count")},
-                  name=f"at_risk_from_{origin}", ctx=ctx, origin=origin, height=300,
-                  caption="The three add up to the people followed: at risk after the day (time > day), "
-                          "relapsed and censored by it (deaths count as censored).")
+        with details("Numbers at risk, relapses and censored (table and CSV)", "at_risk") as opened:
+            if opened:
+                table(view.at_risk, {"group": Col(by_label, "group"), "day": Col("Day", "int"),
+                                     "at_risk": Col("At risk after the day", "count"),
+                                     "relapsed": Col("Relapsed by the day", "count"),
+                                     "censored": Col("Censored by the day", "count")},
+                      name=f"at_risk_from_{origin}", ctx=ctx, origin=origin, height=300,
+                      caption="The three add up to the people followed: at risk after the day (time > day), "
+                              "relapsed and censored by it (deaths count as censored).")
 
     left, right = st.columns(2)
     with left, page_guard("Median time to relapse"):

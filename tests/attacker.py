@@ -124,8 +124,22 @@ def read_csv_download(data: bytes) -> tuple[list[str], pd.DataFrame]:
     return header, frame
 
 
+def open_details(at) -> int:
+    """Open every expander that builds its content only when open (``ui.widgets.details``: keyed ``exp_*``) and
+    rerun, so that what a reader can open is attacked too; returns how many were opened."""
+    keys = [e.key for e in at.expander if e.key and e.key.startswith("exp_") and not at.session_state[e.key]]
+    for key in keys:
+        at.session_state[key] = True
+    if keys:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return len(keys) + open_details(at)  # an opened one may hold others
+    return 0
+
+
 def collect_page(at, setting: str, page: str, media: dict) -> Page:
     out = Page(setting, page)
+    open_details(at)
     out.tables = [df.value for df in at.dataframe]
     out.metrics = [(m.label, m.value) for m in at.metric]
     for kind in ("markdown", "caption", "text", "info", "error", "warning", "success", "subheader", "title"):

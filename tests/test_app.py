@@ -94,6 +94,10 @@ def test_overview_last_quarter_equals_the_trends(cohort):
     med = ch.loc[("median_stay", "all")]
     assert metrics[f"Median stay, {med['period']}"] == (f"{med['estimate']:.0f} days", f"{med['difference']:+.0f} days")
     assert any(comp["previous"] in c.value for c in at.caption)
+    # "every measure by group" is built only once its expander is opened (ui.widgets.details)
+    assert not any("Completion: change" in df.value.columns for df in at.dataframe)
+    at.session_state["exp_change_by_group"] = True
+    at.run()
     by_level = _table(at, "Completion: change").set_index("Level of care")
     op = ch.loc[("completion_all", "op")]
     t = tr.table.set_index(["metric", "group", "period"]).loc[("completion_all", "op", op["period"])]

@@ -21,7 +21,7 @@ from ui.state import Context
 from ui.text import md
 
 __all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend", "narrow",
-           "watch_viewport"]
+           "watch_viewport", "details"]
 
 NARROW_PX = 700
 """Below this window width charts are laid out for a phone (legend below, wrapped labels)."""
@@ -175,3 +175,15 @@ def page_guard(what: str) -> Iterator[None]:
         log.exception("page error")
         st.error(f"Something went wrong while computing {what.lower()} ({type(err).__name__}). "
                  "Try other filters; if it persists, report it with the provenance line.")
+
+
+@contextmanager
+def details(label_: str, key: str) -> Iterator[bool]:
+    """An expander whose content is built only while it is open (opening it reruns the page): the tables a
+    reader asks for are neither sent nor drawn on every visit. Yields whether it is open.
+
+    ``with details("Numbers at risk", "at_risk") as shown:`` then ``if shown:`` around the content.
+    """
+    exp = st.expander(label_, key=f"exp_{key}", on_change="rerun")
+    with exp:
+        yield bool(exp.open)
