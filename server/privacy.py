@@ -34,7 +34,8 @@ __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "SecurityHeaders", "ke
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",  # Streamlit's bundle and Plotly evaluate code
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",  # Streamlit's bundle and Plotly evaluate code; a
+    # custom component's JavaScript (ui.widgets.watch_viewport) is imported from a blob: URL the page itself made
     "style-src 'self' 'unsafe-inline'",                  # Streamlit injects its styles at run time
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
