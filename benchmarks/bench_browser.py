@@ -1,4 +1,4 @@
-"""Page timings in a real browser: Playwright drives the system Chromium against ``streamlit run app.py``.
+"""Page timings in a real browser: Playwright drives the system Chromium against ``streamlit run serve.py``.
 
 Run: ``python benchmarks/bench_browser.py [--repeats 2] [--width 1400]``. Prints, per page, the time
 from navigation to a complete page (the script has stopped running and every Plotly chart on the page
@@ -51,12 +51,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(extra: list[str], root: Path = ROOT):
+def serve(extra: list[str], root: Path = ROOT, script: str = "serve.py", env: dict[str, str] | None = None):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(root / script), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", *extra],
-        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -114,10 +114,16 @@ def main() -> None:
     ap.add_argument("--pages", default="", help="comma-separated page titles to time (default: every page)")
     ap.add_argument("--root", default=str(ROOT), help="the app's directory (e.g. a checkout of an older commit, "
                                                       "to time before and after on the same machine load)")
+    ap.add_argument("--script", default="serve.py", help="what to run: serve.py (as the README starts it: security "
+                                                          "headers, modules preloaded) or app.py (development)")
+    ap.add_argument("--no-preload", action="store_true", help="serve.py without its module preloads "
+                                                              "(server/preload.py), to measure what they save")
     args = ap.parse_args()
     pages = [p for p in PAGES if not args.pages or p[1] in args.pages.split(",")]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    with serve(args.server_arg, Path(args.root)) as url, sync_playwright() as pw:
+    print(f"serving {args.script}" + (" without module preloads" if args.no_preload else ""))
+    env = {"CONTINUUM_PRELOAD": "0"} if args.no_preload else {}
+    with serve(args.server_arg, Path(args.root), args.script, env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         rows = []
         first, ctx, _ = timed_goto(browser, f"{url}/", args.width)

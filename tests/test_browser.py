@@ -1,4 +1,4 @@
-"""The app in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
+"""The app in a real browser: Playwright drives the system Chromium against `streamlit run serve.py` (as users start it).
 
 Visits every page at 1400 and 390 px wide, fails on any Streamlit exception element, and saves full-page
 screenshots to tests/artifacts/ (gitignored; ``CONTINUUM_SCREENS=dir`` to put them elsewhere) so a person
@@ -39,11 +39,11 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _serve():
-    """A fresh ``streamlit run app.py`` on a free port; yields its URL."""
+    """A fresh ``streamlit run serve.py`` (as the README starts the app: headers, preloads) on a free port."""
     port = _free_port()
     env = {**os.environ, "CONTINUUM_STRICT": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -116,6 +116,7 @@ def test_every_page_in_a_browser(server, browser):
         _settle(page)
         page.wait_for_selector("h1", timeout=60_000)
         assert page.locator("[data-testid=stException]").count() == 0, f"exception on {title}"
+        assert "Component Error" not in page.inner_text("body"), f"a component failed on {title}"
         assert page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").count() > 0, \
             f"sidebar filters missing on {title}"
         if slug not in ("data", "methods"):
@@ -145,6 +146,7 @@ def test_every_page_on_a_phone(server, browser):
             assert (legends or slug == "iop_vs_residential") and all(x["orientation"] == "h" and (x["yref"] == "container" or x["y"] <= 0)
                                    for x in legends), (title, legends)
         assert page.locator("[data-testid=stException]").count() == 0, f"exception on {title}"
+        assert "Component Error" not in page.inner_text("body"), f"a component failed on {title}"
         assert "There is no page" not in page.locator("[data-testid=stMain]").inner_text(), title
         _screenshot(page, ARTIFACTS / f"{slug}_390.png")
     ctx.close()
