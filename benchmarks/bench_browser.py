@@ -114,16 +114,13 @@ def main() -> None:
     ap.add_argument("--pages", default="", help="comma-separated page titles to time (default: every page)")
     ap.add_argument("--root", default=str(ROOT), help="the app's directory (e.g. a checkout of an older commit, "
                                                       "to time before and after on the same machine load)")
-    ap.add_argument("--script", default="serve.py", help="what to run: serve.py (as the README starts it: security "
-                                                          "headers, modules preloaded) or app.py (development)")
-    ap.add_argument("--no-preload", action="store_true", help="serve.py without its module preloads "
-                                                              "(server/preload.py), to measure what they save")
+    ap.add_argument("--script", default="serve.py", help="what to run: serve.py (as the README starts it, behind "
+                                                          "its security headers) or app.py (development)")
     args = ap.parse_args()
     pages = [p for p in PAGES if not args.pages or p[1] in args.pages.split(",")]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    print(f"serving {args.script}" + (" without module preloads" if args.no_preload else ""))
-    env = {"CONTINUUM_PRELOAD": "0"} if args.no_preload else {}
-    with serve(args.server_arg, Path(args.root), args.script, env) as url, sync_playwright() as pw:
+    print(f"serving {args.script}")
+    with serve(args.server_arg, Path(args.root), args.script) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         rows = []
         first, ctx, _ = timed_goto(browser, f"{url}/", args.width)

@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _serve():
-    """A fresh ``streamlit run serve.py`` (as the README starts the app: headers, preloads) on a free port."""
+    """A fresh ``streamlit run serve.py`` (as the README starts the app, behind its headers) on a free port."""
     port = _free_port()
     env = {**os.environ, "CONTINUUM_STRICT": "1"}
     proc = subprocess.Popen(

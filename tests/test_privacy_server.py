@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import socket
 import struct
 import subprocess
@@ -333,13 +332,6 @@ def test_headers_loopback_only_and_nothing_fetched_from_elsewhere(browser, tmp_p
     with _server(ROOT / "serve.py", tmp_path) as (url, proc, port):
         with urllib.request.urlopen(url) as response:
             headers = {k.lower(): v for k, v in response.headers.items()}
-            html = response.read().decode()
-        # the first screen's modules are named in the page (server/preload.py) and each is served
-        preloaded = re.findall(r'rel="modulepreload" crossorigin href="\./(static/js/[^"]+)"', html)
-        assert any("/PlotlyChart." in p for p in preloaded) and len(preloaded) > 60, len(preloaded)
-        for path in preloaded:
-            with urllib.request.urlopen(f"{url}/{path}") as r:
-                assert r.status == 200 and "javascript" in r.headers["content-type"], path
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
