@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
 from analysis.engine.cohort_sql import COHORT_DTYPES, cohort_select
+from analysis.engine.compact import materialise
 from analysis.engine.episodes_sql import (
     EpisodesSQL,
     build_episodes,
@@ -178,10 +179,10 @@ class Engine:
             raise EngineError(built.fatal)
         relation = "episodes"
         if materialize and isinstance(backend, DuckDBBackend):
-            # one pass over the source: typed values and rule flags of every row, kept in memory
-            run = lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes")  # noqa: E731
-            poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:")
-            relation = "episodes_table"
+            # one pass over the source: typed values and rule flags of every row, kept in memory (narrow:
+            # analysis.engine.compact), and ``episodes`` the view that reads them back
+            materialise(backend, built, source_columns,
+                        lambda run: poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:"))
         elif materialize:  # PostgreSQL: a temporary table of this session, in the server, with the values as
             try:            # read (the problem rows and label checks then read it instead of re-reading the source)
                 order = ", ".join(quote(c) for c in backend.columns("episodes_view"))
@@ -204,7 +205,7 @@ class Engine:
         select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
         temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
         backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
-        if relation == "episodes_table":
+        if relation == "episodes_table":  # PostgreSQL
             names = ", ".join(quote(c) for c in backend.columns("episodes"))
             backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_table")
         self.episodes, self.shape, self.as_of = built, built.shape, as_of_ts
