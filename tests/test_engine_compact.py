@@ -108,3 +108,14 @@ def test_text_with_many_values_stays_text(monkeypatch, limit):
             stored["sex"] == "ENUM('male', 'female')"  # (DISTINCT's order)
         assert stored["level_of_care"].startswith("ENUM(")  # the codes a label is read as: always few
         assert engine.count() == 5000
+
+
+def test_collapse_shares_its_label_strings():
+    with Engine.open(SAMPLE, today=TODAY) as engine:
+        got = engine.collapse(["level_of_care", "sex", "payer", "race_ethnicity", "los_days"])
+        sql = engine.backend.query("SELECT level_of_care, sex, payer, race_ethnicity, los_days, count(*) AS n "
+                                   "FROM cohort GROUP BY ALL ORDER BY ALL")
+    assert len(got) > 1000 and got["n"].sum() == 5000 and got["sex"].dtype == object
+    assert got["sex"].tolist() == sql["sex"].tolist() and got["payer"].tolist() == sql["payer"].tolist()
+    assert len({id(v) for v in got["sex"]}) == got["sex"].nunique(dropna=False)  # one string per value
+    assert len({id(v) for v in got["race_ethnicity"]}) == got["race_ethnicity"].nunique(dropna=False)

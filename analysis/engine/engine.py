@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
@@ -72,6 +73,24 @@ def _restore(frame: pd.DataFrame, shape: str | None, extra_types: Mapping[str, s
         else:
             frame[col] = values.astype(object).where(values.notna(), None).astype(dtype)
     frame.attrs["shape"] = shape
+    return frame
+
+
+def _shared_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns (``object``) with each distinct value one Python string, shared by its rows: DuckDB makes
+    one string per cell, and a collapse the statistics keep (the Cox model's 1.07M covariate patterns of 10M
+    episodes, four label columns) held 0.2 GB of copies. Same values, same dtype, missing cells as they were."""
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object or len(values) < 1000:
+            continue
+        codes, uniques = pd.factorize(values)
+        if len(uniques) > len(values) // 10:  # ids: nothing to share
+            continue
+        out = values.to_numpy(dtype=object, copy=True)
+        found = codes >= 0
+        out[found] = np.asarray(uniques, dtype=object)[codes[found]]
+        frame[col] = pd.Series(out, index=values.index, dtype=object, name=col)
     return frame
 
 
@@ -265,7 +284,7 @@ class Engine:
         group = ", ".join(str(i + 1) for i in range(len(exprs)))
         sql = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort WHERE {self.where(spec, where)} "
                f"GROUP BY {group} ORDER BY {group}")
-        frame = _restore(self.backend.query(sql), self.shape, self.extra_types)
+        frame = _shared_strings(_restore(self.backend.query(sql), self.shape, self.extra_types))
         frame[count] = frame[count].astype("int64")
         frame.attrs["as_of"] = self.as_of
         return frame
