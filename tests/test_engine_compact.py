@@ -119,3 +119,19 @@ def test_collapse_shares_its_label_strings():
     assert got["sex"].tolist() == sql["sex"].tolist() and got["payer"].tolist() == sql["payer"].tolist()
     assert len({id(v) for v in got["sex"]}) == got["sex"].nunique(dropna=False)  # one string per value
     assert len({id(v) for v in got["race_ethnicity"]}) == got["race_ethnicity"].nunique(dropna=False)
+
+
+def test_collapse_by_enum_codes_gives_the_text_collapse():
+    with Engine.open(messy_csv(), name="messy.csv", today=TODAY) as engine:  # labels with NULLs, 'other'
+        assert {"level_of_care", "sex", "discharge_reason"} <= engine._labels
+        wanted = [(["level_of_care", "sex", "discharge_reason", "los_days"], None),
+                  (["sex", "time_discharge_days", "event_discharge"], '"time_discharge_days" IS NOT NULL'),
+                  ({"sex": '"sex"', "q": "CAST(date_trunc('quarter', \"admission_date\") AS DATE)"}, None)]
+        fast = [engine.collapse(c, where=w) for c, w in wanted]
+        labels, engine._labels = engine._labels, frozenset()  # every collapse through the text columns
+        slow = [engine.collapse(c, where=w) for c, w in wanted]
+        engine._labels = labels
+    for a, b in zip(fast, slow, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert fast[0]["n"].sum() == 5 and len(fast[0]) == 5  # the valid rows of the messy file
+    assert fast[0]["level_of_care"].dtype == "category" and fast[1]["sex"].dtype == object

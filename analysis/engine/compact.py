@@ -59,36 +59,44 @@ def _labels(backend: DuckDBBackend, built: EpisodesSQL, types: dict[str, str],
     return out
 
 
-def _plan(backend: DuckDBBackend, built: EpisodesSQL, source_types: dict[str, str]) -> tuple[str, str] | None:
-    """(the ``SELECT`` list of the narrow table over ``episodes``, that of the view giving ``episodes`` back)."""
+def _plan(backend: DuckDBBackend, built: EpisodesSQL,
+          source_types: dict[str, str]) -> tuple[str, str, str, set[str]] | None:
+    """(the ``SELECT`` list of the narrow table over ``episodes``, that of the view giving ``episodes`` back,
+    that of the same view with the labels left as ``ENUM``, the columns stored as ``ENUM``)."""
     types = backend.columns("episodes")
     if len(source_types) > MAX_COLUMNS:
         return None
     flags = [f.flag for f in built.flags if f.flag in types]
-    labels = _labels(backend, built, types, source_types)
-    stored, view = [], []
+    labels = {c: v for c, v in _labels(backend, built, types, source_types).items() if v}
+    stored, view, enums = [], [], []
     for col in types:
         if col in flags:
             word, bit = divmod(flags.index(col), 64)
             view.append(f"(({quote(f'_flags_{word}')} & CAST({1 << bit} AS UBIGINT)) <> 0) AS {quote(col)}")
+            enums.append(view[-1])
         elif col in labels:
-            values = ", ".join(literal(v) for v in labels[col])
-            stored.append(f"CAST({quote(col)} AS ENUM({values})) AS {quote(col)}" if values else quote(col))
-            view.append(f"CAST({quote(col)} AS VARCHAR) AS {quote(col)}" if values else quote(col))
+            stored.append(f"CAST({quote(col)} AS ENUM({', '.join(literal(v) for v in labels[col])})) AS {quote(col)}")
+            view.append(f"CAST({quote(col)} AS VARCHAR) AS {quote(col)}")
+            enums.append(quote(col))
         else:
             stored.append(quote(col))
             view.append(quote(col))
+            enums.append(quote(col))
     for word in range(0, len(flags), 64):
         bits = " | ".join(f"(CASE WHEN {quote(f)} THEN CAST({1 << k} AS UBIGINT) ELSE CAST(0 AS UBIGINT) END)"
                           for k, f in enumerate(flags[word:word + 64]))
         stored.append(f"({bits}) AS {quote(f'_flags_{word // 64}')}")
-    return ", ".join(stored), ", ".join(view)
+    return ", ".join(stored), ", ".join(view), ", ".join(enums), set(labels)
 
 
 def materialise(backend: DuckDBBackend, built: EpisodesSQL, source_types: dict[str, str],
-                run: Callable[[Callable[[], object]], object]) -> None:
+                run: Callable[[Callable[[], object]], object]) -> set[str]:
     """Create ``episodes_table`` from ``episodes`` (narrow where it can: module docstring) and make ``episodes``
-    a view over it. ``run`` runs the (long) statement it is given, with progress reports."""
+    a view over it. ``run`` runs the (long) statement it is given, with progress reports.
+
+    Returns the columns stored as ``ENUM`` (none when the table is wide); the view ``episodes_labels`` is then
+    ``episodes`` with those columns as ``ENUM`` (what :meth:`analysis.engine.Engine.collapse` groups by: a
+    byte, not a string, per row)."""
     names = ", ".join(quote(c) for c in backend.columns("episodes"))
     plan = _plan(backend, built, source_types)
     done = False
@@ -101,3 +109,7 @@ def materialise(backend: DuckDBBackend, built: EpisodesSQL, source_types: dict[s
     if not done:
         run(lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes"))
     backend.execute(f"CREATE OR REPLACE VIEW episodes AS SELECT {plan[1] if done else names} FROM episodes_table")
+    if done and plan[3]:
+        backend.execute(f"CREATE OR REPLACE VIEW episodes_labels AS SELECT {plan[2]} FROM episodes_table")
+        return plan[3]
+    return set()

@@ -118,6 +118,7 @@ class Engine:
         self.columns = columns
         self.extra_types = dict((episodes.extra_types or {}) if episodes is not None else {})
         self.time_unit = "days"
+        self._labels: frozenset[str] = frozenset()  # cohort columns stored as ENUM (cohort_labels)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -196,12 +197,12 @@ class Engine:
                                event_value=event_value, column_types=dict(column_types or {}))
         if built.fatal:
             raise EngineError(built.fatal)
-        relation = "episodes"
+        relation, labels = "episodes", set()
         if materialize and isinstance(backend, DuckDBBackend):
             # one pass over the source: typed values and rule flags of every row, kept in memory (narrow:
             # analysis.engine.compact), and ``episodes`` the view that reads them back
-            materialise(backend, built, source_columns,
-                        lambda run: poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:"))
+            labels = materialise(backend, built, source_columns,
+                                 lambda run: poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:"))
         elif materialize:  # PostgreSQL: a temporary table of this session, in the server, with the values as
             try:            # read (the problem rows and label checks then read it instead of re-reading the source)
                 order = ", ".join(quote(c) for c in backend.columns("episodes_view"))
@@ -224,6 +225,9 @@ class Engine:
         select = cohort_select(("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, relation)
         temp = "TEMPORARY " if isinstance(backend, PostgresBackend) else ""
         backend.execute(f"CREATE OR REPLACE {temp}VIEW cohort AS {select}")
+        if labels:  # the same cohort with its labels as ENUM (for Engine.collapse)
+            backend.execute("CREATE OR REPLACE VIEW cohort_labels AS " + cohort_select(
+                ("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, "episodes_labels"))
         if relation == "episodes_table":  # PostgreSQL
             names = ", ".join(quote(c) for c in backend.columns("episodes"))
             backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_table")
@@ -231,6 +235,7 @@ class Engine:
         self.time_unit = time_unit
         self.extra_types = dict(built.extra_types or {})
         self.columns = tuple(c for c in backend.columns("cohort") if c != "_row")
+        self._labels = frozenset(labels & set(self.columns))
 
     @staticmethod
     def _latest_date(backend: Backend, built: EpisodesSQL, relation: str) -> pd.Timestamp | None:
@@ -284,6 +289,14 @@ class Engine:
         group = ", ".join(str(i + 1) for i in range(len(exprs)))
         sql = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort WHERE {self.where(spec, where)} "
                f"GROUP BY {group} ORDER BY {group}")
+        enums = [c for c, e in exprs.items() if c in self._labels and e == quote(c)]
+        rest = " ".join([e for c, e in exprs.items() if c not in enums] + [where or ""])
+        if enums and (spec is None or spec.is_empty) and not any(c in rest for c in self._labels):
+            # grouped by the labels' ENUM codes, then read as text and ordered as text: the same rows
+            inner = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort_labels WHERE {self.where(None, where)} "
+                     f"GROUP BY {group}")
+            outer = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in enums else quote(c) for c in exprs)
+            sql = f"SELECT {outer}, {quote(count)} FROM ({inner}) AS g ORDER BY {group}"
         frame = _shared_strings(_restore(self.backend.query(sql), self.shape, self.extra_types))
         frame[count] = frame[count].astype("int64")
         frame.attrs["as_of"] = self.as_of
