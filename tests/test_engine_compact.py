@@ -135,3 +135,16 @@ def test_collapse_by_enum_codes_gives_the_text_collapse():
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert fast[0]["n"].sum() == 5 and len(fast[0]) == 5  # the valid rows of the messy file
     assert fast[0]["level_of_care"].dtype == "category" and fast[1]["sex"].dtype == object
+
+
+def test_step_downs_through_enum_codes_give_the_text_ones():
+    with Engine.open(SAMPLE, today=TODAY) as engine:
+        assert "level_of_care" in engine._labels
+        fast = engine.transitions(30)
+        labels, engine._labels = engine._labels, frozenset()
+        slow = engine.transitions(30)
+        engine._labels = labels
+        filtered = engine.transitions(30, where="level_of_care <> 'op'")  # names a label: through the text
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast["n"].sum() == 5000 and fast["next_level"].notna().any() and fast["level_of_care"].dtype == object
+    assert set(filtered["level_of_care"]) == set(fast["level_of_care"]) - {"op"}

@@ -391,11 +391,17 @@ class Engine:
         else:
             order = "admission_date, episode_id" if "episode_id" in self.columns else "admission_date"
         w = f"(PARTITION BY client_id ORDER BY {order})"
+        # the levels as their ENUM codes through the window (a byte a row, not a string) where nothing else names one
+        enums = ("level_of_care" in self._labels and (spec is None or spec.is_empty)
+                 and not any(c in (where or "") for c in self._labels))
         inner = (f"SELECT level_of_care, NOT in_treatment AS discharged, CASE WHEN NOT in_treatment AND "
                  f"date_diff('day', discharge_date, lead(admission_date) OVER {w}) BETWEEN 0 AND {float(window_days)} "
-                 f"THEN lead(level_of_care) OVER {w} END AS next_level FROM cohort "
+                 f"THEN lead(level_of_care) OVER {w} END AS next_level FROM {'cohort_labels' if enums else 'cohort'} "
                  f"WHERE client_id IS NOT NULL AND {self.where(spec, where)}")
-        frame = self.backend.query(f"SELECT level_of_care, next_level, discharged, count(*) AS n FROM ({inner}) AS t "
-                                   "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        counted = f"SELECT level_of_care, next_level, discharged, count(*) AS n FROM ({inner}) AS t GROUP BY 1, 2, 3"
+        if enums:  # read as text, ordered as text
+            counted = ("SELECT CAST(level_of_care AS VARCHAR) AS level_of_care, CAST(next_level AS VARCHAR) AS "
+                       f"next_level, discharged, n FROM ({counted}) AS g")
+        frame = self.backend.query(f"{counted} ORDER BY 1, 2, 3")
         frame["n"] = frame["n"].astype("int64")
         return frame
