@@ -63,9 +63,9 @@ def _plan(backend: DuckDBBackend, built: EpisodesSQL,
           source_types: dict[str, str]) -> tuple[str, str, str, set[str]] | None:
     """(the ``SELECT`` list of the narrow table over ``episodes``, that of the view giving ``episodes`` back,
     that of the same view with the labels left as ``ENUM``, the columns stored as ``ENUM``)."""
-    types = backend.columns("episodes")
     if len(source_types) > MAX_COLUMNS:
         return None
+    types = backend.columns("episodes")
     flags = [f.flag for f in built.flags if f.flag in types]
     labels = {c: v for c, v in _labels(backend, built, types, source_types).items() if v}
     stored, view, enums = [], [], []
@@ -90,14 +90,14 @@ def _plan(backend: DuckDBBackend, built: EpisodesSQL,
 
 
 def materialise(backend: DuckDBBackend, built: EpisodesSQL, source_types: dict[str, str],
-                run: Callable[[Callable[[], object]], object]) -> set[str]:
-    """Create ``episodes_table`` from ``episodes`` (narrow where it can: module docstring) and make ``episodes``
-    a view over it. ``run`` runs the (long) statement it is given, with progress reports.
+                run: Callable[[Callable[[], object]], object]) -> tuple[str, set[str]]:
+    """Create ``episodes_table`` from ``episodes`` (narrow where it can: module docstring); when narrow, make
+    ``episodes`` the view over it. ``run`` runs the (long) statement it is given, with progress reports.
 
-    Returns the columns stored as ``ENUM`` (none when the table is wide); the view ``episodes_labels`` is then
+    Returns the relation the cohort reads (``episodes``; ``episodes_table`` when wide) and the columns stored
+    as ``ENUM`` (none when the table is wide); the view ``episodes_labels`` is then
     ``episodes`` with those columns as ``ENUM`` (what :meth:`analysis.engine.Engine.collapse` groups by: a
     byte, not a string, per row)."""
-    names = ", ".join(quote(c) for c in backend.columns("episodes"))
     plan = _plan(backend, built, source_types)
     done = False
     if plan is not None:
@@ -106,10 +106,10 @@ def materialise(backend: DuckDBBackend, built: EpisodesSQL, source_types: dict[s
             done = True
         except duckdb.ConversionException:  # a value outside its ENUM: the table as it is
             pass
-    if not done:
+    if not done:  # the caller reads the table itself and makes ``episodes`` a view over it
         run(lambda: backend.execute("CREATE OR REPLACE TABLE episodes_table AS SELECT * FROM episodes"))
-    backend.execute(f"CREATE OR REPLACE VIEW episodes AS SELECT {plan[1] if done else names} FROM episodes_table")
-    if done and plan[3]:
+        return "episodes_table", set()
+    backend.execute(f"CREATE OR REPLACE VIEW episodes AS SELECT {plan[1]} FROM episodes_table")
+    if plan[3]:
         backend.execute(f"CREATE OR REPLACE VIEW episodes_labels AS SELECT {plan[2]} FROM episodes_table")
-        return plan[3]
-    return set()
+    return "episodes", plan[3]

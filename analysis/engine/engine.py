@@ -201,8 +201,9 @@ class Engine:
         if materialize and isinstance(backend, DuckDBBackend):
             # one pass over the source: typed values and rule flags of every row, kept in memory (narrow:
             # analysis.engine.compact), and ``episodes`` the view that reads them back
-            labels = materialise(backend, built, source_columns,
-                                 lambda run: poll_duckdb(backend.con, run, progress, "validate", "Checking the rules:"))
+            relation, labels = materialise(backend, built, source_columns,
+                                           lambda run: poll_duckdb(backend.con, run, progress, "validate",
+                                                                   "Checking the rules:"))
         elif materialize:  # PostgreSQL: a temporary table of this session, in the server, with the values as
             try:            # read (the problem rows and label checks then read it instead of re-reading the source)
                 order = ", ".join(quote(c) for c in backend.columns("episodes_view"))
@@ -228,7 +229,7 @@ class Engine:
         if labels:  # the same cohort with its labels as ENUM (for Engine.collapse)
             backend.execute("CREATE OR REPLACE VIEW cohort_labels AS " + cohort_select(
                 ("_row",) * info.has_row_numbers + built.columns, built.shape, as_of_ts, "episodes_labels"))
-        if relation == "episodes_table":  # PostgreSQL
+        if relation == "episodes_table":  # PostgreSQL, or a wide table in DuckDB
             names = ", ".join(quote(c) for c in backend.columns("episodes"))
             backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_table")
         self.episodes, self.shape, self.as_of = built, built.shape, as_of_ts
