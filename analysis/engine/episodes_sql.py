@@ -71,6 +71,7 @@ class EpisodesSQL:
     fatal: str | None = None
     today: pd.Timestamp | None = None
     extra_types: dict | None = None  # type of each extra (unmapped) column: numeric, binary, date, ...
+    sources: dict | None = None  # column -> the source column it is read from
 
 
 #: The days a date can be on the pandas path (its nanosecond range): typed dates outside are date_out_of_range.
@@ -80,8 +81,7 @@ _FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 #: written inline as a ``CASE`` (thousands of joins are slow to plan); in a narrower file every lookup is a
 #: join, a hash probe per row (1M episodes: 1.7 s of CPU to check against 2.5 s with ``CASE`` chains, whose
 #: text is repeated in each rule that reads the value).
-_INLINE = 64
-_WIDE = 64
+_INLINE, _WIDE = 64, 64
 
 
 def _answer_type(answers: np.ndarray) -> str:
@@ -465,7 +465,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     names = ", ".join(quote(c) for c in ["_row"] * has_row_numbers + list(sel) + ["_excluded"])
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
     return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today,
-                       extra_types=dict(b.extra_types))
+                       extra_types=dict(b.extra_types), sources=dict(b.src))
 
 
 def _type_extra_columns(b: _Builder, extra: list[str], by: str, column_types: dict[str, str]) -> None:
