@@ -148,6 +148,8 @@ class _Builder:
         return self.types[self.src[canonical]]
 
     def flag(self, rule: str, column: str, condition: str, message: str | None = None) -> None:
+        if condition == "FALSE":  # no value can break the rule (an inline lookup's answers): nothing to count
+            return
         name = f"_{'e' if RULES[rule].severity == 'error' else 'w'}__{rule}__{column}"
         self.select[name] = f"COALESCE({condition}, FALSE)"
         self.flags.append(RuleFlag(name, rule, column, message))
@@ -171,6 +173,9 @@ class _Builder:
             for name, answers in parsed.items():
                 answers = np.asarray(answers, dtype=object) if not isinstance(answers, np.ndarray) else answers
                 sql_type = _answer_type(answers)
+                if sql_type == "BOOLEAN" and not any(a is True or a is np.True_ for a in answers):
+                    out[name] = "FALSE"  # a flag no value raises (most of a wide file's rules)
+                    continue
                 if not len(keys):
                     out[name] = f"CAST(NULL AS {sql_type})"
                     continue
