@@ -2,11 +2,13 @@
 
 Run: ``python benchmarks/bench_browser.py [--repeats 2] [--width 1400]``. Prints, per page, the time
 from navigation to a complete page (the script has stopped running and every Plotly chart on the page
-has drawn its SVG), for:
+has drawn its SVG, every still chart's image is decoded), for:
 
 * ``first``: the first browser session after the server started (includes reading the sample);
 * ``cold``: a new browser session (new context, no cookies) on a warm server, best of ``--repeats``;
-* ``switch``: clicking the page's link in the sidebar from the Overview in an open session;
+* ``switch``: clicking the page's link in the sidebar from the Overview in an open session, ``--dwell`` seconds
+  after the Overview is complete (default 0: at once; a reader looks at the Overview first, and the Overview's
+  still charts leave the interactive charts' code to load in that time, ``ui.widgets.watch_viewport``);
 * ``filter``: on the Overview, choosing one level of care in the sidebar filter (``--levels``, one new session
   each), until the page is complete; the sidebar's count is printed to show the filter applied.
 
@@ -40,6 +42,9 @@ _COMPLETE_JS = """() => {
   if (document.querySelector("[data-testid='stSkeleton'], [data-testid='stSpinner']")) return false;
   const charts = document.querySelectorAll("[data-testid='stPlotlyChart']");
   for (const c of charts) { if (!c.querySelector('.main-svg')) return false; }
+  for (const i of document.querySelectorAll("[data-testid='stImage'] img")) {
+    if (!i.complete || !i.naturalWidth) return false;  // a still chart (SVG image) not yet decoded
+  }
   return document.querySelector("[data-testid='stMain']") !== null;
 }"""
 
@@ -111,6 +116,7 @@ def main() -> None:
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for streamlit run")
     ap.add_argument("--levels", default="detox,IOP", help="levels of care chosen one at a time for the filter "
                                                            "change (each in a new session, each a new filter)")
+    ap.add_argument("--dwell", type=float, default=0.0, help="seconds on the Overview before a switch")
     ap.add_argument("--pages", default="", help="comma-separated page titles to time (default: every page)")
     ap.add_argument("--root", default=str(ROOT), help="the app's directory (e.g. a checkout of an older commit, "
                                                       "to time before and after on the same machine load)")
@@ -136,6 +142,7 @@ def main() -> None:
             t, ctx, page = timed_goto(browser, f"{url}/", args.width)
             switch = float("nan")
             if path:
+                time.sleep(args.dwell)
                 link = page.locator("[data-testid=stSidebarNavLink]", has_text=title).first
                 t0 = time.perf_counter()
                 link.click()
@@ -155,7 +162,7 @@ def main() -> None:
     for level, (secs, caption) in filt:
         print(f"filter change on the Overview (level {level} chosen): {secs:.2f} s  [{caption}]")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| page | cold (best) | cold (worst) | switch from Overview |")
+    print(f"| page | cold (best) | cold (worst) | switch from Overview (after {args.dwell:g} s there) |")
     print("|---|---|---|---|")
     for title, best, worst, switch in rows:
         print(f"| {title} | {best:.2f} s | {worst:.2f} s | {'' if switch != switch else f'{switch:.2f} s'} |")

@@ -9,7 +9,18 @@ from analysis.views.overview import change_by_group, change_text, group_name
 from ui import compute
 from ui.state import context
 from ui.text import md
-from ui.widgets import BY_LABELS, Col, chart, details, label, legend, narrow, page_guard, require_data, table
+from ui.widgets import (
+    BY_LABELS,
+    Col,
+    details,
+    label,
+    legend,
+    narrow,
+    page_guard,
+    require_data,
+    still_chart,
+    table,
+)
 
 st.title("Overview")
 ctx = context()
@@ -80,8 +91,7 @@ def last_quarter(ctx) -> None:
         frame = tr.table.frame.assign(n_events=float("nan"))
         fig = figures.trend_figure(frame, metric, groups=groups, targets=tr.target_rows, min_cell=ctx.min_cell,
                                    title=f"{names[metric]} by quarter of discharge", compact=narrow())
-        fig.update_layout(height=380)
-        chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge")
+        still_chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge", where="column", height=380)
     with right:
         by_label = BY_LABELS.get(ctx.by, ctx.by)
         rows = [(group_name(g), est, ch.replace("95% CI ", "")) for g in tr.groups
@@ -240,7 +250,6 @@ if require_data(ctx):
                                 benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., "
                                                 "JAMA 2000)") if ctx.origin == "discharge" else None,
                                 horizon_days=365, title=f"Time to relapse (from {ctx.origin})", compact=narrow())
-        fig.update_layout(height=440)
-        chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=ctx.origin)
+        still_chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=ctx.origin, height=440)
         st.caption("Curves are drawn at steps of at least "
                    f"{ctx.min_cell} relapses, so no step shows how many relapsed on one day.")

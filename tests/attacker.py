@@ -137,6 +137,18 @@ def open_details(at) -> int:
     return 0
 
 
+def svg_texts(url: str) -> list[str]:
+    """The text drawn by an SVG image given as a ``data:image/svg+xml;base64,`` URL (none for other images)."""
+    import base64
+    import xml.etree.ElementTree as ET
+
+    head, _, body = url.partition(",")
+    if not head.startswith("data:image/svg+xml"):
+        return []
+    root = ET.fromstring(base64.b64decode(body) if head.endswith(";base64") else body)
+    return [t for t in (" ".join(e.itertext()).strip() for e in root.iter("{http://www.w3.org/2000/svg}text")) if t]
+
+
 def collect_page(at, setting: str, page: str, media: dict) -> Page:
     out = Page(setting, page)
     open_details(at)
@@ -147,6 +159,8 @@ def collect_page(at, setting: str, page: str, media: dict) -> Page:
     out.texts += [str(e.value) for e in at.sidebar.caption]
     for el in at.get("plotly_chart"):
         out.figures.append(plain(json.loads(el.proto.spec)))
+    for el in at.get("image"):  # a still chart: every text it draws (titles, labels, ticks, notes, legend)
+        out.texts += [t for url in el.value for t in svg_texts(url)]
     for el in at.get("download_button"):
         url = el.proto.url
         file_id = url.rsplit("/", 1)[-1].split(".")[0]
