@@ -8,6 +8,7 @@ from analysis.disclosure import fmt_ci
 from analysis.views.overview import change_by_group, change_text, group_name
 from ui import compute
 from ui.state import context
+from ui.still import StillCharts, still_charts
 from ui.text import md
 from ui.widgets import (
     BY_LABELS,
@@ -18,7 +19,6 @@ from ui.widgets import (
     narrow,
     page_guard,
     require_data,
-    still_chart,
     table,
 )
 
@@ -30,7 +30,7 @@ st.caption(f"Data: {md(ds.label)}, sha256 {ds.content_hash[:12]}. Filters: {md(c
 
 
 
-def last_quarter(ctx) -> None:
+def last_quarter(ctx, charts: StillCharts) -> None:
     """How did we do last quarter? Key measures of the latest complete quarter against the one before, the
     trend by quarter and the organisation's targets."""
     tr = compute.trends_of(ctx, compute.own_targets())
@@ -91,7 +91,7 @@ def last_quarter(ctx) -> None:
         frame = tr.table.frame.assign(n_events=float("nan"))
         fig = figures.trend_figure(frame, metric, groups=groups, targets=tr.target_rows, min_cell=ctx.min_cell,
                                    title=f"{names[metric]} by quarter of discharge", compact=narrow())
-        still_chart(fig, name=f"trend_{metric}", ctx=ctx, origin="discharge", where="column", height=380)
+        charts.show(charts.prepare(fig, origin="discharge", where="column", height=380), name=f"trend_{metric}")
     with right:
         by_label = BY_LABELS.get(ctx.by, ctx.by)
         rows = [(group_name(g), est, ch.replace("95% CI ", "")) for g in tr.groups
@@ -181,15 +181,20 @@ def review_button(ctx) -> None:
 
 
 if require_data(ctx):
-    with page_guard("The overview"):
+    with page_guard("The overview"), still_charts(ctx) as charts:
         review_button(ctx)
         view = compute.overview_of(ctx)
+        km = charts.prepare(figures.km_figure(
+            view.km, origin=ctx.origin, min_cell=ctx.min_cell, show_censor_marks=False,
+            benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)")
+            if ctx.origin == "discharge" else None, horizon_days=365, title=f"Time to relapse (from {ctx.origin})",
+            compact=narrow()), origin=ctx.origin, height=440)  # drawn on the server while the page goes on
         head, hidden = view.headline.frame.iloc[0], view.headline.status.iloc[0]
 
         def ci(est, lo, hi):
             return f"95% CI {lo * 100:.1f}-{hi * 100:.1f}%" if pd.notna(lo) and pd.notna(hi) else None
 
-        last_quarter(ctx)
+        last_quarter(ctx, charts)
 
         st.subheader("The whole period")
         m = st.columns(4)
@@ -246,10 +251,6 @@ if require_data(ctx):
         info[2].markdown("**Episodes after filters**")
         info[2].text(f"{view.episodes.value:,.0f}" if view.episodes.shown else "suppressed")
         info[2].text(f"{len(view.groups)} groups: " + ", ".join(label(g) for g in view.groups))
-        fig = figures.km_figure(view.km, origin=ctx.origin, min_cell=ctx.min_cell, show_censor_marks=False,
-                                benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., "
-                                                "JAMA 2000)") if ctx.origin == "discharge" else None,
-                                horizon_days=365, title=f"Time to relapse (from {ctx.origin})", compact=narrow())
-        still_chart(fig, name="overview_time_to_relapse", ctx=ctx, origin=ctx.origin, height=440)
+        charts.show(km, name="overview_time_to_relapse")
         st.caption("Curves are drawn at steps of at least "
                    f"{ctx.min_cell} relapses, so no step shows how many relapsed on one day.")

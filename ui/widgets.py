@@ -21,7 +21,7 @@ from analysis.labels import column_label
 from ui.state import Context
 from ui.text import md
 
-__all__ = ["Col", "table", "chart", "still_chart", "page_guard", "require_data", "label", "BY_LABELS", "legend", "narrow",
+__all__ = ["Col", "table", "chart", "page_guard", "require_data", "label", "BY_LABELS", "legend", "narrow",
            "watch_viewport", "details"]
 
 NARROW_PX = 700
@@ -160,50 +160,17 @@ def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
     and SVG and PDF downloads (drawn on click by the system Chromium: nothing is computed until then)."""
     figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
     st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
-    _static_buttons(fig, name)
+    static_buttons(fig, name)
 
 
-def _static_buttons(fig, name: str) -> None:
+def static_buttons(fig, name: str) -> None:
+    """SVG and PDF downloads of ``fig`` (drawn when clicked)."""
     with st.container(horizontal=True, gap="small", key=f"figdl_{name}"):
         for fmt, mime in (("svg", "image/svg+xml"), ("pdf", "application/pdf")):
             st.download_button(f"{fmt.upper()}", data=_static(fig, fmt), file_name=f"continuum_{name}.{fmt}",
                                mime=mime, on_click="ignore", key=f"dl_{fmt}_{name}", type="tertiary",
                                icon=":material/download:", help=f"This chart as {fmt.upper()} (vector, for print "
                                "and publication), with its provenance line.")
-
-
-#: Layout width (px) a still chart is drawn at: the whole page's width, a column's, a phone's.
-STILL_WIDTHS = {"page": 1000, "column": 600}
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _still_svg(spec: str, width: int, height: int) -> str | None:
-    """The figure (plotly JSON) drawn as SVG by the system Chromium; None when it cannot be. Shared by every
-    session (the key is the figure itself, so a session only meets the drawing of a figure it has made)."""
-    import plotly.io as pio
-
-    try:
-        return figures.static_image(pio.from_json(spec), "svg", width=width, height=height).decode()
-    except Exception:  # noqa: BLE001 - no Chromium, or it failed: the interactive chart instead
-        log.info("still chart not drawn; interactive instead", exc_info=True)
-        return None
-
-
-def still_chart(fig, *, name: str, ctx: Context, origin: str | None = None, where: str = "page",
-                height: int = 440) -> None:
-    """Like :func:`chart`, but the figure is drawn once on the server as SVG and shown as an image: no
-    chart code for the browser to load and run (a cold Overview with two interactive charts: 3.8 s, with
-    none: 2.3 s; docs/architecture.md). Falls back to the interactive chart when there is no Chromium."""
-    fig.update_layout(height=height)
-    width = figures.COMPACT_WIDTH if narrow() else STILL_WIDTHS[where]
-    figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
-    svg = _still_svg(fig.to_json(), width, height)
-    if svg is None:
-        st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
-    else:
-        with st.container(key=f"still_{name}"):
-            st.image(svg, width="stretch")
-    _static_buttons(fig, name)
 
 
 def require_data(ctx: Context) -> bool:

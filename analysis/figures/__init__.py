@@ -48,6 +48,7 @@ from analysis.figures.retention import (
 from analysis.figures.risk_table import RISK_TABLE_STYLES
 from analysis.figures.static import (
     STATIC_FORMATS,
+    TABS,
     close_static_export,
     figure_data,
     find_chromium,
@@ -61,7 +62,7 @@ __all__ = [
     "km_figure", "cumulative_incidence_figure", "retention_figure", "completion_figure",
     "reason_mix_figure", "los_figure", "hours_figure", "sankey_figure", "relapse_horizons_figure",
     "forest_figure", "balance_figure", "benchmark_figure", "to_image_config", "add_provenance",
-    "COMPACT_WIDTH", "MAX_CURVE_POINTS", "COMPLETION_BASES", "RISK_TABLE_STYLES", "STATIC_FORMATS",
+    "COMPACT_WIDTH", "MAX_CURVE_POINTS", "COMPLETION_BASES", "RISK_TABLE_STYLES", "STATIC_FORMATS", "TABS",
     "static_image", "figure_data", "find_chromium", "close_static_export", "trend_figure",
     "adjusted_km_figure", "weighted_risk_rows", "contrasts_figure", "window_hr_figure", "love_plot_figure",
     "overlap_figure", "IMBALANCE_LINE",

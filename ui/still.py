@@ -1,0 +1,115 @@
+"""Still charts: figures drawn once on the server as SVG and shown as images (the Overview's).
+
+An interactive chart costs the browser Streamlit's Plotly code (4.7 MB, about a second of the main thread to
+run) and 0.2-0.4 s a chart to draw: a cold Overview was 3.8 s with its two charts and 2.3 s with none
+(docs/architecture.md). A still chart is drawn by :func:`analysis.figures.static_image` (kaleido and the
+system Chromium: 0.2-0.4 s a figure here) on a worker thread while the page goes on computing, kept for every
+session (the key is the figure itself: a session meets only drawings of figures it has made), and falls back
+to the interactive chart where there is no Chromium. The SVG and PDF downloads stay as on every chart.
+
+Only the bundled sample's figures are drawn so: drawing hands the figure to a Chromium process, which keeps a
+profile and a page in the temp directory, and an upload's numbers stay inside this process (an upload's
+Overview shows interactive charts; its SVG and PDF downloads are drawn when a user asks for one).
+
+Use::
+
+    with still_charts(ctx) as charts:
+        km = charts.prepare(fig_km, origin=ctx.origin)   # starts drawing now
+        ...
+        charts.show(charts.prepare(fig_trend, where="column", height=380), name="trend")
+        ...
+        charts.show(km, name="overview_time_to_relapse")   # the images are put in place when the block ends
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import streamlit as st
+
+from analysis import figures
+from ui.state import Context
+from ui.widgets import narrow, static_buttons
+
+__all__ = ["still_charts", "StillCharts", "WIDTHS"]
+
+#: Layout width (px) a still chart is drawn at: the page's width, a column's (a phone's: COMPACT_WIDTH).
+WIDTHS = {"page": 1000, "column": 600}
+_ENTRIES = 256
+_drawn: OrderedDict[tuple[str, int, int], str | None] = OrderedDict()
+_lock = threading.Lock()
+_worker = ThreadPoolExecutor(max_workers=figures.TABS, thread_name_prefix="continuum-still")
+log = logging.getLogger("continuum.app")
+
+
+def _draw(fig, key: tuple[str, int, int]) -> str | None:
+    """The SVG of ``fig`` at the key's width and height (None: it cannot be drawn here)."""
+    with _lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    try:
+        svg = figures.static_image(fig, "svg", width=key[1], height=key[2]).decode()
+    except Exception:  # noqa: BLE001 - no Chromium, or it failed: the interactive chart instead
+        log.info("still chart not drawn; interactive instead", exc_info=True)
+        svg = None
+    with _lock:
+        _drawn[key] = svg
+        while len(_drawn) > _ENTRIES:
+            _drawn.popitem(last=False)
+    return svg
+
+
+@dataclass(frozen=True)
+class Still:
+    """A figure being drawn (its provenance line added)."""
+
+    fig: object
+    drawing: Future
+
+
+class StillCharts:
+    """Figures drawn on a worker thread, put in place when the :func:`still_charts` block ends."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._shown: list[tuple[object, Still, str]] = []
+
+    def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int = 440) -> Still:
+        """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide."""
+        fig.update_layout(height=height)
+        figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption())
+        if not self.ctx.dataset.is_sample:  # an upload's figures never leave this process (module docstring)
+            done: Future = Future()
+            done.set_result(None)
+            return Still(fig, done)
+        key = (fig.to_json(), figures.COMPACT_WIDTH if narrow() else WIDTHS[where], int(height))
+        return Still(fig, _worker.submit(_draw, fig, key))
+
+    def show(self, still: Still, *, name: str) -> None:
+        """Keep the chart's place here (with its SVG and PDF downloads); the image fills it at the block's end."""
+        self._shown.append((st.empty(), still, name))
+        static_buttons(still.fig, name)
+
+    def _fill(self) -> None:
+        for slot, still, name in self._shown:
+            svg = still.drawing.result()
+            if svg is None:
+                slot.plotly_chart(still.fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
+            else:
+                slot.image(svg, width="stretch")
+
+
+@contextmanager
+def still_charts(ctx: Context) -> Iterator[StillCharts]:
+    """A page's still charts; their images are put in place when the block ends (even if it fails midway)."""
+    charts = StillCharts(ctx)
+    try:
+        yield charts
+    finally:
+        charts._fill()
