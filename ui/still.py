@@ -83,12 +83,13 @@ class StillCharts:
     def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int = 440) -> Still:
         """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide."""
         fig.update_layout(height=height)
-        figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption())
+        width = figures.COMPACT_WIDTH if narrow() else WIDTHS[where]
+        figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption(), width=width)
         if not self.ctx.dataset.is_sample:  # an upload's figures never leave this process (module docstring)
             done: Future = Future()
             done.set_result(None)
             return Still(fig, done)
-        key = (fig.to_json(), figures.COMPACT_WIDTH if narrow() else WIDTHS[where], int(height))
+        key = (fig.to_json(), width, int(height))
         return Still(fig, _worker.submit(_draw, fig, key))
 
     def show(self, still: Still, *, name: str) -> None:

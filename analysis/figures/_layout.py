@@ -247,10 +247,11 @@ def _note(fig: go.Figure, text: str) -> None:
     _stack_text(fig, _esc(text), size=11, color=_NOTE_COLOR, name="note")
 
 
-def _stack_text(fig: go.Figure, text: str, *, size: int, color: str, name: str) -> None:
+def _stack_text(fig: go.Figure, text: str, *, size: int, color: str, name: str, width: int | None = None) -> None:
     state = _state(fig)
     left = fig.layout.margin.l if fig.layout.margin.l is not None else 52
-    text = _wrap(text, int((COMPACT_WIDTH - left - 16) / 6.1) if state["compact"] else 190)
+    width = COMPACT_WIDTH if state["compact"] else width
+    text = _wrap(text, int((width - left - 16) / 6.1) if width else 190)
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-state["bottom"], xanchor="left",
                        yanchor="top", showarrow=False, align="left", font={"size": size, "color": color},
                        name=name)
@@ -299,7 +300,8 @@ def to_image_config(filename: str) -> dict:
             "displaylogo": False}
 
 
-def add_provenance(fig: go.Figure, text: str) -> go.Figure:
-    """Add a small grey provenance line (data file, date, filters) under the chart and its notes."""
-    _stack_text(fig, _esc(text), size=10, color="#777777", name="provenance")
+def add_provenance(fig: go.Figure, text: str, *, width: int | None = None) -> go.Figure:
+    """Add a small grey provenance line (data file, date, filters) under the chart and its notes, wrapped to
+    ``width`` layout pixels when given (a figure drawn at a fixed width: a still chart, an export)."""
+    _stack_text(fig, _esc(text), size=10, color="#777777", name="provenance", width=width)
     return fig
