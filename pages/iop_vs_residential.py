@@ -12,6 +12,7 @@ from analysis.casemix import DEFAULT_COVARIATES
 from analysis.views.comparison import TAU_CHOICES, comparable_groups
 from ui import compute
 from ui.state import context
+from ui.still import still_charts
 from ui.text import md
 from ui.widgets import BY_LABELS, Col, chart, details, label, narrow, page_guard, require_data, table
 
@@ -31,7 +32,7 @@ def _pp(x) -> str:
 if require_data(ctx):
     by, origin = ctx.by, ctx.origin
     by_label = BY_LABELS.get(by, vocab.column_label(by))
-    with page_guard("The comparison"):
+    with page_guard("The comparison"), still_charts(ctx) as charts:  # the diagnostics as images (ui/still.py)
         groups = comparable_groups(compute.publication(ctx), origin)
         if len(groups) < 2:
             st.info(f"Fewer than two {md(by_label.lower())} groups can be shown from {origin} with these filters "
@@ -125,9 +126,10 @@ if require_data(ctx):
 
         # ---------------------------------------------------------------- 2. absolute differences
         st.subheader("2. Absolute differences (adjusted)")
-        chart(figures.contrasts_figure(diffs, None if r["estimate"] is None else r, labels=view.labels,
-                                       time_unit="days", title="Adjusted differences, A minus B" if compact else None,
-                                       compact=compact), name="contrasts", ctx=ctx, origin=origin)
+        charts.show(charts.prepare(figures.contrasts_figure(
+            diffs, None if r["estimate"] is None else r, labels=view.labels, time_unit="days",
+            title="Adjusted differences, A minus B" if compact else None, compact=compact), origin=origin),
+            name="contrasts")
         table(view.differences, {"time": Col("Day", "int"), "relapse_difference": Col(f"Relapsed, {la} minus {lb} (points)", "rate"),
                                  "relapse_lower": Col("95% CI lower", "rate"), "relapse_upper": Col("95% CI upper", "rate"),
                                  "p": Col("p", "p")}, name="cmp_differences", ctx=ctx, origin=origin,
@@ -138,8 +140,8 @@ if require_data(ctx):
         st.subheader("3. Balance: are the weighted groups comparable?")
         bal = view.balance
         if len(bal):
-            chart(figures.love_plot_figure(bal.frame, labels=view.labels, compact=compact), name="love_plot", ctx=ctx,
-                  origin=origin)
+            charts.show(charts.prepare(figures.love_plot_figure(bal.frame, labels=view.labels, compact=compact),
+                                       origin=origin), name="love_plot")
             shown_rows = bal.frame[bal.frame["smd_after"].notna()]
             worst = shown_rows["smd_after"].abs().max() if len(shown_rows) else None
             n_bad = int((shown_rows["smd_after"].abs() > 0.1).sum())
@@ -160,10 +162,11 @@ if require_data(ctx):
         # ---------------------------------------------------------------- 4. overlap
         st.subheader("4. Overlap of the propensity scores")
         ps = view.result.propensity
-        chart(figures.overlap_figure(view.histogram.frame, labels=view.labels, support=ps.support,
-                                     outside_support={k: v.value for k, v in view.outside.items()},
-                                     min_cell=ctx.min_cell, title="Overlap of propensity scores" if compact else None,
-                                     compact=compact), name="overlap", ctx=ctx, origin=origin)
+        charts.show(charts.prepare(figures.overlap_figure(
+            view.histogram.frame, labels=view.labels, support=ps.support,
+            outside_support={k: v.value for k, v in view.outside.items()}, min_cell=ctx.min_cell,
+            title="Overlap of propensity scores" if compact else None, compact=compact), origin=origin),
+            name="overlap")
         out = view.outside_total
         out_text = ("no one" if out.value == 0 else f"{out.value:,.0f} people" if out.shown else
                     f"fewer than {ctx.min_cell} people" if out.status == "small" else "a number not shown")
@@ -175,10 +178,10 @@ if require_data(ctx):
 
         # ---------------------------------------------------------------- 5. hazard ratios
         st.subheader("5. Hazard ratios")
-        chart(figures.window_hr_figure(view.window_hr.frame, weighted=view.weighted_cox, adjusted=view.adjusted_cox,
-                                       labels=view.labels, time_unit="days", ph_p=view.ph["p"],
-                                       title="Hazard ratios of relapse, A vs B" if compact else None, compact=compact),
-              name="window_hr", ctx=ctx, origin=origin)
+        charts.show(charts.prepare(figures.window_hr_figure(
+            view.window_hr.frame, weighted=view.weighted_cox, adjusted=view.adjusted_cox, labels=view.labels,
+            time_unit="days", ph_p=view.ph["p"], title="Hazard ratios of relapse, A vs B" if compact else None,
+            compact=compact), origin=origin), name="window_hr")
         table(view.window_hr, {"from_time": Col("From day", "int"), "to_time": Col("To day", "int"),
                                "hr": Col("Hazard ratio", "ratio"), "lower": Col("95% CI lower", "ratio"),
                                "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p"),

@@ -149,6 +149,26 @@ def svg_texts(url: str) -> list[str]:
     return [t for t in (" ".join(e.itertext()).strip() for e in root.iter("{http://www.w3.org/2000/svg}text")) if t]
 
 
+#: Figures the app drew as still charts (ui/still.py) since the last page was collected: their specs, as the
+#: browser would have received them as interactive charts (see :func:`record_still_figures`).
+STILL_FIGURES: list[dict] = []
+
+
+def record_still_figures(monkeypatch) -> None:
+    """Keep the spec of every figure drawn as a still chart, so that its numbers are attacked like an
+    interactive chart's (the SVG's text is read too, but bar heights and curve steps are not text)."""
+    import ui.still
+
+    prepare = ui.still.StillCharts.prepare
+
+    def keep(self, fig, **kwargs):
+        still = prepare(self, fig, **kwargs)
+        STILL_FIGURES.append(plain(json.loads(fig.to_json())))
+        return still
+
+    monkeypatch.setattr(ui.still.StillCharts, "prepare", keep)
+
+
 def collect_page(at, setting: str, page: str, media: dict) -> Page:
     out = Page(setting, page)
     open_details(at)
@@ -161,6 +181,8 @@ def collect_page(at, setting: str, page: str, media: dict) -> Page:
         out.figures.append(plain(json.loads(el.proto.spec)))
     for el in at.get("image"):  # a still chart: every text it draws (titles, labels, ticks, notes, legend)
         out.texts += [t for url in el.value for t in svg_texts(url)]
+    out.figures += STILL_FIGURES  # and the figures behind them
+    STILL_FIGURES.clear()
     for el in at.get("download_button"):
         url = el.proto.url
         file_id = url.rsplit("/", 1)[-1].split(".")[0]

@@ -1,4 +1,5 @@
-"""Still charts: figures drawn once on the server as SVG and shown as images (the Overview's).
+"""Still charts: figures drawn once on the server as SVG and shown as images (the Overview's, and the
+comparison page's diagnostics).
 
 An interactive chart costs the browser Streamlit's Plotly code (4.7 MB, about a second of the main thread to
 run) and 0.2-0.4 s a chart to draw: a cold Overview was 3.8 s with its two charts and 2.3 s with none
@@ -80,16 +81,20 @@ class StillCharts:
         self.ctx = ctx
         self._shown: list[tuple[object, Still, str]] = []
 
-    def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int = 440) -> Still:
-        """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide."""
+    def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> Still:
+        """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide, ``height``
+        layout pixels high (default: the figure's own, else 450); a compact figure at a phone's width."""
+        height = int(height or fig.layout.height or 450)
         fig.update_layout(height=height)
-        width = figures.COMPACT_WIDTH if narrow() else WIDTHS[where]
+        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+        compact = narrow() or bool(meta.get("continuum", {}).get("compact"))
+        width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
         figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption(), width=width)
         if not self.ctx.dataset.is_sample:  # an upload's figures never leave this process (module docstring)
             done: Future = Future()
             done.set_result(None)
             return Still(fig, done)
-        key = (fig.to_json(), width, int(height))
+        key = (fig.to_json(), width, height)
         return Still(fig, _worker.submit(_draw, fig, key))
 
     def show(self, still: Still, *, name: str) -> None:
