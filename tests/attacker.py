@@ -149,24 +149,13 @@ def svg_texts(url: str) -> list[str]:
     return [t for t in (" ".join(e.itertext()).strip() for e in root.iter("{http://www.w3.org/2000/svg}text")) if t]
 
 
-#: Figures the app drew as still charts (ui/still.py) since the last page was collected: their specs, as the
-#: browser would have received them as interactive charts (see :func:`record_still_figures`).
-STILL_FIGURES: list[dict] = []
-
-
-def record_still_figures(monkeypatch) -> None:
-    """Keep the spec of every figure drawn as a still chart, so that its numbers are attacked like an
-    interactive chart's (the SVG's text is read too, but bar heights and curve steps are not text)."""
+def draw_still_charts_interactive(monkeypatch) -> None:
+    """Have still charts (ui/still.py) fall back to interactive charts, whose specs carry every number drawn
+    (bar heights and curve steps are not text in an SVG); drawing them costs 0.15 s a figure, and the drawing
+    itself is tested in tests/test_still_charts.py."""
     import ui.still
 
-    prepare = ui.still.StillCharts.prepare
-
-    def keep(self, fig, **kwargs):
-        still = prepare(self, fig, **kwargs)
-        STILL_FIGURES.append(plain(json.loads(fig.to_json())))
-        return still
-
-    monkeypatch.setattr(ui.still.StillCharts, "prepare", keep)
+    monkeypatch.setattr(ui.still, "_draw", lambda fig, key: None)
 
 
 def collect_page(at, setting: str, page: str, media: dict) -> Page:
@@ -181,8 +170,6 @@ def collect_page(at, setting: str, page: str, media: dict) -> Page:
         out.figures.append(plain(json.loads(el.proto.spec)))
     for el in at.get("image"):  # a still chart: every text it draws (titles, labels, ticks, notes, legend)
         out.texts += [t for url in el.value for t in svg_texts(url)]
-    out.figures += STILL_FIGURES  # and the figures behind them
-    STILL_FIGURES.clear()
     for el in at.get("download_button"):
         url = el.proto.url
         file_id = url.rsplit("/", 1)[-1].split(".")[0]

@@ -29,10 +29,10 @@ from tests.attacker import (
     Attacker,
     collect_page,
     count_numbers,
+    draw_still_charts_interactive,
     facts_from_compare_json,
     facts_from_json,
     facts_from_pages,
-    record_still_figures,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def small_cohort_file(tmp_path: Path) -> Path:
 
 def run_settings(monkeypatch, media, path: Path, settings: dict[str, dict]) -> list:
     monkeypatch.setenv("CONTINUUM_SAMPLE_PATH", str(path))
-    record_still_figures(monkeypatch)
+    draw_still_charts_interactive(monkeypatch)
     pages = []
     for name, query in settings.items():
         at = AppTest.from_file(APP, default_timeout=300)
