@@ -24,6 +24,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from analysis.engine.narrow import can_narrow, narrow
+
 __all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
 
 COUNT = "n"
@@ -113,9 +115,19 @@ class FrameCounts:
 class EngineCounts:
     """A cohort inside :class:`analysis.engine.Engine` (with an optional filter): ``collapse`` is a GROUP BY."""
 
-    def __init__(self, engine, spec=None, where: str | None = None):
+    def __init__(self, engine, spec=None, where: str | None = None, minus=None):
         from analysis.engine.backends import quote
 
+        if minus is not None and where is not None:
+            raise ValueError("A cohort takes an SQL condition or a setting to leave out, not both.")
+        self.minus = minus
+        """A :class:`analysis.filters.FilterSpec` whose episodes are left out (a wider setting's added episodes:
+        ``spec`` and not ``minus``), or None."""
+        if minus is not None:
+            where = f"NOT COALESCE(({engine.where(minus)}), FALSE)"
+        self._narrows = where is None or minus is not None
+        """Whether a collapse may be read off the whole cohort's (:mod:`analysis.engine.narrow`): the condition is
+        made of filter settings only."""
         self.engine, self.spec, self.where = engine, spec, where
         self.columns = tuple(engine.columns)
         self.attrs = {"shape": engine.shape, "time_unit": engine.time_unit}
@@ -126,7 +138,16 @@ class EngineCounts:
         self._probe: pd.DataFrame | None = None
         self._cache: dict[tuple, pd.DataFrame] = {}
         self.queries = 0
-        """Grouping queries run so far (each distinct collapse once)."""
+        """Grouping queries run so far for this cohort alone (each distinct collapse once)."""
+        self._together = None
+        """The :class:`analysis.engine.together.Together` this cohort is read with, if any (:meth:`read_with`)."""
+
+    def _narrowed(self, names: dict[str, str]) -> bool:
+        """Whether the collapse of output ``names`` ({alias: name}) is read off the whole cohort's (not for the
+        whole cohort itself; only where every filtered column is a column of the collapse as recorded)."""
+        if not (self._narrows and self.engine.share) or (self.minus is None and (self.spec is None or self.spec.is_empty)):
+            return False
+        return can_narrow(self.spec, self.minus, [c for a, c in names.items() if a == c])
 
     def _extra(self, extra: str | None = None) -> str | None:
         """This cohort's own condition (``where``) and an optional extra one, besides the filter."""
@@ -164,11 +185,17 @@ class EngineCounts:
             frame.attrs.update(self.attrs)
             return frame
         key, exprs, names, flag = self._request(columns, nonnull, quarters, due)
+        if key not in self._cache and self._narrowed(names):  # off the whole cohort's collapse (no query)
+            whole = self.engine.counts().collapse(columns, nonnull=nonnull, quarters=quarters, due=due)
+            self._cache[key] = narrow(whole, self.spec, self.minus)
         if key not in self._cache:  # the report and its publication ask for some collapses twice
             where = None if flag is None else exprs.pop(flag)
-            frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
-            self._cache[key] = frame.rename(columns=names)
-            self.queries += 1
+            if self._together is not None:  # one pass for this cohort and those read with it
+                self._together.collapse(key, exprs, names, where)
+            else:
+                frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
+                self._cache[key] = frame.rename(columns=names)
+                self.queries += 1
         frame = self._cache[key].copy()
         frame.attrs = dict(self.attrs)
         return frame
@@ -178,13 +205,22 @@ class EngineCounts:
         ``GROUP BY GROUPING SETS`` query (more when they group by over 30 columns in all); later ``collapse``
         calls with the same arguments are answered from memory. For families of few distinct rows (a large
         one, such as the Cox model's covariate patterns, is cheaper on its own)."""
-        wanted = {}
+        wanted, narrowed = {}, []
         for r in requests:
             if r.get("nonnull") is not None and r["nonnull"] not in self.columns:
                 continue
             key, exprs, names, flag = self._request(r["columns"], r.get("nonnull"), r.get("quarters", ()), r.get("due"))
-            if key not in self._cache:
+            if key in self._cache:
+                continue
+            if self._narrowed(names):
+                narrowed.append((key, r))
+            else:
                 wanted[key] = (exprs, names, flag)
+        if narrowed:  # the whole cohort's, in one pass there (or already held), then this cohort's rows of them
+            whole = self.engine.counts()
+            whole.prefetch([r for _, r in narrowed])
+            for key, r in narrowed:
+                self._cache[key] = narrow(whole.collapse(**r), self.spec, self.minus)
         chunks: list[list] = []
         for key, req in wanted.items():  # at most 30 grouping columns per query (PostgreSQL's GROUPING: 31)
             for chunk in chunks:
@@ -194,7 +230,10 @@ class EngineCounts:
             else:
                 chunks.append([(key, req)])
         for chunk in chunks:
-            self._grouping_sets(chunk)
+            if self._together is not None:
+                self._together.grouping_sets(chunk)
+            else:
+                self._grouping_sets(chunk)
 
     def _grouping_sets(self, chunk: list) -> None:
         from analysis.engine.engine import _restore
@@ -245,7 +284,19 @@ class EngineCounts:
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.retention import step_downs_from_transitions
 
+        if self._together is not None:
+            self._together.transitions(window_days)
+            return step_downs_from_transitions(self._cache[("_transitions", float(window_days))].copy())
         return step_downs_from_transitions(self.engine.transitions(window_days, self.spec, where=self.where))
+
+    def read_with(self, others: Sequence) -> None:
+        """Fetch every later collapse of this cohort together with the same collapse of the engine cohorts among
+        ``others`` (:mod:`analysis.engine.together`: one pass over the engine for all, the same frames as each
+        cohort's own queries)."""
+        from analysis.engine.together import read_together
+
+        if self.engine.share:
+            read_together([self, *others])
 
 
 def as_counts(source) -> CohortCounts:

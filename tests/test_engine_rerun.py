@@ -1,0 +1,152 @@
+"""The engine's page rerun after a filter change: a view and its wider settings read in shared passes
+(analysis.engine.together) publish exactly what each cohort's own queries publish, with fewer queries."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from engine_parity import TODAY
+
+from analysis.disclosure import Publication
+from analysis.disclosure.neighbours import engine_wider_settings
+from analysis.engine.engine import Engine
+from analysis.filters import FilterSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "episodes.csv"
+SPECS = [FilterSpec(levels=("iop", "residential", "op"), sexes=("female",)),
+         FilterSpec(sites=("North Clinic",), admission_from="2023-03-01", admission_to="2025-06-30",
+                    co_occurring=True)]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with Engine.open(SAMPLE, today=TODAY) as e:
+        yield e
+
+
+class Counter:
+    """Counts the engine's queries (every one goes through ``backend.query``)."""
+
+    def __init__(self, engine, monkeypatch):
+        self.n = 0
+        real = engine.backend.query
+
+        def query(sql):
+            self.n += 1
+            return real(sql)
+        monkeypatch.setattr(engine.backend, "query", query)
+
+
+def _frames(raw) -> dict:
+    out = {}
+    for name in ("sizes", "completion", "mix", "los", "los_over", "engagement", "km", "relapse", "retention_km",
+                 "casemix", "survival_data"):
+        for key, frame in getattr(raw, name).items():
+            out[(name, key)] = frame
+    for key, tr in raw.trends.items():
+        out[("trends", key)] = tr.table
+    out[("step_rates",)] = raw.step_rates
+    out[("step_flows",)] = raw.step_flows
+    return out
+
+
+def assert_identical_raw(a, b) -> None:
+    """Every raw frame the same: values (exactly), dtypes, categories, order."""
+    fa, fb = _frames(a), _frames(b)
+    assert fa.keys() == fb.keys()
+    assert a.n_episodes == b.n_episodes
+    for key in fa:
+        pd.testing.assert_frame_equal(fa[key], fb[key], check_exact=True, obj=str(key))
+
+
+def assert_identical_publications(a: Publication, b: Publication) -> None:
+    assert a.neighbour_labels == b.neighbour_labels
+    assert len(a.neighbour_raw) == len(b.neighbour_raw) > 0
+    assert_identical_raw(a.raw, b.raw)
+    for x, y in zip(a.neighbour_raw, b.neighbour_raw, strict=True):
+        assert_identical_raw(x, y)
+    assert {c: cell.value for c, cell in a.ledger.cells.items()} == {c: cell.value for c, cell in b.ledger.cells.items()}
+    assert a.plan.status == b.plan.status  # the same cells published, hidden and protected
+    for origin in ("discharge", "admission"):
+        pd.testing.assert_frame_equal(a.km(origin), b.km(origin), check_exact=True)
+        pd.testing.assert_frame_equal(a.cif(origin), b.cif(origin), check_exact=True)
+    pd.testing.assert_frame_equal(a.retention(), b.retention(), check_exact=True)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_shared_passes_publish_what_separate_queries_publish(engine, monkeypatch, spec):
+    counter = Counter(engine, monkeypatch)
+    monkeypatch.setattr(engine, "share", False)
+    alone = Publication.build(engine.counts(spec), neighbours=engine_wider_settings(engine, spec))
+    monkeypatch.setattr(engine, "share", True)
+    separate = counter.n
+    counter.n = 0
+    shared = Publication.build(engine.counts(spec), neighbours=engine_wider_settings(engine, spec))
+    assert_identical_publications(alone, shared)
+    assert sum(v != "shown" for v in shared.plan.status.values()) > 0  # the neighbours hide something
+    n = 1 + len(shared.neighbour_raw)
+    assert n >= 5
+    assert counter.n < separate / 2  # about one query per collapse for all the cohorts, not one per cohort
+
+
+REQUESTS = ((["level_of_care", "time_discharge_days", "event_discharge"], {}),
+            (["level_of_care", "sex", "payer"], {"nonnull": "time_admission_days"}),
+            (["level_of_care", "discharge_date", "completed"], {"quarters": ("discharge_date",)}),
+            (["level_of_care", "admission_date", "site", "co_occurring"], {}))
+
+
+def _read(engine, spec, how: str) -> list:
+    """Collapses and step-downs of the view and of what each wider setting adds, read ``how``: "alone" (each
+    cohort its own queries), "narrowed" (off the whole cohort's collapses, step-downs in a shared pass) or
+    "together" (conditions as SQL, so every collapse in a shared pass)."""
+    from analysis.counts import EngineCounts
+    from analysis.engine.together import Together
+
+    engine.share = how != "alone"
+    cohorts = [engine.counts(spec)] + [nb.added for nb in engine_wider_settings(engine, spec)]
+    if how == "together":
+        cohorts = [EngineCounts(engine, c.spec, where=c.where) for c in cohorts]
+    if how != "alone":
+        Together(cohorts)
+    out = []
+    for c in cohorts:
+        frames = [c.collapse(cols, **kw) for cols, kw in REQUESTS]
+        c.prefetch([dict(columns=["level_of_care", v], nonnull="time_discharge_days") for v in ("sex", "payer")])
+        for v in ("sex", "payer"):  # a grouping-sets query's rows come in no order (their readers sum them)
+            f = c.collapse(["level_of_care", v], nonnull="time_discharge_days")
+            frames.append(f.sort_values(["level_of_care", v], na_position="last").reset_index(drop=True))
+        out.append((c.n_episodes, frames, c.step_downs()))
+    engine.share = True
+    return out
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_cohort_gets_its_own_rows(engine, spec):
+    """Cohorts that overlap (a neighbour without a filter holds those with one value added): each collapse read
+    off the whole cohort's or in a shared pass equals the cohort's own query, cell by cell."""
+    alone = _read(engine, spec, "alone")
+    assert len(alone) >= 5 and len({n for n, _, _ in alone}) > 3
+    for how in ("narrowed", "together"):
+        for (n, frames, steps), (n0, frames0, steps0) in zip(_read(engine, spec, how), alone, strict=True):
+            assert n == n0 == int(frames[0]["n"].sum())
+            for x, y in zip((*frames, *steps), (*frames0, *steps0), strict=True):
+                pd.testing.assert_frame_equal(x, y, check_exact=True)
+
+
+def test_a_filter_change_after_the_whole_page_queries_no_collapse(engine, monkeypatch):
+    """The unfiltered page's collapses are kept: the rerun after a level filter reads the view's and its
+    neighbours' off them (only counts, the probe and the step-downs' window are queried)."""
+    spec = FilterSpec(levels=("iop", "op"))
+    Publication.build(engine.counts(), by="level_of_care")
+    counter = Counter(engine, monkeypatch)
+    seen = []
+    real = engine.backend.query
+    monkeypatch.setattr(engine.backend, "query", lambda sql: seen.append(sql) or real(sql))
+    pub = Publication.build(engine.counts(spec), neighbours=engine_wider_settings(engine, spec))
+    assert len(pub.neighbour_raw) >= 4
+    grouped = [q for q in seen if "GROUP BY" in q and "lead(" not in q]
+    assert grouped == [], grouped[:1]
+    assert 0 < len(seen) <= 2 * (1 + len(pub.neighbour_raw)) + 2
+    del counter
