@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from analysis.engine.narrow import can_narrow, narrow
+from analysis.engine.narrow import can_narrow, filtered_columns, narrow
 
 __all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
 
@@ -133,14 +133,20 @@ class EngineCounts:
         self.attrs = {"shape": engine.shape, "time_unit": engine.time_unit}
         if engine.as_of is not None:
             self.attrs["as_of"] = engine.as_of
-        self.n_episodes = int(engine.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self._where()}")["n"].iloc[0])
         self._quote = quote
         self._probe: pd.DataFrame | None = None
         self._cache: dict[tuple, pd.DataFrame] = {}
+        self._masks: dict[tuple, dict] = {}  # of the whole cohort: per collapse, the rows each setting passes
         self.queries = 0
         """Grouping queries run so far for this cohort alone (each distinct collapse once)."""
         self._together = None
         """The :class:`analysis.engine.together.Together` this cohort is read with, if any (:meth:`read_with`)."""
+        filtered = sorted(filtered_columns(spec) | filtered_columns(minus))
+        if filtered and set(filtered) <= set(self.columns) and self._narrowed({c: c for c in filtered}):
+            self.n_episodes = int(self.collapse(filtered)[COUNT].sum())  # off the whole cohort's, no query
+        else:
+            self.n_episodes = int(engine.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self._where()}")["n"]
+                                  .iloc[0])
 
     def _narrowed(self, names: dict[str, str]) -> bool:
         """Whether the collapse of output ``names`` ({alias: name}) is read off the whole cohort's (not for the
@@ -148,6 +154,33 @@ class EngineCounts:
         if not (self._narrows and self.engine.share) or (self.minus is None and (self.spec is None or self.spec.is_empty)):
             return False
         return can_narrow(self.spec, self.minus, [c for a, c in names.items() if a == c])
+
+    def rows_key(self) -> tuple:
+        """Names which episodes this cohort holds, so that two cohorts with the same key hold the same episodes of
+        this engine (a memo shares their results, ``ui.raw_memo``): for filter settings, the filtered columns and
+        a digest of which of their combinations pass (a neighbour's added episodes can be another view's); else
+        the SQL condition."""
+        if getattr(self, "_rows_key", None) is None:
+            filtered = sorted(filtered_columns(self.spec) | filtered_columns(self.minus))
+            if self._narrows and (self.spec is None or self.spec.is_empty) and self.minus is None:
+                self._rows_key = ("all",)
+            elif self._narrows and filtered and set(filtered) <= set(self.columns):
+                import hashlib
+
+                rows = self.collapse(filtered)
+                digest = hashlib.blake2b(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes(),
+                                         digest_size=16).hexdigest()
+                self._rows_key = ("combinations", tuple(filtered), len(rows), digest)
+            else:
+                self._rows_key = ("sql", self._where())
+        return self._rows_key
+
+    def _off_whole(self, key: tuple, request: dict) -> pd.DataFrame:
+        """This cohort's rows of the whole cohort's collapse ``request`` (cache key ``key``, the same there)."""
+        whole = self.engine.counts()
+        if key not in whole._cache:
+            whole.collapse(**request)
+        return narrow(whole._cache[key], self.spec, self.minus, whole._masks.setdefault(key, {}))
 
     def _extra(self, extra: str | None = None) -> str | None:
         """This cohort's own condition (``where``) and an optional extra one, besides the filter."""
@@ -186,8 +219,7 @@ class EngineCounts:
             return frame
         key, exprs, names, flag = self._request(columns, nonnull, quarters, due)
         if key not in self._cache and self._narrowed(names):  # off the whole cohort's collapse (no query)
-            whole = self.engine.counts().collapse(columns, nonnull=nonnull, quarters=quarters, due=due)
-            self._cache[key] = narrow(whole, self.spec, self.minus)
+            self._cache[key] = self._off_whole(key, dict(columns=columns, nonnull=nonnull, quarters=quarters, due=due))
         if key not in self._cache:  # the report and its publication ask for some collapses twice
             where = None if flag is None else exprs.pop(flag)
             if self._together is not None:  # one pass for this cohort and those read with it
@@ -217,10 +249,9 @@ class EngineCounts:
             else:
                 wanted[key] = (exprs, names, flag)
         if narrowed:  # the whole cohort's, in one pass there (or already held), then this cohort's rows of them
-            whole = self.engine.counts()
-            whole.prefetch([r for _, r in narrowed])
+            self.engine.counts().prefetch([r for _, r in narrowed])
             for key, r in narrowed:
-                self._cache[key] = narrow(whole.collapse(**r), self.spec, self.minus)
+                self._cache[key] = self._off_whole(key, r)
         chunks: list[list] = []
         for key, req in wanted.items():  # at most 30 grouping columns per query (PostgreSQL's GROUPING: 31)
             for chunk in chunks:

@@ -150,3 +150,28 @@ def test_a_filter_change_after_the_whole_page_queries_no_collapse(engine, monkey
     assert grouped == [], grouped[:1]
     assert 0 < len(seen) <= 2 * (1 + len(pub.neighbour_raw)) + 2
     del counter
+
+
+def test_a_memo_shares_the_engine_cohorts_of_earlier_reruns(engine, monkeypatch):
+    """ui.raw_memo on the engine path: a neighbour's added episodes that are another view (each single level is
+    a neighbour of every other) are computed once; the publications equal those built without it."""
+    from ui.raw_memo import RawStore, sharing
+
+    store = RawStore()
+    memo = sharing(store, "sample through the engine")
+    detox, iop = FilterSpec(levels=("detox",)), FilterSpec(levels=("iop",))
+    counter = Counter(engine, monkeypatch)
+    first = Publication.build(engine.counts(detox), neighbours=engine_wider_settings(engine, detox), memo=memo)
+    assert (store.hits, store.misses) == (0, 7)  # the view and its 6 wider settings
+    counter.n = 0
+    view = engine.counts(iop)
+    second = Publication.build(view, neighbours=engine_wider_settings(engine, iop), memo=memo)
+    assert (store.hits, store.misses) == (6, 8)  # only "every level but iop" is new
+    assert counter.n <= 4  # its step-downs' window (and a probe): the rest is read off the whole cohort or held
+    assert second.raw.counts is view and len(second.raw.cohort) == view.n_episodes  # the view's own rows
+    assert store.entry_of(second.raw)[1] is second.ledger  # the ledger computed for detox's neighbour, shared
+    monkeypatch.setattr(engine, "share", False)
+    for spec, shared in ((detox, first), (iop, second)):
+        alone = Publication.build(engine.counts(spec), neighbours=engine_wider_settings(engine, spec))
+        assert_identical_publications(alone, shared)
+    assert any(s == "protect" for s in second.plan.status.values())

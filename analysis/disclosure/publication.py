@@ -118,9 +118,11 @@ class Publication:
                     f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
                     "selection.")
-        read_with = getattr(counts, "read_with", None)
-        if read_with is not None:
-            read_with([nb.added for nb in neighbours if _size(nb.added) > 0])
+        held = getattr(memo, "has", None)
+        fresh = [c for c in (counts, *(nb.added for nb in neighbours if _size(nb.added) > 0))
+                 if held is None or not held(c, by, horizons=horizons, days=days)]
+        if fresh and getattr(type(fresh[0]), "read_with", None) is not None:  # what the memo does not hold
+            fresh[0].read_with(fresh[1:])
         raw = raw_of(cohort, by, horizons=horizons, days=days)
         ledger = ledger_of(raw)
         n_raw = []

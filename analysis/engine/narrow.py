@@ -10,7 +10,7 @@ setting and not the current one, :mod:`analysis.disclosure.neighbours`).
 
 So a page rerun after a filter change, and every wider setting it compares with, read the collapses the
 unfiltered page already fetched (held by :meth:`analysis.engine.Engine.counts` of no filter) instead of
-querying the engine again: the rows are chosen with :func:`analysis.filters.apply_filters`, the same rows as
+querying the engine again: the rows are chosen with :func:`analysis.filters.filter_mask`, the same rows as
 the SQL of :func:`analysis.filters.filter_sql` (tests/test_engine.py, tests/test_counts.py).
 """
 from __future__ import annotations
@@ -20,9 +20,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis.filters import FILTER_COLUMNS, FilterSpec, apply_filters
+from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_mask
 
-__all__ = ["filtered_columns", "can_narrow", "narrow"]
+__all__ = ["filtered_columns", "can_narrow", "narrow", "MAX_MASKS"]
+
+MAX_MASKS = 32
+"""Settings whose rows are kept per collapse of the whole cohort (a boolean a row each)."""
 
 
 def filtered_columns(spec: FilterSpec | None) -> set[str]:
@@ -43,17 +46,25 @@ def can_narrow(spec: FilterSpec | None, minus: FilterSpec | None, plain: Iterabl
     return (filtered_columns(spec) | filtered_columns(minus)) <= set(plain)
 
 
-def narrow(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | None) -> pd.DataFrame:
-    """The rows of the whole cohort's collapse ``whole`` whose combination passes ``spec`` and not ``minus``."""
-    index = pd.RangeIndex(len(whole))
-    frame = whole.set_axis(index, axis=0)
-    keep = np.ones(len(frame), dtype=bool)
+def narrow(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | None,
+           masks: dict | None = None) -> pd.DataFrame:
+    """The rows of the whole cohort's collapse ``whole`` whose combination passes ``spec`` and not ``minus``.
+    ``masks``: the rows of ``whole`` each setting passes, kept between calls (the view's setting is every
+    neighbour's ``minus``); at most :data:`MAX_MASKS` settings are kept."""
+    masks = {} if masks is None else masks
+
+    def passes(s: FilterSpec) -> np.ndarray:
+        if s not in masks:
+            if len(masks) >= MAX_MASKS:
+                masks.clear()
+            masks[s] = filter_mask(whole, s)
+        return masks[s]
+
+    keep = np.ones(len(whole), dtype=bool)
     if spec is not None and not spec.is_empty:
-        keep &= index.isin(apply_filters(frame, spec).index)
-    if minus is not None and not minus.is_empty:
-        keep &= ~index.isin(apply_filters(frame, minus).index)
-    elif minus is not None:  # every episode passes an empty setting: nothing is left
-        keep[:] = False
-    out = frame.loc[keep].reset_index(drop=True)
+        keep &= passes(spec)
+    if minus is not None:  # every episode passes an empty setting: then nothing is left
+        keep &= ~passes(minus) if not minus.is_empty else False
+    out = whole[keep].reset_index(drop=True)
     out.attrs = dict(whole.attrs)
     return out
