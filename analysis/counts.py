@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from analysis.engine.narrow import can_narrow, filtered_columns, narrow
+from analysis.engine.narrow import can_narrow, filtered_columns, narrow, typed_as_filtered
 
 __all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
 
@@ -125,7 +125,7 @@ class EngineCounts:
         ``spec`` and not ``minus``), or None."""
         if minus is not None:
             where = f"NOT COALESCE(({engine.where(minus)}), FALSE)"
-        self._narrows = where is None or minus is not None
+        self._narrows = (where is None or minus is not None) and typed_as_filtered(spec, minus, engine.sql_types())
         """Whether a collapse may be read off the whole cohort's (:mod:`analysis.engine.narrow`): the condition is
         made of filter settings only."""
         self.engine, self.spec, self.where = engine, spec, where

@@ -175,3 +175,25 @@ def test_a_memo_shares_the_engine_cohorts_of_earlier_reruns(engine, monkeypatch)
         alone = Publication.build(engine.counts(spec), neighbours=engine_wider_settings(engine, spec))
         assert_identical_publications(alone, shared)
     assert any(s == "protect" for s in second.plan.status.values())
+
+
+def test_narrowing_only_where_the_pandas_mask_is_the_sql_condition():
+    """A filter on a column whose SQL type the pandas mask would not compare as SQL does (a number compared as
+    text) is not read off the whole cohort; nor is a collapse without the filtered column, or a quarter of it."""
+    from analysis.engine.narrow import can_narrow, narrow, typed_as_filtered
+
+    sites, dates = FilterSpec(sites=("1",)), FilterSpec(admission_from="2024-01-01", co_occurring=True)
+    assert typed_as_filtered(sites, None, {"site": "VARCHAR"})
+    assert not typed_as_filtered(sites, None, {"site": "BIGINT"})
+    assert typed_as_filtered(None, dates, {"admission_date": "DATE", "co_occurring": "BOOLEAN"})
+    assert not typed_as_filtered(None, dates, {"admission_date": "VARCHAR", "co_occurring": "BOOLEAN"})
+    assert can_narrow(sites, dates, ["site", "admission_date", "co_occurring", "n"])
+    assert not can_narrow(sites, dates, ["site", "co_occurring"])
+    whole = pd.DataFrame({"site": ["1", "1", "2", None], "admission_date": pd.to_datetime(
+        ["2023-12-31", "2024-01-01", "2024-02-01", "2024-03-01"]), "co_occurring": pd.array([True, True, None, True]),
+        "n": [3, 4, 5, 6]})
+    wider = FilterSpec(admission_from="2024-01-01")
+    added = narrow(whole, wider, dates)  # from 2024 and not (from 2024 with a co-occurring disorder)
+    assert added["n"].tolist() == [5] and added.index.tolist() == [0]
+    assert narrow(whole, sites, None)["n"].tolist() == [3, 4]
+    assert narrow(whole, None, FilterSpec()).empty  # every episode passes an empty setting: none is added

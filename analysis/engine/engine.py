@@ -120,6 +120,7 @@ class Engine:
         self.time_unit = "days"
         self._labels: frozenset[str] = frozenset()  # cohort columns stored as ENUM (cohort_labels)
         self._whole = None  # counts() of the whole cohort, made once (after check)
+        self._sql_types: dict[str, str] | None = None
         self.share = True
         """Filtered cohorts read their collapses off the whole cohort's where they can (:mod:`analysis.engine.narrow`)
         and a view with its wider settings in shared passes (:mod:`analysis.engine.together`); False: every cohort
@@ -242,7 +243,7 @@ class Engine:
         self.extra_types = dict(built.extra_types or {})
         self.columns = tuple(c for c in backend.columns("cohort") if c != "_row")
         self._labels = frozenset(labels & set(self.columns))
-        self._whole = None
+        self._whole, self._sql_types = None, None
 
     @staticmethod
     def _latest_date(backend: Backend, built: EpisodesSQL, relation: str) -> pd.Timestamp | None:
@@ -320,6 +321,12 @@ class Engine:
                 self._whole = EngineCounts(self, None)
             return self._whole
         return EngineCounts(self, spec)
+
+    def sql_types(self) -> dict[str, str]:
+        """The cohort's columns and their SQL types (upper case), read once."""
+        if self._sql_types is None:
+            self._sql_types = self.backend.columns("cohort")
+        return self._sql_types
 
     def count(self, spec: FilterSpec | None = None) -> int:
         """Episodes in the cohort that pass the filters."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_mask
 
-__all__ = ["filtered_columns", "can_narrow", "narrow", "MAX_MASKS"]
+__all__ = ["filtered_columns", "typed_as_filtered", "can_narrow", "narrow", "MAX_MASKS"]
 
 MAX_MASKS = 32
 """Settings whose rows are kept per collapse of the whole cohort (a boolean a row each)."""
@@ -38,6 +38,23 @@ def filtered_columns(spec: FilterSpec | None) -> set[str]:
     if spec.admission_from is not None or spec.admission_to is not None:
         out.add("admission_date")
     return out
+
+
+def typed_as_filtered(spec: FilterSpec | None, minus: FilterSpec | None, sql_types: dict[str, str]) -> bool:
+    """Whether the columns the settings restrict have the SQL types :func:`analysis.filters.filter_mask` compares
+    as :func:`analysis.filters.filter_sql` does: text (or ENUM) for the categorical filters, BOOLEAN co-occurring,
+    DATE or TIMESTAMP admission dates (a number compared as text would not be the same row set)."""
+    for col in filtered_columns(spec) | filtered_columns(minus):
+        kind = sql_types.get(col, "").upper()
+        if col == "co_occurring":
+            ok = kind == "BOOLEAN"
+        elif col == "admission_date":
+            ok = kind == "DATE" or kind.startswith("TIMESTAMP")
+        else:
+            ok = kind in ("VARCHAR", "TEXT") or kind.startswith("ENUM")
+        if not ok:
+            return False
+    return True
 
 
 def can_narrow(spec: FilterSpec | None, minus: FilterSpec | None, plain: Iterable[str]) -> bool:
