@@ -139,8 +139,6 @@ class EngineCounts:
         self._masks: dict[tuple, dict] = {}  # of the whole cohort: per collapse, the rows each setting passes
         self.queries = 0
         """Grouping queries run so far for this cohort alone (each distinct collapse once)."""
-        self._together = None
-        """The :class:`analysis.engine.together.Together` this cohort is read with, if any (:meth:`read_with`)."""
         filtered = sorted(filtered_columns(spec) | filtered_columns(minus))
         if filtered and set(filtered) <= set(self.columns) and self._narrowed({c: c for c in filtered}):
             self.n_episodes = int(self.collapse(filtered)[COUNT].sum())  # off the whole cohort's, no query
@@ -222,12 +220,9 @@ class EngineCounts:
             self._cache[key] = self._off_whole(key, dict(columns=columns, nonnull=nonnull, quarters=quarters, due=due))
         if key not in self._cache:  # the report and its publication ask for some collapses twice
             where = None if flag is None else exprs.pop(flag)
-            if self._together is not None:  # one pass for this cohort and those read with it
-                self._together.collapse(key, exprs, names, where)
-            else:
-                frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
-                self._cache[key] = frame.rename(columns=names)
-                self.queries += 1
+            frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
+            self._cache[key] = frame.rename(columns=names)
+            self.queries += 1
         frame = self._cache[key].copy()
         frame.attrs = dict(self.attrs)
         return frame
@@ -261,10 +256,7 @@ class EngineCounts:
             else:
                 chunks.append([(key, req)])
         for chunk in chunks:
-            if self._together is not None:
-                self._together.grouping_sets(chunk)
-            else:
-                self._grouping_sets(chunk)
+            self._grouping_sets(chunk)
 
     def _grouping_sets(self, chunk: list) -> None:
         from analysis.engine.engine import _restore
@@ -315,19 +307,7 @@ class EngineCounts:
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.retention import step_downs_from_transitions
 
-        if self._together is not None:
-            self._together.transitions(window_days)
-            return step_downs_from_transitions(self._cache[("_transitions", float(window_days))].copy())
         return step_downs_from_transitions(self.engine.transitions(window_days, self.spec, where=self.where))
-
-    def read_with(self, others: Sequence) -> None:
-        """Fetch every later collapse of this cohort together with the same collapse of the engine cohorts among
-        ``others`` (:mod:`analysis.engine.together`: one pass over the engine for all, the same frames as each
-        cohort's own queries)."""
-        from analysis.engine.together import read_together
-
-        if self.engine.share:
-            read_together([self, *others])
 
 
 def as_counts(source) -> CohortCounts:

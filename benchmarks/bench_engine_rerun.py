@@ -11,7 +11,7 @@ chosen; six wider settings as neighbours) it prints, in one process:
   ``Publication.build(engine.counts(spec), neighbours=engine_wider_settings(...))`` - every table of every page
   and the differencing check, with only aggregates leaving the engine, each cohort its own queries;
 * **engine rerun, cold**: the same with ``share`` on (collapses read off the whole cohort's,
-  :mod:`analysis.engine.narrow`; the rest in shared passes, :mod:`analysis.engine.together`), nothing held before;
+  :mod:`analysis.engine.narrow`), nothing held before;
 * **unfiltered page**, then **engine rerun after it**: the app's order (the page before the filter change keeps
   the whole cohort's collapses, so the rerun reads them);
 * **next filter change (memo)**: a value added (detox), through ``ui.raw_memo`` (the neighbours' added episodes

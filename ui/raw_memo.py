@@ -70,10 +70,6 @@ class RawStore:
                         self._by_raw.pop(id(r))
                 self.rows -= old[2]
 
-    def holds(self, key: tuple) -> bool:
-        with self._lock:
-            return key in self._items
-
     def view(self, raw, counts):
         """``raw`` read through another cohort object holding the same episodes (``counts``): a shallow copy that
         shares the frames and the ledger of ``raw`` (the last few such views per entry are kept)."""
@@ -127,11 +123,6 @@ class Sharing:
 
     def __init__(self, store: RawStore, dataset_key: str):
         self.store, self.dataset_key = store, dataset_key
-
-    def has(self, cohort, by, **kwargs) -> bool:
-        """Whether :meth:`compute_raw` would answer from the store (nothing is counted or moved)."""
-        rows = rows_key(cohort)
-        return rows is not None and self.store.holds((self.dataset_key, rows, by, _options_key(kwargs)))
 
     def compute_raw(self, cohort, by, **kwargs):
         rows = rows_key(cohort)

@@ -95,8 +95,6 @@ class Publication:
         """Compute and protect everything for ``cohort`` (a pandas cohort, or an engine's cohort as
         :class:`analysis.counts.EngineCounts`) grouped by ``by``. ``memo``: an object whose ``compute_raw`` and
         ``build_ledger`` stand in for those functions (``ui.raw_memo`` shares results between filter settings).
-        An engine's cohort and its neighbours' are read together where the engine shares passes
-        (:meth:`analysis.counts.EngineCounts.read_with`; the same frames as their own queries).
 
         Raises
         ------
@@ -118,11 +116,6 @@ class Publication:
                     f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
                     "selection.")
-        held = getattr(memo, "has", None)
-        fresh = [c for c in (counts, *(nb.added for nb in neighbours if _size(nb.added) > 0))
-                 if held is None or not held(c, by, horizons=horizons, days=days)]
-        if fresh and getattr(type(fresh[0]), "read_with", None) is not None:  # what the memo does not hold
-            fresh[0].read_with(fresh[1:])
         raw = raw_of(cohort, by, horizons=horizons, days=days)
         ledger = ledger_of(raw)
         n_raw = []

@@ -122,9 +122,8 @@ class Engine:
         self._whole = None  # counts() of the whole cohort, made once (after check)
         self._sql_types: dict[str, str] | None = None
         self.share = True
-        """Filtered cohorts read their collapses off the whole cohort's where they can (:mod:`analysis.engine.narrow`)
-        and a view with its wider settings in shared passes (:mod:`analysis.engine.together`); False: every cohort
-        runs its own queries (the reference the tests compare with; the same numbers)."""
+        """Filtered cohorts read their collapses off the whole cohort's where they can (:mod:`analysis.engine.narrow`);
+        False: every cohort runs its own queries (the reference the tests compare with; the same numbers)."""
 
     # ------------------------------------------------------------------ building
     @classmethod
