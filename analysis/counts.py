@@ -24,7 +24,14 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from analysis.engine.narrow import can_narrow, filtered_columns, narrow, typed_as_filtered
+from analysis.engine.narrow import (
+    can_narrow,
+    filtered_columns,
+    narrow,
+    pairs_sql,
+    transitions_off_pairs,
+    typed_as_filtered,
+)
 
 __all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
 
@@ -307,6 +314,15 @@ class EngineCounts:
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.retention import step_downs_from_transitions
 
+        if self._narrowed({"level_of_care": "level_of_care"}) and \
+                {"client_id", "admission_date", "discharge_date", "level_of_care"} <= set(self.columns):
+            whole = self.engine.counts()  # a level filter: off the whole cohort's next admissions (narrow)
+            key = ("_pairs", float(window_days))
+            if key not in whole._cache:
+                whole._cache[key] = self.engine.backend.query(pairs_sql(self.engine, window_days))
+            found = transitions_off_pairs(whole._cache[key], self.spec, self.minus)
+            if found is not None:
+                return step_downs_from_transitions(found)
         return step_downs_from_transitions(self.engine.transitions(window_days, self.spec, where=self.where))
 
 

@@ -10,7 +10,7 @@ import pytest
 from engine_parity import TODAY
 
 from analysis.disclosure import Publication
-from analysis.disclosure.neighbours import engine_wider_settings
+from analysis.disclosure.neighbours import engine_wider_settings, wider_specs
 from analysis.engine.engine import Engine
 from analysis.filters import FilterSpec
 
@@ -193,3 +193,60 @@ def test_narrowing_only_where_the_pandas_mask_is_the_sql_condition():
     assert added["n"].tolist() == [5] and added.index.tolist() == [0]
     assert narrow(whole, sites, None)["n"].tolist() == [3, 4]
     assert narrow(whole, None, FilterSpec()).empty  # every episode passes an empty setting: none is added
+
+
+@pytest.mark.parametrize("spec", [FilterSpec(levels=("iop", "residential", "op")), FilterSpec(levels=("detox",)),
+                                  FilterSpec(levels=("php", "iop"))])
+def test_step_downs_of_a_level_filter_read_off_the_whole_cohort(engine, spec):
+    """Which admission comes next depends on the cohort: read off the whole cohort's next admissions within the
+    window, the first whose level passes; the same transitions as each cohort's own window query."""
+    from analysis.engine.narrow import pairs_sql, transitions_off_pairs
+
+    pairs = engine.backend.query(pairs_sql(engine, 30))
+    cohorts = [(spec, None)] + [(nb.added.spec, spec) for nb in engine_wider_settings(engine, spec)]
+    for wider, minus in cohorts:
+        where = None if minus is None else f"NOT COALESCE(({engine.where(minus)}), FALSE)"
+        own = engine.transitions(30, wider, where=where)
+        got = transitions_off_pairs(pairs, wider, minus)
+        assert got is not None
+        pd.testing.assert_frame_equal(got, own, check_dtype=False)
+        assert own["next_level"].notna().sum() > 0 or minus is not None
+
+
+def test_step_downs_off_the_whole_cohort_on_crowded_clients():
+    """Clients with many admissions close together (overlapping stays, ties on a day, missing levels, stays not
+    over): every level setting and its wider settings give the window query's transitions, or None where more
+    than PAIRS_K admissions follow within the window (then the cohort's own query runs)."""
+    import numpy as np
+
+    from analysis.engine.narrow import pairs_sql, transitions_off_pairs
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    levels = np.array(["detox", "inpatient", "residential", "php", "iop", "op", None], dtype=object)
+    adm = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    stay = rng.integers(-3, 40, n)  # a few discharges before the admission: the next starts "before" it
+    discharge = adm + pd.to_timedelta(np.abs(stay), unit="D")
+    frame = pd.DataFrame({"client_id": [f"c{i}" for i in rng.integers(0, 1000, n)], "admission_date": adm,
+                          "discharge_date": discharge.where(rng.random(n) > 0.1),
+                          "level_of_care": levels[rng.integers(0, len(levels), n)]})
+    frame["in_treatment"] = frame["discharge_date"].isna()
+    frame.loc[:30, "client_id"] = None
+    with Engine.from_cohort(frame) as eng:
+        pairs = eng.backend.query(pairs_sql(eng, 30))
+        assert pairs.loc[pairs["c2"].astype(bool), "n"].sum() > 100
+        assert (pairs["z1"] == False).any()  # noqa: E712 - an admission before the discharge
+        found, fallback = 0, 0
+        for spec in (FilterSpec(levels=("iop",)), FilterSpec(levels=("iop", "op", "php")),
+                     FilterSpec(levels=("detox", "residential"))):
+            options = {"levels": [v for v in levels if v is not None]}
+            for wider, minus in [(spec, None)] + [(w, spec) for _, w in wider_specs(spec, options)]:
+                where = None if minus is None else f"NOT COALESCE(({eng.where(minus)}), FALSE)"
+                own = eng.transitions(30, wider, where=where)
+                got = transitions_off_pairs(pairs, wider, minus)
+                if got is None:
+                    fallback += 1
+                    continue
+                found += 1
+                pd.testing.assert_frame_equal(got, own, check_dtype=False)
+        assert found >= 10 and fallback >= 1, (found, fallback)

@@ -22,7 +22,8 @@ import pandas as pd
 
 from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_mask
 
-__all__ = ["filtered_columns", "typed_as_filtered", "can_narrow", "narrow", "MAX_MASKS"]
+__all__ = ["filtered_columns", "typed_as_filtered", "can_narrow", "narrow", "MAX_MASKS", "PAIRS_K", "pairs_sql",
+           "transitions_off_pairs"]
 
 MAX_MASKS = 32
 """Settings whose rows are kept per collapse of the whole cohort (a boolean a row each)."""
@@ -84,4 +85,75 @@ def narrow(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | Non
         keep &= ~passes(minus) if not minus.is_empty else False
     out = whole[keep].reset_index(drop=True)
     out.attrs = dict(whole.attrs)
+    return out
+
+
+PAIRS_K = 4
+"""Next admissions within the window kept per episode in :func:`pairs_sql` (more: the cohort's own query)."""
+
+
+def pairs_sql(engine, window_days: float) -> str:
+    """Per distinct combination: an episode's level and whether it was discharged, and for each of the next
+    :data:`PAIRS_K` admissions of the same client (in the order of :meth:`analysis.engine.Engine.transitions`) that
+    start at most ``window_days`` days after its discharge (``c<j>``), that admission's level (``l<j>``) and
+    whether it starts on or after the discharge (``z<j>``); ``more``: a further one does too.
+
+    For a cohort made by a level filter the next admission *in the cohort* is the first of these whose level
+    passes (those in between are not in it); if none passes, the cohort's next one starts later than the window
+    (admissions are in order), so the episode has no step-down: :func:`transitions_off_pairs`."""
+    from analysis.engine.backends import quote
+
+    if "_row" in engine.backend.columns("cohort"):
+        order = "admission_date, _row"
+    else:
+        order = "admission_date, episode_id" if "episode_id" in engine.columns else "admission_date"
+    w = float(window_days)
+    leads = ", ".join(f"lead(admission_date, {j}) OVER w AS a{j}, lead(level_of_care, {j}) OVER w AS l{j}"
+                      for j in range(1, PAIRS_K + 2))
+    inner = (f"SELECT level_of_care AS lv, NOT in_treatment AS discharged, discharge_date AS dd, {leads} FROM cohort "
+             f"WHERE client_id IS NOT NULL WINDOW w AS (PARTITION BY client_id ORDER BY {order})")
+    cols = []
+    for j in range(1, PAIRS_K + 2):
+        c = f"COALESCE(discharged AND date_diff('day', dd, a{j}) <= {w}, FALSE)"
+        if j > PAIRS_K:
+            cols.append(f"{c} AS more")
+            break
+        cols += [f"{c} AS c{j}", f"CASE WHEN {c} THEN l{j} END AS l{j}",
+                 f"CASE WHEN {c} THEN date_diff('day', dd, a{j}) >= 0 END AS z{j}"]
+    listed = ", ".join(cols)
+    n = len(cols) + 2
+    return (f"SELECT lv, discharged, {listed}, count(*) AS {quote('n')} FROM ({inner}) AS t "
+            f"GROUP BY {', '.join(str(i) for i in range(1, n + 1))}")
+
+
+def transitions_off_pairs(pairs: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | None) -> pd.DataFrame | None:
+    """:meth:`analysis.engine.Engine.transitions` of the episodes passing ``spec`` and not ``minus`` (settings of
+    the level of care only) from :func:`pairs_sql`'s frame; None when an episode of the cohort has more than
+    :data:`PAIRS_K` next admissions in the window and none of them passes (then the cohort's own query)."""
+    def passes(levels: pd.Series) -> np.ndarray:
+        frame = pd.DataFrame({"level_of_care": levels})
+        keep = np.ones(len(frame), dtype=bool)
+        if spec is not None and not spec.is_empty:
+            keep &= filter_mask(frame, spec)
+        if minus is not None:
+            keep &= ~filter_mask(frame, minus) if not minus.is_empty else False
+        return keep
+
+    mine = pairs.loc[passes(pairs["lv"])].reset_index(drop=True)
+    nxt = np.full(len(mine), None, dtype=object)
+    decided = np.zeros(len(mine), dtype=bool)
+    for j in range(1, PAIRS_K + 1):
+        here = mine[f"c{j}"].to_numpy(dtype=bool) & passes(mine[f"l{j}"]) & ~decided
+        step = here & mine[f"z{j}"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        nxt[step] = mine[f"l{j}"].to_numpy(dtype=object)[step]
+        decided |= here
+    if (mine["more"].to_numpy(dtype=bool) & ~decided).any():
+        return None
+    out = pd.DataFrame({"level_of_care": mine["lv"].to_numpy(dtype=object), "next_level": nxt,
+                        "discharged": mine["discharged"].to_numpy(dtype=bool), "n": mine["n"].to_numpy(dtype="int64")})
+    out = out.groupby(["level_of_care", "next_level", "discharged"], dropna=False, sort=False)["n"].sum().reset_index()
+    out = out.sort_values(["level_of_care", "next_level", "discharged"], na_position="last", kind="stable")
+    out = out.reset_index(drop=True).astype({"n": "int64"})
+    for col in ("level_of_care", "next_level"):  # missing as None, as the query gives it
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
