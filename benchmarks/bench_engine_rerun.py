@@ -10,7 +10,7 @@ chosen; six wider settings as neighbours) it prints, in one process:
 * **engine rerun, each cohort alone** (``Engine.share = False``, what the engine did before issue 10):
   ``Publication.build(engine.counts(spec), neighbours=engine_wider_settings(...))`` - every table of every page
   and the differencing check, with only aggregates leaving the engine, each cohort its own queries;
-* **engine rerun, cold**: the same with ``share`` on (collapses read off the whole cohort's,
+* **engine rerun, cold**: the same with ``share`` on (collapses and step-downs read off the whole cohort's,
   :mod:`analysis.engine.narrow`), nothing held before;
 * **unfiltered page**, then **engine rerun after it**: the app's order (the page before the filter change keeps
   the whole cohort's collapses, so the rerun reads them);
