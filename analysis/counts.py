@@ -312,9 +312,10 @@ class EngineCounts:
         return self.engine.frame(columns, self.spec)
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from analysis.engine.backends import DuckDBBackend
         from analysis.retention import step_downs_from_transitions
 
-        if self._narrowed({"level_of_care": "level_of_care"}) and \
+        if self._narrowed({"level_of_care": "level_of_care"}) and isinstance(self.engine.backend, DuckDBBackend) and \
                 {"client_id", "admission_date", "discharge_date", "level_of_care"} <= set(self.columns):
             whole = self.engine.counts()  # a level filter: off the whole cohort's next admissions (narrow)
             key = ("_pairs", float(window_days))
