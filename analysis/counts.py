@@ -24,6 +24,15 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from analysis.engine.narrow import (
+    can_narrow,
+    filtered_columns,
+    narrow,
+    pairs_sql,
+    transitions_off_pairs,
+    typed_as_filtered,
+)
+
 __all__ = ["COUNT", "CohortCounts", "FrameCounts", "EngineCounts", "as_counts", "survival_rows"]
 
 COUNT = "n"
@@ -113,20 +122,70 @@ class FrameCounts:
 class EngineCounts:
     """A cohort inside :class:`analysis.engine.Engine` (with an optional filter): ``collapse`` is a GROUP BY."""
 
-    def __init__(self, engine, spec=None, where: str | None = None):
+    def __init__(self, engine, spec=None, where: str | None = None, minus=None):
         from analysis.engine.backends import quote
 
+        if minus is not None and where is not None:
+            raise ValueError("A cohort takes an SQL condition or a setting to leave out, not both.")
+        self.minus = minus
+        """A :class:`analysis.filters.FilterSpec` whose episodes are left out (a wider setting's added episodes:
+        ``spec`` and not ``minus``), or None."""
+        if minus is not None:
+            where = f"NOT COALESCE(({engine.where(minus)}), FALSE)"
+        self._narrows = (where is None or minus is not None) and typed_as_filtered(spec, minus, engine.sql_types())
+        """Whether a collapse may be read off the whole cohort's (:mod:`analysis.engine.narrow`): the condition is
+        made of filter settings only."""
         self.engine, self.spec, self.where = engine, spec, where
         self.columns = tuple(engine.columns)
         self.attrs = {"shape": engine.shape, "time_unit": engine.time_unit}
         if engine.as_of is not None:
             self.attrs["as_of"] = engine.as_of
-        self.n_episodes = int(engine.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self._where()}")["n"].iloc[0])
         self._quote = quote
         self._probe: pd.DataFrame | None = None
         self._cache: dict[tuple, pd.DataFrame] = {}
+        self._masks: dict[tuple, dict] = {}  # of the whole cohort: per collapse, the rows each setting passes
         self.queries = 0
-        """Grouping queries run so far (each distinct collapse once)."""
+        """Grouping queries run so far for this cohort alone (each distinct collapse once)."""
+        filtered = sorted(filtered_columns(spec) | filtered_columns(minus))
+        if filtered and set(filtered) <= set(self.columns) and self._narrowed({c: c for c in filtered}):
+            self.n_episodes = int(self.collapse(filtered)[COUNT].sum())  # off the whole cohort's, no query
+        else:
+            self.n_episodes = int(engine.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self._where()}")["n"]
+                                  .iloc[0])
+
+    def _narrowed(self, names: dict[str, str]) -> bool:
+        """Whether the collapse of output ``names`` ({alias: name}) is read off the whole cohort's (not for the
+        whole cohort itself; only where every filtered column is a column of the collapse as recorded)."""
+        if not (self._narrows and self.engine.share) or (self.minus is None and (self.spec is None or self.spec.is_empty)):
+            return False
+        return can_narrow(self.spec, self.minus, [c for a, c in names.items() if a == c])
+
+    def rows_key(self) -> tuple:
+        """Names which episodes this cohort holds, so that two cohorts with the same key hold the same episodes of
+        this engine (a memo shares their results, ``ui.raw_memo``): for filter settings, the filtered columns and
+        a digest of which of their combinations pass (a neighbour's added episodes can be another view's); else
+        the SQL condition."""
+        if getattr(self, "_rows_key", None) is None:
+            filtered = sorted(filtered_columns(self.spec) | filtered_columns(self.minus))
+            if self._narrows and (self.spec is None or self.spec.is_empty) and self.minus is None:
+                self._rows_key = ("all",)
+            elif self._narrows and filtered and set(filtered) <= set(self.columns):
+                import hashlib
+
+                rows = self.collapse(filtered)
+                digest = hashlib.blake2b(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes(),
+                                         digest_size=16).hexdigest()
+                self._rows_key = ("combinations", tuple(filtered), len(rows), digest)
+            else:
+                self._rows_key = ("sql", self._where())
+        return self._rows_key
+
+    def _off_whole(self, key: tuple, request: dict) -> pd.DataFrame:
+        """This cohort's rows of the whole cohort's collapse ``request`` (cache key ``key``, the same there)."""
+        whole = self.engine.counts()
+        if key not in whole._cache:
+            whole.collapse(**request)
+        return narrow(whole._cache[key], self.spec, self.minus, whole._masks.setdefault(key, {}))
 
     def _extra(self, extra: str | None = None) -> str | None:
         """This cohort's own condition (``where``) and an optional extra one, besides the filter."""
@@ -164,6 +223,8 @@ class EngineCounts:
             frame.attrs.update(self.attrs)
             return frame
         key, exprs, names, flag = self._request(columns, nonnull, quarters, due)
+        if key not in self._cache and self._narrowed(names):  # off the whole cohort's collapse (no query)
+            self._cache[key] = self._off_whole(key, dict(columns=columns, nonnull=nonnull, quarters=quarters, due=due))
         if key not in self._cache:  # the report and its publication ask for some collapses twice
             where = None if flag is None else exprs.pop(flag)
             frame = self.engine.collapse(exprs, self.spec, where=self._extra(where), count=COUNT)
@@ -178,13 +239,21 @@ class EngineCounts:
         ``GROUP BY GROUPING SETS`` query (more when they group by over 30 columns in all); later ``collapse``
         calls with the same arguments are answered from memory. For families of few distinct rows (a large
         one, such as the Cox model's covariate patterns, is cheaper on its own)."""
-        wanted = {}
+        wanted, narrowed = {}, []
         for r in requests:
             if r.get("nonnull") is not None and r["nonnull"] not in self.columns:
                 continue
             key, exprs, names, flag = self._request(r["columns"], r.get("nonnull"), r.get("quarters", ()), r.get("due"))
-            if key not in self._cache:
+            if key in self._cache:
+                continue
+            if self._narrowed(names):
+                narrowed.append((key, r))
+            else:
                 wanted[key] = (exprs, names, flag)
+        if narrowed:  # the whole cohort's, in one pass there (or already held), then this cohort's rows of them
+            self.engine.counts().prefetch([r for _, r in narrowed])
+            for key, r in narrowed:
+                self._cache[key] = self._off_whole(key, r)
         chunks: list[list] = []
         for key, req in wanted.items():  # at most 30 grouping columns per query (PostgreSQL's GROUPING: 31)
             for chunk in chunks:
@@ -243,8 +312,18 @@ class EngineCounts:
         return self.engine.frame(columns, self.spec)
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from analysis.engine.backends import DuckDBBackend
         from analysis.retention import step_downs_from_transitions
 
+        if self._narrowed({"level_of_care": "level_of_care"}) and isinstance(self.engine.backend, DuckDBBackend) and \
+                {"client_id", "admission_date", "discharge_date", "level_of_care"} <= set(self.columns):
+            whole = self.engine.counts()  # a level filter: off the whole cohort's next admissions (narrow)
+            key = ("_pairs", float(window_days))
+            if key not in whole._cache:
+                whole._cache[key] = self.engine.backend.query(pairs_sql(self.engine, window_days))
+            found = transitions_off_pairs(whole._cache[key], self.spec, self.minus)
+            if found is not None:
+                return step_downs_from_transitions(found)
         return step_downs_from_transitions(self.engine.transitions(window_days, self.spec, where=self.where))
 
 

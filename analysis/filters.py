@@ -13,7 +13,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-__all__ = ["FilterSpec", "FILTER_COLUMNS", "SHORT_LEVEL_LABELS", "apply_filters", "filter_options", "filter_sql"]
+__all__ = ["FilterSpec", "FILTER_COLUMNS", "SHORT_LEVEL_LABELS", "apply_filters", "filter_mask", "filter_options",
+           "filter_sql"]
 
 #: FilterSpec attribute -> cohort column it restricts (categorical filters).
 FILTER_COLUMNS: dict[str, str] = {
@@ -182,6 +183,13 @@ def apply_filters(cohort: pd.DataFrame, spec: FilterSpec) -> pd.DataFrame:
     """
     if spec.is_empty:
         return cohort
+    out = cohort[filter_mask(cohort, spec)]
+    out.attrs = dict(cohort.attrs)
+    return out
+
+
+def filter_mask(cohort: pd.DataFrame, spec: FilterSpec) -> np.ndarray:
+    """Which rows of ``cohort`` pass every filter of ``spec`` (the mask of :func:`apply_filters`; raises as it does)."""
     keep = np.ones(len(cohort), dtype=bool)
     if spec.admission_from or spec.admission_to:
         if "admission_date" not in cohort.columns:
@@ -208,9 +216,7 @@ def apply_filters(cohort: pd.DataFrame, spec: FilterSpec) -> pd.DataFrame:
             raise ValueError("This file has no 'co_occurring' column to filter on.")
         cooc = cohort["co_occurring"].astype("boolean")
         keep &= (cooc == spec.co_occurring).fillna(False).to_numpy(dtype=bool)
-    out = cohort[keep]
-    out.attrs = dict(cohort.attrs)
-    return out
+    return keep
 
 
 def filter_sql(spec: FilterSpec, columns) -> str:

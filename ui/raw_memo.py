@@ -56,7 +56,7 @@ class RawStore:
 
     def put_raw(self, key: tuple, raw) -> None:
         with self._lock:
-            entry = [raw, None, _rows_of(raw)]
+            entry = [raw, None, _rows_of(raw), []]  # raw, its ledger, rows kept, views of it (view)
             if key in self._items:
                 return
             self._items[key] = entry
@@ -65,25 +65,47 @@ class RawStore:
             while len(self._items) > 1 and (len(self._items) > self.max_entries
                                             or self.max_rows is not None and self.rows > self.max_rows):
                 _, old = self._items.popitem(last=False)
-                self._by_raw.pop(id(old[0]), None)
+                for r in (old[0], *old[3]):
+                    if self._by_raw.get(id(r)) is old:
+                        self._by_raw.pop(id(r))
                 self.rows -= old[2]
+
+    def view(self, raw, counts):
+        """``raw`` read through another cohort object holding the same episodes (``counts``): a shallow copy that
+        shares the frames and the ledger of ``raw`` (the last few such views per entry are kept)."""
+        import copy
+
+        with self._lock:
+            entry = self._by_raw.get(id(raw))
+            out = copy.copy(raw)
+            out.counts = counts
+            if entry is not None and entry[0] is raw:
+                for gone in entry[3][:-3]:
+                    if self._by_raw.get(id(gone)) is entry:
+                        self._by_raw.pop(id(gone))
+                entry[3] = [*entry[3][-3:], out]
+                self._by_raw[id(out)] = entry
+            return out
 
     def entry_of(self, raw) -> list | None:
         with self._lock:
             entry = self._by_raw.get(id(raw))
-            return entry if entry is not None and entry[0] is raw else None
+            return entry if entry is not None and (entry[0] is raw or any(v is raw for v in entry[3])) else None
 
 
 def _rows_of(raw) -> int:
-    cohort = getattr(raw, "cohort", None)
-    return 0 if cohort is None else len(cohort)
+    """Rows a raw result keeps: an in-memory cohort's (an engine's cohort keeps only aggregates: 0)."""
+    cohort = getattr(raw.counts, "cohort", None)
+    return len(cohort) if isinstance(cohort, pd.DataFrame) else 0
 
 
-def rows_key(frame: pd.DataFrame) -> str | None:
+def rows_key(frame) -> str | None:
     """A digest of which rows ``frame`` holds (its index: the file's row numbers), or None when the index is not
-    made of plain numbers (then nothing is shared)."""
-    if not isinstance(frame, pd.DataFrame):  # an engine's counts: not rows of an in-memory cohort
-        return None
+    made of plain numbers (then nothing is shared). An engine's cohort (:class:`analysis.counts.EngineCounts`):
+    its own ``rows_key`` (which episodes of the engine it holds)."""
+    if not isinstance(frame, pd.DataFrame):
+        key = getattr(frame, "rows_key", None)
+        return None if key is None else f"engine:{key()!r}"
     index = frame.index
     if not (pd.api.types.is_integer_dtype(index.dtype) and index.is_unique):
         return None
@@ -111,6 +133,10 @@ class Sharing:
         if raw is None:
             raw = compute_raw(cohort, by, **kwargs)
             self.store.put_raw(key, raw)
+        elif not isinstance(cohort, pd.DataFrame) and raw.counts is not cohort:
+            # an engine's: the same episodes under another setting (a view that was a neighbour's added episodes);
+            # the results are the same, but what the publication reads on from raw.counts is this cohort's
+            raw = self.store.view(raw, cohort)
         return raw
 
     def build_ledger(self, raw):

@@ -99,7 +99,5 @@ def engine_wider_settings(engine, spec: FilterSpec, options: dict[str, list[str]
 
     if spec.is_empty:
         return []
-    current = engine.where(spec)
     options = engine_filter_options(engine) if options is None else options
-    return [Neighbour(label, EngineCounts(engine, wider, where=f"NOT COALESCE(({current}), FALSE)"))
-            for label, wider in wider_specs(spec, options)]
+    return [Neighbour(label, EngineCounts(engine, wider, minus=spec)) for label, wider in wider_specs(spec, options)]

@@ -119,6 +119,11 @@ class Engine:
         self.extra_types = dict((episodes.extra_types or {}) if episodes is not None else {})
         self.time_unit = "days"
         self._labels: frozenset[str] = frozenset()  # cohort columns stored as ENUM (cohort_labels)
+        self._whole = None  # counts() of the whole cohort, made once (after check)
+        self._sql_types: dict[str, str] | None = None
+        self.share = True
+        """Filtered cohorts read their collapses off the whole cohort's where they can (:mod:`analysis.engine.narrow`);
+        False: every cohort runs its own queries (the reference the tests compare with; the same numbers)."""
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -237,6 +242,7 @@ class Engine:
         self.extra_types = dict(built.extra_types or {})
         self.columns = tuple(c for c in backend.columns("cohort") if c != "_row")
         self._labels = frozenset(labels & set(self.columns))
+        self._whole, self._sql_types = None, None
 
     @staticmethod
     def _latest_date(backend: Backend, built: EpisodesSQL, relation: str) -> pd.Timestamp | None:
@@ -305,10 +311,21 @@ class Engine:
 
     def counts(self, spec: FilterSpec | None = None):
         """The cohort (filtered by ``spec``) as :class:`analysis.counts.EngineCounts`: what the outcomes report
-        and the publication read, as aggregate queries (only collapsed rows leave the engine)."""
+        and the publication read, as aggregate queries (only collapsed rows leave the engine). Without a filter,
+        the same object every time (its collapses are kept: a filtered cohort reads its rows off them)."""
         from analysis.counts import EngineCounts
 
+        if spec is None or spec.is_empty:  # one per engine: its collapses are what filtered ones are read off
+            if self._whole is None:   # (analysis.engine.narrow)
+                self._whole = EngineCounts(self, None)
+            return self._whole
         return EngineCounts(self, spec)
+
+    def sql_types(self) -> dict[str, str]:
+        """The cohort's columns and their SQL types (upper case), read once."""
+        if self._sql_types is None:
+            self._sql_types = self.backend.columns("cohort")
+        return self._sql_types
 
     def count(self, spec: FilterSpec | None = None) -> int:
         """Episodes in the cohort that pass the filters."""
