@@ -145,3 +145,17 @@ def assert_same_report(raw: bytes | str, engine, **kwargs) -> None:
         pd.testing.assert_frame_equal(report.unknown_labels.reset_index(drop=True),
                                       got_report.unknown_labels, check_dtype=False)
         assert got_report.notes == report.notes and got_report.shape == report.shape
+
+
+def raw_frames(raw) -> dict:
+    """Every frame of a :class:`analysis.disclosure.raw.RawResults`, by (part, key)."""
+    out = {}
+    for name in ("sizes", "completion", "mix", "los", "los_over", "engagement", "km", "relapse", "retention_km",
+                 "casemix", "survival_data"):
+        for key, frame in getattr(raw, name).items():
+            out[(name, key)] = frame
+    for key, tr in raw.trends.items():
+        out[("trends", key)] = tr.table
+    out[("step_rates",)] = raw.step_rates
+    out[("step_flows",)] = raw.step_flows
+    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from engine_parity import TODAY, assert_same, pandas_cohort
+from engine_parity import TODAY, assert_same, pandas_cohort, raw_frames
 
 from analysis.counts import COUNT, FrameCounts, survival_rows
 from analysis.disclosure import Publication
@@ -41,21 +41,8 @@ def rows_never_fetched(engine, monkeypatch):
     return engine
 
 
-def _frames(raw) -> dict:
-    out = {}
-    for name in ("sizes", "completion", "mix", "los", "los_over", "engagement", "km", "relapse", "retention_km",
-                 "casemix", "survival_data"):
-        for key, frame in getattr(raw, name).items():
-            out[(name, key)] = frame
-    for key, tr in raw.trends.items():
-        out[("trends", key)] = tr.table
-    out[("step_rates",)] = raw.step_rates
-    out[("step_flows",)] = raw.step_flows
-    return out
-
-
 def _same_raw(a, b) -> None:
-    fa, fb = _frames(a), _frames(b)
+    fa, fb = raw_frames(a), raw_frames(b)
     assert fa.keys() == fb.keys()
     for key in fa:
         x, y = fa[key], fb[key]

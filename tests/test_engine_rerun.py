@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from engine_parity import TODAY
+from engine_parity import TODAY, raw_frames
 
 from analysis.disclosure import Publication
 from analysis.disclosure.neighbours import engine_wider_settings, wider_specs
@@ -41,22 +41,9 @@ class Counter:
         monkeypatch.setattr(engine.backend, "query", query)
 
 
-def _frames(raw) -> dict:
-    out = {}
-    for name in ("sizes", "completion", "mix", "los", "los_over", "engagement", "km", "relapse", "retention_km",
-                 "casemix", "survival_data"):
-        for key, frame in getattr(raw, name).items():
-            out[(name, key)] = frame
-    for key, tr in raw.trends.items():
-        out[("trends", key)] = tr.table
-    out[("step_rates",)] = raw.step_rates
-    out[("step_flows",)] = raw.step_flows
-    return out
-
-
 def assert_identical_raw(a, b) -> None:
     """Every raw frame the same: values (exactly), dtypes, categories, order."""
-    fa, fb = _frames(a), _frames(b)
+    fa, fb = raw_frames(a), raw_frames(b)
     assert fa.keys() == fb.keys()
     assert a.n_episodes == b.n_episodes
     for key in fa:
