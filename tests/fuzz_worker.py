@@ -41,6 +41,7 @@ def _run(argv: list[str]) -> dict:
     out, err = io.StringIO(), io.StringIO()
     result: dict = {"exit": None, "exception": None}
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        args = None
         try:
             args = build_parser().parse_args(argv)
             result["exit"] = int(args.run(args))
@@ -52,6 +53,10 @@ def _run(argv: list[str]) -> dict:
             result["exception"] = {"type": type(exc).__name__, "message": str(exc)[:300],
                                    "where": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in
                                              (*ours, frames[-1])]}
+        finally:  # as analysis.cli.main does: a DuckDB left open (its threads) would be inherited by every fork
+            opened = getattr(args, "opened", None)
+            if opened is not None and hasattr(opened, "close"):
+                opened.close()
     result["stdout_head"] = out.getvalue()[:400]
     result["stderr_head"] = err.getvalue()[:400]
     return result
