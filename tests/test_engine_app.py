@@ -74,3 +74,71 @@ def test_plain_start_offers_no_server_source():
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert at.radio(key="data_source").options == ["Bundled sample cohort", "Upload a file"]
+
+
+def _tables(at) -> list:
+    return [d.value.reset_index(drop=True) for d in at.dataframe]
+
+
+def _walk(at, levels) -> dict:
+    """Every table and metric of the result pages after choosing ``levels``."""
+    out = {}
+    at.multiselect(key="f_levels").set_value(levels).run()
+    assert not at.exception, [e.value for e in at.exception]
+    for page in ("pages/overview.py", "pages/retention.py", "pages/relapse.py", "pages/time_to_relapse.py",
+                 "pages/iop_vs_residential.py"):
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        out[page] = (_tables(at), _metrics(at), [w.value for w in at.warning])
+    return out
+
+
+def test_server_data_pages_are_engine_queries_with_the_samples_numbers(monkeypatch, tmp_path):
+    """A server-side source's publications are aggregate queries in its engine (no pandas statistics), shared by
+    every session, and every table and metric of every page equals the same data read as the bundled sample
+    (the pandas path), after a filter change too; a selection a wider one gives away is refused the same way."""
+    from analysis.counts import EngineCounts
+    from ui import compute
+
+    path = tmp_path / "episodes.parquet"
+    pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
+    sample = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    expected = _walk(sample, ["iop", "residential"])
+    monkeypatch.setenv("CONTINUUM_DATA", str(path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    got = _walk(at, ["iop", "residential"])
+    ctx = at.session_state["_ctx"]
+    assert ctx.dataset.engine is not None and ctx.dataset.shared
+    pub = compute.publication(ctx)
+    assert isinstance(pub.raw.counts, EngineCounts) and pub.neighbour_labels
+    assert all(isinstance(r.counts, EngineCounts) for r in pub.neighbour_raw)
+    for page, (tables, metrics, warnings) in expected.items():
+        assert len(got[page][0]) == len(tables) > 0 or page.endswith("iop_vs_residential.py"), page
+        for mine, theirs in zip(got[page][0], tables, strict=True):
+            assert mine.equals(theirs), (page, mine, theirs)
+        assert got[page][1] == metrics and got[page][2] == warnings, page
+    # a second session reads the same publication (shared, like the sample's)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    other.multiselect(key="f_levels").set_value(["iop", "residential"]).run()
+    assert compute.publication(other.session_state["_ctx"]) is pub
+
+
+def test_server_data_refuses_a_selection_a_wider_one_gives_away(monkeypatch, tmp_path):
+    """Five episodes at a fifth site: choosing the other sites would show them by subtraction; the engine's count
+    of the wider setting refuses it, as the pandas path does, and a wider choice is shown."""
+    frame = pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pandas()
+    frame.loc[frame.index[:5], "site"] = "Annex"
+    path = tmp_path / "episodes.parquet"
+    frame.to_parquet(path)
+    monkeypatch.setenv("CONTINUUM_DATA", str(path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.multiselect(key="f_sites").set_value(["North Clinic", "South Clinic", "Downtown Center"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    ctx = at.session_state["_ctx"]
+    assert ctx.dataset.engine is not None
+    assert ctx.error is not None and "fewer than 11 episodes compared with the same view without the site filter" \
+        in ctx.error
+    assert not at.metric  # nothing of the refused view is shown
+    at.multiselect(key="f_sites").set_value(["North Clinic", "South Clinic", "Downtown Center", "Annex"]).run()
+    assert not at.exception and at.session_state["_ctx"].error is None and at.metric

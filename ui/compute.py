@@ -8,11 +8,13 @@ copied on every rerun. Heavy work is keyed on :attr:`ui.state.Context.key`.
 """
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from analysis import benchmarks as bm
 from analysis.disclosure import Publication
-from analysis.disclosure.neighbours import wider_settings
+from analysis.disclosure.neighbours import engine_wider_settings, wider_settings
 from analysis.views.benchmarks import benchmarks_view
 from analysis.views.comparison import comparison, fair_comparison
 from analysis.views.overview import overview, trends
@@ -37,11 +39,19 @@ _SAMPLE_RAWS = RawStore(max_entries=64)
 """Raw results of the bundled sample's episode subsets, shared by every session (the sample is the same for all)."""
 
 
+_SERVER_RAWS = RawStore(max_entries=64)
+"""Raw results of a server-side source's cohorts (aggregates of the engine: no rows kept), shared by every session
+(the source is opened once per process for all of them)."""
+
+
 def raw_store(ctx: Context) -> RawStore:
     """Where the view's publication finds the raw results of subsets computed before (:mod:`ui.raw_memo`): the
-    process's for the sample, the session's for an upload (at most three times its rows kept)."""
+    process's for the sample and a server-side source, the session's for an upload (at most three times its rows
+    kept)."""
     if ctx.dataset.is_sample:
         return _SAMPLE_RAWS
+    if ctx.dataset.engine is not None:
+        return _SERVER_RAWS
     store = st.session_state.get("_raw_store")
     if store is None or store[0] != ctx.dataset.key:
         rows = 0 if ctx.dataset.cohort is None else len(ctx.dataset.cohort)
@@ -50,10 +60,19 @@ def raw_store(ctx: Context) -> RawStore:
     return store[1]
 
 
+def engine_lock(ds) -> contextlib.AbstractContextManager:
+    """Held while a server-side source's engine runs queries (one at a time); nothing for in-memory data."""
+    return ds.engine_lock if ds.engine is not None else contextlib.nullcontext()
+
+
 def _build_publication(_ctx: Context) -> Publication:
-    neighbours = wider_settings(_ctx.dataset.cohort, _ctx.spec)
-    return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours,
-                             memo=sharing(raw_store(_ctx), _ctx.dataset.key))
+    ds, memo = _ctx.dataset, sharing(raw_store(_ctx), _ctx.dataset.key)
+    if ds.engine is not None:  # a server-side source: the view and its wider settings as aggregate queries
+        with engine_lock(ds):
+            return Publication.build(ds.engine.counts(_ctx.spec), by=_ctx.by, min_cell=_ctx.min_cell,
+                                     neighbours=engine_wider_settings(ds.engine, _ctx.spec), memo=memo)
+    neighbours = wider_settings(ds.cohort, _ctx.spec)
+    return Publication.build(_ctx.cohort, by=_ctx.by, min_cell=_ctx.min_cell, neighbours=neighbours, memo=memo)
 
 
 @_shared
@@ -68,17 +87,17 @@ def _publication_session(key: str, by: str, min_cell: int, _ctx: Context) -> Pub
 
 def publication(ctx: Context) -> Publication:
     """The publication of the view (raises :class:`analysis.disclosure.DisclosureRefused` or ValueError)."""
-    fn = _publication_shared if ctx.dataset.is_sample else _publication_session
+    fn = _publication_shared if ctx.dataset.shared else _publication_session
     pub = fn(ctx.key, ctx.by, ctx.min_cell, ctx)
     key = f"{ctx.key}|{ctx.by}|{ctx.min_cell}"
-    (_SHARED_BUILT if ctx.dataset.is_sample else st.session_state.setdefault("_built_publications", set())).add(key)
+    (_SHARED_BUILT if ctx.dataset.shared else st.session_state.setdefault("_built_publications", set())).add(key)
     return pub
 
 
 def publication_ready(ctx: Context) -> bool:
     """Whether the view's publication is already built (a cache hit), without building it."""
     memo = st.session_state.setdefault("_built_publications", set())
-    return f"{ctx.key}|{ctx.by}|{ctx.min_cell}" in memo or ctx.dataset.is_sample and _shared_hit(ctx)
+    return f"{ctx.key}|{ctx.by}|{ctx.min_cell}" in memo or ctx.dataset.shared and _shared_hit(ctx)
 
 
 def _shared_hit(ctx: Context) -> bool:
@@ -113,18 +132,24 @@ _VIEWS = {
 }
 
 
+def _run_view(kind: str, args: tuple, ctx: Context):
+    pub = publication(ctx)  # (outside the engine's lock: another session may be building it, holding its cache)
+    with engine_lock(ctx.dataset):  # a view may read rows of the engine (the propensity models)
+        return _VIEWS[kind](pub, *args)
+
+
 @_shared
 def _view_shared(kind: str, key: str, args: tuple, _ctx: Context):
-    return _VIEWS[kind](publication(_ctx), *args)
+    return _run_view(kind, args, _ctx)
 
 
 @_session
 def _view_session(kind: str, key: str, args: tuple, _ctx: Context):
-    return _VIEWS[kind](publication(_ctx), *args)
+    return _run_view(kind, args, _ctx)
 
 
 def _view(ctx: Context, kind: str, *args):
-    fn = _view_shared if ctx.dataset.is_sample else _view_session
+    fn = _view_shared if ctx.dataset.shared else _view_session
     return fn(kind, _pub_key(ctx), tuple(args), ctx)
 
 

@@ -13,10 +13,11 @@ Two ways in, besides the bundled sample and a browser upload (capped at 200 MB):
   and ``table``. Without a secrets file the app simply offers no database.
 
 Either way the source is read, checked and derived in the engine (DuckDB in memory, or inside
-PostgreSQL), with a progress bar (rows read, rules checked); the pages then get the derived cohort of
-only the columns they read (:data:`PAGE_COLUMNS`), once per process, shared read-only like the sample.
-The pages compute on that pandas cohort (filters, the publication), so a filter change costs what it
-costs on an upload of the same size; docs/engine.md has the measurements.
+PostgreSQL), with a progress bar (rows read, rules checked), once per process, shared read-only like the
+sample. The engine stays open: every publication (the view and its wider settings after a filter change)
+is aggregate queries in it (:mod:`ui.compute`), shared by every session. The derived cohort of the
+columns the pages read (:data:`PAGE_COLUMNS`) is kept as well, for the sidebar's choices and the few rows a
+page reads itself (a report's cohort); docs/engine.md has the measurements.
 """
 from __future__ import annotations
 
@@ -166,8 +167,12 @@ def _dataset(result: EngineLoad, label: str):
         cohort = result.engine.frame([c for c in result.engine.columns if c in set(cols)])
     mapping_json = spec_to_json(result.spec()) if result.mapping else "{}"
     key = f"server|{label}|{result.content_hash}|{mapping_json}"
-    result.close()  # the cohort the pages read is in memory now; the engine's copy is not needed
-    return Dataset(key, label, False, result, cohort, mapping_json)
+    if not result.ok:
+        result.close()
+        return Dataset(key, label, False, result, None, mapping_json)
+    # the engine stays open: every publication (each filter change) is aggregate queries in it (ui.compute);
+    # the cohort of the pages' columns is kept for the sidebar's choices and the rows a page reads itself
+    return Dataset(key, label, False, result, cohort, mapping_json, engine=result.engine)
 
 
 def _canonical_names() -> set[str]:

@@ -323,9 +323,17 @@ def _refusal(ds: Dataset, spec: FilterSpec, min_cell: int) -> str | None:
     if memo is not None and memo[0] == memo_key:
         return memo[1]
     text = None
-    for nb in wider_settings(ds.cohort, spec):
-        if 0 < len(nb.added) < min_cell:
-            text = (f"This selection leaves out fewer than {min_cell} episodes compared with {nb.label}, so "
+    if ds.engine is not None:  # a server-side source: one count query per wider setting
+        from analysis.disclosure.neighbours import engine_wider_settings
+        from ui.compute import engine_lock
+
+        with engine_lock(ds):
+            sizes = [(nb.label, nb.added.n_episodes) for nb in engine_wider_settings(ds.engine, spec)]
+    else:
+        sizes = [(nb.label, len(nb.added)) for nb in wider_settings(ds.cohort, spec)]
+    for label, size in sizes:
+        if 0 < size < min_cell:
+            text = (f"This selection leaves out fewer than {min_cell} episodes compared with {label}, so "
                     "comparing the two would show counts about those few people. Choose a wider or a narrower "
                     "selection.")
             break

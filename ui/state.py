@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +43,17 @@ class Dataset:
     result: LoadResult
     cohort: pd.DataFrame | None
     mapping_json: str
+    engine: object | None = None
+    """The open :class:`analysis.engine.engine.Engine` of a server-side source (``--data``, a database): the
+    publications are aggregate queries in it (:mod:`ui.compute`); None for the sample and uploads."""
+    engine_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """One query at a time in :attr:`engine` (a DuckDB or PostgreSQL connection is not shared by threads)."""
+
+    @property
+    def shared(self) -> bool:
+        """The same for every session (the sample, a server-side source): its results are computed once per
+        process. An upload's stay in its session."""
+        return self.is_sample or self.engine is not None
 
     @property
     def content_hash(self) -> str:
