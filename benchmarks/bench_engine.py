@@ -12,8 +12,9 @@ For each size and format, every step in a fresh process (so peak memory, ``ru_ma
   every rule checked on every row, the report);
 * **outcomes**: ``python -m analysis outcomes FILE --json --adjust sex,primary_substance,payer,race_ethnicity``
   (six levels of care, Cox model with four categorical covariates, the publication);
-* with ``--rerun``: the page rerun after a filter change on the cohort the app holds for a server-side
-  source (``apply_filters`` + ``wider_settings`` + ``Publication.build``, what ``ui/compute.py`` does),
+* with ``--rerun``: the page rerun after a filter change on the cohort's rows in pandas (``apply_filters`` +
+  ``wider_settings`` + ``Publication.build``, what ``ui/compute.py`` did for a server-side source before it
+  queried the engine; ``benchmarks/bench_engine_rerun.py`` measures the engine's rerun),
   and the engine's one aggregate query for the same filter (``Engine.collapse``) beside it;
 * with ``--postgres URL``: the 1M table copied into PostgreSQL once, then ``check`` and ``outcomes`` there.
 
@@ -77,9 +78,8 @@ from analysis.engine.load import open_engine
 from analysis.filters import FilterSpec, apply_filters
 from analysis.disclosure import Publication
 from analysis.disclosure.neighbours import wider_settings
-from ui.data_source import PAGE_COLUMNS
 result = open_engine(path)
-cohort = result.engine.frame([c for c in result.engine.columns if c in PAGE_COLUMNS])
+cohort = result.engine.frame()  # the pandas rerun (the app's before it queried the engine) reads every column
 out["open_s"] = time.perf_counter() - t0
 spec = FilterSpec(levels=("iop", "residential", "op"))
 t1 = time.perf_counter()

@@ -58,6 +58,16 @@ def _new_upload(data: bytes, name: str) -> None:
     st.rerun()
 
 
+def _first_rows(ds) -> pd.DataFrame:
+    """The episode table's first rows: the upload's, or a server-side source's from its engine (every column)."""
+    if ds.result.episodes is not None or ds.engine is None:
+        return ds.result.episodes if ds.result.episodes is not None else ds.cohort
+    from ui.compute import engine_lock
+
+    with engine_lock(ds):
+        return ds.engine.preview(20)
+
+
 def _preview(frame: pd.DataFrame) -> pd.DataFrame:
     """The first rows with spreadsheet row numbers (header = row 1) and dates shown as dates."""
     out = frame.head(20).copy()
@@ -242,7 +252,7 @@ with page_guard("The data page"):
     if ds.cohort is not None:
         with details("First rows of the episode table (row = spreadsheet row, header = row 1)", "preview") as is_open:
             if is_open:
-                st.dataframe(_preview(result.episodes if result.episodes is not None else ds.cohort), key="tbl_preview")
+                st.dataframe(_preview(_first_rows(ds)), key="tbl_preview")
     st.subheader("Data dictionary")
     st.dataframe(pd.DataFrame({"Field": [f.name for f in FIELDS],
                                "Label": [FIELD_LABELS.get(f.name, f.name) for f in FIELDS],

@@ -38,13 +38,13 @@ from analysis.mapping import spec_from_json, spec_to_json
 __all__ = ["ServerSource", "server_source", "database_sources", "source_labels", "EngineConnection",
            "load_source", "default_dataset", "PAGE_COLUMNS", "render_source"]
 
-#: Cohort columns the pages read (filters, grouping candidates, every publication); others stay in the engine.
+#: Cohort columns kept as rows in the app (the sidebar's choices and filters, the grouping candidates, the few
+#: figures drawn from rows: length of stay and hours per week); every publication is queries in the engine, and
+#: ids, outcome dates and times stay there (10M episodes: 10.7 GB peak with every column the pages once read).
 PAGE_COLUMNS: tuple[str, ...] = (
-    "episode_id", "client_id", "level_of_care", "admission_date", "discharge_date", "discharge_reason",
-    "relapse_date", "death_date", "in_treatment", "transferred", "completed", "los_days", "hours_attended",
-    "hours_scheduled", "time_admission_days", "event_admission", "time_discharge_days", "event_discharge",
-    "admission_year", "admission_quarter", "relapse_in_treatment", "age", "age_band", "sex", "race_ethnicity",
-    "primary_substance", "co_occurring", "prior_treatments", "payer", "site", "days_to_relapse", "relapsed")
+    "level_of_care", "admission_date", "discharge_date", "in_treatment", "los_days", "hours_attended",
+    "hours_scheduled", "admission_year", "admission_quarter", "age", "age_band", "sex", "race_ethnicity",
+    "primary_substance", "co_occurring", "prior_treatments", "payer", "site")
 
 SERVER_LABEL = "Server data"
 DATABASE_LABEL = "Database"
