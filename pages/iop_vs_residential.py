@@ -48,8 +48,8 @@ if require_data(ctx):
         b = top[1].selectbox("Group B (comparison)", b_opts,
                              index=b_opts.index(b_default) if b_default in b_opts else 0, key="cmp_b",
                              format_func=label)
-        c = ctx.cohort
-        cov_options = [v for v in (*DEFAULT_COVARIATES, "race_ethnicity", "payer", "site") if v in c.columns and v != by]
+        columns = ctx.dataset.cohort.columns
+        cov_options = [v for v in (*DEFAULT_COVARIATES, "race_ethnicity", "payer", "site") if v in columns and v != by]
         covs = top[2].multiselect("Adjust for", cov_options,
                                   default=[v for v in DEFAULT_COVARIATES if v in cov_options], key="cmp_covs",
                                   format_func=vocab.column_label)

@@ -239,7 +239,7 @@ if require_data(ctx):
                     "benchmark is stated over all discharges (transfers included).")
 
         rep = ds.result.report
-        as_of = ctx.cohort.attrs.get("as_of")
+        as_of = ds.cohort.attrs.get("as_of")  # the dataset's (the view's rows are not needed)
         info = st.columns(3)
         info[0].markdown("**What is loaded**")
         excluded = rep.n_rows_excluded

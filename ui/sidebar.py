@@ -12,6 +12,7 @@ difference from a wider one is 1 to ``min_cell - 1`` episodes is refused with a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -273,19 +274,20 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
         spec = FilterSpec(admission_from=month_start(start) if start else None,
                           admission_to=month_end(end) if end else None,
                           co_occurring=_COOC[ss.get("f_cooc", "All")], **spec_kwargs)
-        filtered = filtered_cohort(ds, spec)
+        filtered, n = _view_rows(ds, spec)
     except ValueError as err:
         spec, filtered, error = FilterSpec(), ds.cohort, f"The filters cannot be applied: {err}"
+        n = len(filtered)
     by, origin, min_cell = ss["by"], ss["origin"], int(ss["min_cell"])
     _sync_url(spec, by, origin, min_cell)
     if error is None:
         error = _refusal(ds, spec, min_cell)
-    ctx = Context(ds, spec, by, origin, min_cell, filtered, error)
+    ctx = Context(ds, spec, by, origin, min_cell, filtered, error, n_rows=n)
     with st.sidebar:
-        if error is not None or len(filtered) == 0:
+        if error is not None or n == 0:
             st.caption(f"This selection cannot be shown. {md(spec.describe())}.")
             return ctx
-        if len(filtered) < min_cell:
+        if n < min_cell:
             st.caption(f"Fewer than {min_cell} episodes match. {md(spec.describe())}.")
             return ctx
     from ui.compute import (  # the view's total is a published count like any other
@@ -296,24 +298,41 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
     if light and not publication_ready(ctx):
         with st.sidebar:
             st.caption(f"{md(spec.describe())}.")
-        return Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=False)  # total not published
+        return Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=False, n_rows=n)  # total hidden
     try:
         total = publication(ctx).count("episodes")
     except ValueError as err:
-        return Context(ds, spec, by, origin, min_cell, filtered, str(err))
-    ctx = Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=total.shown)
+        return Context(ds, spec, by, origin, min_cell, filtered, str(err), n_rows=n)
+    ctx = Context(ds, spec, by, origin, min_cell, filtered, None, rows_shown=total.shown, n_rows=n)
     if min_cell == DEFAULT_MIN_CELL and by == "level_of_care":
         from ui.compute import prewarm_sample
 
         prewarm_sample(ctx, list(options.get("levels", [])))
     with st.sidebar:
-        st.caption((f"{len(filtered):,} episodes match. " if total.shown else
+        st.caption((f"{n:,} episodes match. " if total.shown else
                     "Episodes match (their number is hidden to protect a small count). ") + f"{md(spec.describe())}.")
     return ctx
 
 
 def _count(n: int, min_cell: int) -> str:
     return f"fewer than {min_cell}" if 1 <= n < min_cell else f"{n:,}"
+
+
+def _view_rows(ds: Dataset, spec: FilterSpec):
+    """The view's rows and their number. A server-side source counts them in its engine (memoised per view) and
+    hands the rows over lazily: its publications are queries, so only a page drawing from rows takes them."""
+    if ds.engine is None:
+        filtered = filtered_cohort(ds, spec)
+        return filtered, len(filtered)
+    memo_key = f"{ds.key}|{spec.key()}"
+    memo = st.session_state.get("_engine_count")
+    if memo is None or memo[0] != memo_key:
+        from ui.compute import engine_lock
+
+        with engine_lock(ds):
+            memo = (memo_key, ds.engine.count(spec))
+        st.session_state["_engine_count"] = memo
+    return functools.partial(filtered_cohort, ds, spec), memo[1]
 
 
 def _refusal(ds: Dataset, spec: FilterSpec, min_cell: int) -> str | None:

@@ -6,9 +6,11 @@ and shared read-only.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,9 +124,17 @@ class Context:
     by: str
     origin: str
     min_cell: int
-    cohort: pd.DataFrame | None  # filtered cohort
+    filtered: pd.DataFrame | Callable[[], pd.DataFrame] | None
+    """The filtered cohort, or what makes it when a page first reads :attr:`cohort` (a server-side source: its
+    publications are engine queries, so the rows are taken only for a page that draws from rows)."""
     error: str | None = None
     rows_shown: bool = True  # the view's number of episodes is a published count (False: hidden)
+    n_rows: int | None = None  # episodes of the view when counted without taking its rows (None: len(cohort))
+
+    @functools.cached_property
+    def cohort(self) -> pd.DataFrame | None:
+        """The filtered cohort's rows (taken on first use when :attr:`filtered` is lazy)."""
+        return self.filtered() if callable(self.filtered) else self.filtered
 
     @property
     def key(self) -> str:
@@ -133,6 +143,8 @@ class Context:
 
     @property
     def n(self) -> int:
+        if self.n_rows is not None:
+            return self.n_rows
         return 0 if self.cohort is None else len(self.cohort)
 
     def provenance(self, origin: str | None = None, by: str | None = None) -> Provenance:
