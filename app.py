@@ -9,6 +9,7 @@ import os
 import streamlit as st
 
 from server.privacy import keep_uploads_in_memory, start_memory_release
+from ui.data_source import warm_server_source
 from ui.sidebar import render_sidebar
 from ui.state import begin_run, current_dataset, end_run, set_context
 
@@ -32,6 +33,7 @@ PAGES = [
     st.Page("pages/methods.py", title="Methods", icon=":material/menu_book:"),
 ]
 
+warm_server_source()  # a --data source is opened and its whole cohort computed in the background, once
 pg = st.navigation(PAGES)
 begin_run()  # background work (ui.compute.prewarm_sample) waits while any session's run is under way
 try:

@@ -9,8 +9,10 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from server.privacy import SecurityHeaders, keep_uploads_in_memory
+from ui.data_source import warm_server_source
 
 keep_uploads_in_memory()
+warm_server_source()  # a --data source: opened and its whole cohort computed before the first session asks
 app = st.App("app.py", middleware=[Middleware(SecurityHeaders)])
 
 if __name__ == "__main__":

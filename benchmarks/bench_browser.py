@@ -114,6 +114,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for streamlit run")
+    ap.add_argument("--data", default=None, help="a server-side source (streamlit run ... -- --data PATH)")
+    ap.add_argument("--start-wait", type=float, default=0.0,
+                    help="seconds between the server's start and the first session (a --data source is opened "
+                         "and its whole cohort computed in the background meanwhile)")
     ap.add_argument("--levels", default="detox,IOP", help="levels of care chosen one at a time for the filter "
                                                            "change (each in a new session, each a new filter)")
     ap.add_argument("--dwell", type=float, default=0.0, help="seconds on the Overview before a switch")
@@ -126,8 +130,12 @@ def main() -> None:
     pages = [p for p in PAGES if not args.pages or p[1] in args.pages.split(",")]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     print(f"serving {args.script}")
-    with serve(args.server_arg, Path(args.root), args.script) as url, sync_playwright() as pw:
+    extra = [*args.server_arg, *(["--", "--data", args.data] if args.data else [])]
+    with serve(extra, Path(args.root), args.script) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        if args.start_wait:
+            print(f"waiting {args.start_wait:g} s after the server started (its background work runs)")
+            time.sleep(args.start_wait)
         rows = []
         first, ctx, _ = timed_goto(browser, f"{url}/", args.width)
         ctx.close()

@@ -142,3 +142,30 @@ def test_server_data_refuses_a_selection_a_wider_one_gives_away(monkeypatch, tmp
     assert not at.metric  # nothing of the refused view is shown
     at.multiselect(key="f_sites").set_value(["North Clinic", "South Clinic", "Downtown Center", "Annex"]).run()
     assert not at.exception and at.session_state["_ctx"].error is None and at.metric
+
+
+def test_server_source_is_opened_and_computed_before_the_first_session(monkeypatch, tmp_path):
+    """``warm_server_source`` (called when serve.py starts) opens the ``--data`` source in the background and puts
+    the whole cohort's raw results and the next-admissions query in place: the first session reads them."""
+    import threading
+
+    from ui import compute, data_source
+
+    path = tmp_path / "warm.parquet"
+    pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
+    monkeypatch.setenv("CONTINUUM_DATA", str(path))
+    monkeypatch.setitem(data_source._WARM, "started", False)
+    data_source.warm_server_source()
+    warm = [t for t in threading.enumerate() if t.name == "continuum-open-source"]
+    assert warm
+    for t in warm:
+        t.join(180)
+    ds = data_source.load_source(data_source.server_source())
+    assert ds.engine is not None and ("_pairs", 30.0) in ds.engine.counts()._cache
+    hits, misses = compute._SERVER_RAWS.hits, compute._SERVER_RAWS.misses
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_ctx"].dataset is ds
+    assert compute._SERVER_RAWS.hits > hits and compute._SERVER_RAWS.misses == misses  # nothing computed again
+    data_source.warm_server_source()  # once per process
+    assert not [t for t in threading.enumerate() if t.name == "continuum-open-source"]

@@ -217,6 +217,22 @@ def benchmarks_table(extra: bytes | None = None):
     return bm.load_benchmarks(extra)
 
 
+def warm_engine(ds) -> None:
+    """A server-side source's whole-cohort results, before anyone asks (:func:`ui.data_source.warm_server_source`):
+    the unfiltered cohort's raw results and ledger in the shared store (the first page's publication then only
+    plans), and the engine's next-admissions query that every level filter's step-downs read off."""
+    from analysis.disclosure.publication import DEFAULT_HORIZONS
+    from analysis.filters import FilterSpec
+
+    memo = sharing(_SERVER_RAWS, ds.key)
+    with engine_lock(ds):
+        counts = ds.engine.counts()
+        memo.build_ledger(memo.compute_raw(counts, "level_of_care", horizons=DEFAULT_HORIZONS, days=None))
+        levels = counts.collapse(["level_of_care"])["level_of_care"].dropna()
+        if len(levels):
+            ds.engine.counts(FilterSpec(levels=(str(levels.iloc[0]),))).step_downs()
+
+
 _prewarm_started = False
 IDLE_S = 3.0
 """Background work starts a step only after every session's run has been over for this long (a browser is still

@@ -8,7 +8,8 @@ system Chromium: 0.2-0.4 s a figure here) on a worker thread while the page goes
 session (the key is the figure itself: a session meets only drawings of figures it has made), and falls back
 to the interactive chart where there is no Chromium. The SVG and PDF downloads stay as on every chart.
 
-Only the bundled sample's figures are drawn so: drawing hands the figure to a Chromium process, which keeps a
+Only the figures of data the server holds for everyone are drawn so (the bundled sample, a ``--data`` source or
+a database: :attr:`ui.state.Dataset.shared`): drawing hands the figure to a Chromium process, which keeps a
 profile and a page in the temp directory, and an upload's numbers stay inside this process (an upload's
 Overview shows interactive charts; its SVG and PDF downloads are drawn when a user asks for one).
 
@@ -90,7 +91,7 @@ class StillCharts:
         compact = narrow() or bool(meta.get("continuum", {}).get("compact"))
         width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
         figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption(), width=width)
-        if not self.ctx.dataset.is_sample:  # an upload's figures never leave this process (module docstring)
+        if not self.ctx.dataset.shared:  # an upload's figures never leave this process (module docstring)
             done: Future = Future()
             done.set_result(None)
             return Still(fig, done)
