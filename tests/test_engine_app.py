@@ -162,6 +162,7 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
         t.join(180)
     ds = data_source.load_source(data_source.server_source())
     assert ds.engine is not None and ("_pairs", 30.0) in ds.engine.counts()._cache
+    monkeypatch.setattr(compute, "prewarm_sample", lambda *a, **k: None)  # (its own test below)
     hits, misses = compute._SERVER_RAWS.hits, compute._SERVER_RAWS.misses
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -169,3 +170,28 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
     assert compute._SERVER_RAWS.hits > hits and compute._SERVER_RAWS.misses == misses  # nothing computed again
     data_source.warm_server_source()  # once per process
     assert not [t for t in threading.enumerate() if t.name == "continuum-open-source"]
+
+
+def test_server_source_single_levels_are_computed_in_the_background(monkeypatch, tmp_path):
+    """As for the sample, each single level of care of a server-side source is computed while the server is idle:
+    choosing one afterwards computes nothing (every raw result is the store's)."""
+    import threading
+
+    from ui import compute
+
+    path = tmp_path / "levels.parquet"
+    pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
+    monkeypatch.setenv("CONTINUUM_DATA", str(path))
+    monkeypatch.setenv("CONTINUUM_PREWARM_IDLE_S", "0")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_ctx"].dataset.key in compute._prewarmed
+    for t in [t for t in threading.enumerate() if t.name in ("continuum-prewarm", "continuum-open-source")]:
+        t.join(300)
+    misses = compute._SERVER_RAWS.misses
+    for level in ("php", "detox"):
+        at.multiselect(key="f_levels").set_value([level]).run()
+        assert not at.exception and at.session_state["_ctx"].error is None
+        assert compute._SERVER_RAWS.misses == misses, level
+    at.multiselect(key="f_levels").set_value(["php", "detox"]).run()
+    assert compute._SERVER_RAWS.misses > misses  # (a new view is computed: the check above can fail)

@@ -233,7 +233,7 @@ def warm_engine(ds) -> None:
             ds.engine.counts(FilterSpec(levels=(str(levels.iloc[0]),))).step_downs()
 
 
-_prewarm_started = False
+_prewarmed: set[str] = set()  # datasets whose single levels are being (or were) computed in the background
 IDLE_S = 3.0
 """Background work starts a step only after every session's run has been over for this long (a browser is still
 drawing the page for a second or two after the run ends; ``CONTINUUM_PREWARM_IDLE_S`` overrides it)."""
@@ -257,21 +257,22 @@ def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
 
 
 def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> None:
-    """Once per process, in the background: the bundled sample's publication and Overview for each single level
-    of care (the first filter most people try), so choosing one is a cache hit for everyone. Uploads never.
+    """Once per process and dataset, in the background: the publication and Overview of the bundled sample (or of
+    a server-side source: :attr:`ui.state.Dataset.shared`) for each single level of care (the first filter most
+    people try), so choosing one is a cache hit for everyone, and a wider choice finds its neighbours' results
+    (each other level's episodes) computed. Uploads never.
 
     Each step (one level's publication, its Overview, its trends) starts only when no session is running the
     app (:func:`_wait_for_idle`): the work fills the time between clicks instead of competing with them (on the
     shared 2-core machine an always-on background thread slowed the first sessions). The neighbours' raw results
     are shared (:mod:`ui.raw_memo`), so after the first level each costs about a fifth of a cold build.
     ``CONTINUUM_PREWARM=0`` turns it off."""
-    global _prewarm_started
     import os
 
     off = os.environ.get("CONTINUUM_PREWARM", "1") == "0"
-    if off or _prewarm_started or not ctx.dataset.is_sample or ctx.dataset.cohort is None:
+    if off or ctx.dataset.key in _prewarmed or not ctx.dataset.shared or ctx.dataset.cohort is None:
         return
-    _prewarm_started = True
+    _prewarmed.add(ctx.dataset.key)
     import contextlib
     import logging
     import threading
@@ -288,11 +289,16 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
         for level in levels:
             spec = FilterSpec(levels=(level,))
             try:
-                cohort = apply_filters(ds.cohort, spec)
-                one = Context(ds, spec, "level_of_care", "discharge", ctx.min_cell, cohort)
-                if len(cohort) < one.min_cell:
+                if ds.engine is not None:  # counted in the engine; its publication is queries (no rows taken)
+                    with engine_lock(ds):
+                        n = ds.engine.count(spec)
+                    one = Context(ds, spec, "level_of_care", ctx.origin, ctx.min_cell,
+                                  lambda spec=spec: apply_filters(ds.cohort, spec), n_rows=n)
+                else:
+                    one = Context(ds, spec, "level_of_care", "discharge", ctx.min_cell, apply_filters(ds.cohort, spec))
+                if one.n < one.min_cell:
                     continue
-                for step, args in ((publication, (one,)), (_view, (one, "overview", "discharge")),
+                for step, args in ((publication, (one,)), (_view, (one, "overview", one.origin)),
                                    (_view, (one, "trends", None))):
                     if not _wait_for_idle():
                         return
