@@ -165,8 +165,10 @@ def filter_options(cohort: pd.DataFrame) -> dict[str, list[str]]:
         if col not in cohort.columns:
             continue
         s = cohort[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            present = set(s.dropna().astype(str).unique())
+        if isinstance(s.dtype, pd.CategoricalDtype):  # the categories that occur, from the codes (10M rows: no
+            codes = s.cat.codes.to_numpy()             # string per row)
+            seen = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)) > 0
+            present = {str(c) for c, k in zip(s.cat.categories, seen, strict=True) if k}
             out[name] = [str(c) for c in s.cat.categories if str(c) in present]
         else:
             out[name] = sorted(s.dropna().astype(str).unique().tolist())

@@ -170,10 +170,17 @@ def _dataset_options(ds: Dataset):
     session (on a million episodes they take about half a second)."""
     memo = st.session_state.get("_options")
     if memo is None or memo[0] != ds.key:
-        memo = (ds.key, filter_options(ds.cohort), _date_bounds(ds.cohort),
-                grouping_options(ds.cohort, ds.result.extra_columns))
+        memo = _SHARED_OPTIONS.get(ds.key) if ds.shared else None
+        if memo is None:
+            memo = (ds.key, filter_options(ds.cohort), _date_bounds(ds.cohort),
+                    grouping_options(ds.cohort, ds.result.extra_columns))
+            if ds.shared:  # the same for every session (the sample, a server-side source)
+                _SHARED_OPTIONS[ds.key] = memo
         st.session_state["_options"] = memo
     return memo[1], memo[2], memo[3]
+
+
+_SHARED_OPTIONS: dict[str, tuple] = {}
 
 
 _PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
