@@ -309,6 +309,16 @@ def weeks_of_stay(los_days) -> np.ndarray:
     return np.maximum(np.asarray(los_days, dtype="float64"), 1.0) / 7.0
 
 
+def _asam_minimum(level: pd.Series) -> np.ndarray:
+    """The ASAM minimum scheduled hours per week of each row's level of care (NaN: none); a categorical level is
+    looked up once per category (2.8M collapsed rows: 0.16 s as Python objects, 0.01 s by codes)."""
+    if isinstance(level.dtype, pd.CategoricalDtype):
+        per = pd.Series(level.cat.categories.astype(object)).map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
+        codes = level.cat.codes.to_numpy()
+        return np.where(codes >= 0, per[np.maximum(codes, 0)] if len(per) else np.nan, np.nan)
+    return level.astype(object).map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
+
+
 def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
                count_col: str | None = None) -> pd.DataFrame:
     """Attended and scheduled hours per week, attendance, and the share meeting the ASAM minimum.
@@ -334,8 +344,7 @@ def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     sched = c["hours_scheduled"].to_numpy(dtype="float64")
     att = c["hours_attended"].to_numpy(dtype="float64")
     has = ~np.isnan(sched) & ~np.isnan(att)
-    level = c["level_of_care"].astype(object) if "level_of_care" in c.columns else pd.Series(None, index=c.index)
-    minimum = level.map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
+    minimum = _asam_minimum(c["level_of_care"] if "level_of_care" in c.columns else pd.Series(None, index=c.index))
     sched_pw = sched / weeks
     meets = np.where(has & ~np.isnan(minimum), (sched_pw >= minimum).astype(float), np.nan)
     sums = _weighted_sums(g[ok], {"has": has.astype("float64"), "sched": np.where(has, sched, 0.0),

@@ -212,3 +212,14 @@ def test_step_downs_in_one_pass_equal_the_separate_functions(retention_cohort):
     rates, flows = step_downs(retention_cohort)
     pd.testing.assert_frame_equal(rates, step_down_rates(retention_cohort))
     pd.testing.assert_frame_equal(flows, step_down_flows(retention_cohort))
+
+
+def test_asam_minimum_by_codes_equals_the_lookup_of_each_value():
+    from analysis.retention import _asam_minimum
+
+    values = ["iop", None, "php", "op", "detox", "iop", None]
+    cat = pd.Series(pd.Categorical(values, categories=["detox", "php", "iop", "op", "unused"]))
+    expected = np.array([9.0, np.nan, 20.0, np.nan, np.nan, 9.0, np.nan])
+    np.testing.assert_array_equal(_asam_minimum(cat), expected)
+    np.testing.assert_array_equal(_asam_minimum(pd.Series(values, dtype=object)), expected)
+    assert np.isnan(_asam_minimum(pd.Series(pd.Categorical([None, None], categories=[])))).all()
