@@ -13,7 +13,7 @@ st.caption("Do people stay and finish? Completion excludes transfers (care conti
            "retention curves count episodes still enrolled as censored. Small cells are suppressed.")
 
 if require_data(ctx):
-    c, by, mc = ctx.cohort, ctx.by, ctx.min_cell
+    by, mc = ctx.by, ctx.min_cell
     by_label = BY_LABELS.get(by, by)
     view = compute.retention_of(ctx)
 
@@ -55,7 +55,9 @@ if require_data(ctx):
         if view.los is None:
             st.info("Length of stay is not recorded in this file (no discharge dates or lengths of stay).")
         elif view.los_groups:
-            chart(figures.los_figure(c, by=by, groups=view.los_groups, min_cell=mc, compact=narrow()), name="length_of_stay", ctx=ctx)
+            chart(figures.los_figure(compute.figure_rows(ctx, [by, "in_treatment", "los_days"]), by=by,
+                                     groups=view.los_groups, min_cell=mc, compact=narrow(), count_col="n"),
+                  name="length_of_stay", ctx=ctx)
         if view.los is not None:
             table(view.los, {
                 "group": Col(by_label, "group"), "n_discharged": Col("Discharged", "count"),
@@ -82,7 +84,9 @@ if require_data(ctx):
             st.info("This file has no hours_attended / hours_scheduled columns.")
         else:
             if view.hours_groups:
-                chart(figures.hours_figure(c, by=by, groups=view.hours_groups, min_cell=mc, compact=narrow()), name="hours_per_week",
+                rows = compute.figure_rows(ctx, [by, "los_days", "hours_scheduled", "hours_attended"])
+                chart(figures.hours_figure(rows, by=by, groups=view.hours_groups, min_cell=mc, compact=narrow(),
+                                           count_col="n"), name="hours_per_week",
                       ctx=ctx)
             table(view.hours, {
                 "group": Col(by_label, "group"), "n_with_hours": Col("Episodes with hours", "count"),

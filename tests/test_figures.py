@@ -632,3 +632,31 @@ def test_step_points_merge_corners_below_a_pixel():
     assert np.diff(t[pos]).max() <= 6000 / MAX_CURVE_POINTS
     few = _step_points(k.iloc[:100], ("survival",), span=6000.0)
     assert len(few) == 100  # small curves keep every corner
+
+
+def _collapsed(cohort, columns):
+    """Distinct combinations of ``columns`` with their count ``n`` (what an engine's collapse hands a figure)."""
+    out = cohort[columns].groupby(columns, observed=True, dropna=False).size().rename("n").reset_index()
+    return out[out["n"] > 0]
+
+
+@pytest.mark.parametrize("kind", ["los", "hours"])
+def test_box_figures_on_collapsed_rows_equal_the_rows(cohort, kind):
+    """A server-side source hands the stay and hours boxes collapsed rows with counts: the same boxes (quartiles
+    and whiskers exactly, means to rounding), the same groups left out."""
+    c = cohort.copy()
+    c["los_days"] = c["los_days"].round()  # (few distinct stays, so the collapse has fewer rows than the cohort)
+    if kind == "los":
+        cols, draw = ["level_of_care", "in_treatment", "los_days"], F.los_figure
+    else:
+        cols, draw = ["level_of_care", "los_days", "hours_scheduled", "hours_attended"], F.hours_figure
+    rows = _collapsed(c, cols)
+    assert len(rows) < len(c) and rows["n"].max() > 1
+    a, b = draw(c), draw(rows, count_col="n")
+    assert len(a.data) == len(b.data) > 0
+    for x, y in zip(a.data, b.data, strict=True):
+        assert (x.legendgroup, x.offsetgroup) == (y.legendgroup, y.offsetgroup)
+        for attr in ("q1", "median", "q3", "lowerfence", "upperfence"):
+            assert getattr(x, attr) == getattr(y, attr), attr
+        assert y.mean[0] == pytest.approx(x.mean[0], rel=1e-12)
+    assert _annotations(a) == _annotations(b)

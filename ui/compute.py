@@ -25,7 +25,7 @@ from ui.raw_memo import RawStore, sharing
 from ui.state import Context
 
 __all__ = ["publication", "overview_of", "retention_of", "relapse_of", "relapse_vs_of", "time_to_relapse_of",
-           "rmst_of", "comparison_of", "fair_comparison_of", "benchmarks_of", "benchmarks_table", "trends_of", "own_targets", "HORIZONS"]
+           "rmst_of", "comparison_of", "fair_comparison_of", "benchmarks_of", "benchmarks_table", "trends_of", "own_targets", "HORIZONS", "figure_rows"]
 
 HORIZONS = (30, 90, 180, 365)
 _session = st.cache_resource(show_spinner=False, max_entries=24, scope="session")
@@ -151,6 +151,15 @@ def _view_session(kind: str, key: str, args: tuple, _ctx: Context):
 def _view(ctx: Context, kind: str, *args):
     fn = _view_shared if ctx.dataset.shared else _view_session
     return fn(kind, _pub_key(ctx), tuple(args), ctx)
+
+
+def figure_rows(ctx: Context, columns):
+    """What a figure drawn from rows (Retention's stay and hours boxes) reads: the view's distinct combinations of
+    ``columns`` with their count ``n``, from its publication's cohort (an engine's: one ``GROUP BY``, read off the
+    whole cohort's where it can; in memory: the rows themselves, ``n = 1``)."""
+    pub = publication(ctx)
+    with engine_lock(ctx.dataset):
+        return pub.raw.counts.collapse(list(dict.fromkeys(columns)))
 
 
 def overview_of(ctx: Context):

@@ -24,29 +24,42 @@ from analysis.figures._layout import (
     group_colors,
     group_label,
 )
-from analysis.retention import ASAM_MIN_HOURS_PER_WEEK, group_values, weeks_of_stay
+from analysis.retention import ASAM_MIN_HOURS_PER_WEEK, group_values, weeks_of_stay, weighted_quantiles
 from analysis.suppression import DEFAULT_MIN_CELL
 
 
-def _box_stats(values: pd.Series, groups: pd.Series) -> pd.DataFrame:
+def _box_stats(values: pd.Series, groups: pd.Series, counts=None) -> pd.DataFrame:
     """Per group: n, quartiles (linear interpolation, as pandas) and Tukey whiskers (furthest value
-    within 1.5 IQR of the quartiles). One mask per group: fast on millions of rows."""
+    within 1.5 IQR of the quartiles). One mask per group: fast on millions of rows. ``counts``: episodes per row
+    (collapsed rows, :mod:`analysis.counts`): the same quartiles and whiskers as on the expanded rows."""
     groups = groups if isinstance(groups.dtype, pd.CategoricalDtype) else groups.astype("category")
     codes = groups.cat.codes.to_numpy()
     v = np.asarray(values, dtype="float64")
-    ok = ~np.isnan(v) & (codes >= 0)
+    w = None if counts is None or np.all(np.asarray(counts) == 1) else np.asarray(counts, dtype="int64")
+    ok = ~np.isnan(v) & (codes >= 0) & (w is None or w > 0)
     rows = {}
     for k, cat in enumerate(groups.cat.categories):
-        x = v[ok & (codes == k)]
+        sel = ok & (codes == k)
+        x = v[sel]
         if len(x) == 0:
             continue
-        q1, med, q3 = np.quantile(x, (0.25, 0.5, 0.75))
+        if w is None:
+            n, (q1, med, q3), mean = len(x), np.quantile(x, (0.25, 0.5, 0.75)), float(x.mean())
+        else:
+            wx = w[sel]
+            n, (q1, med, q3) = int(wx.sum()), weighted_quantiles(x, wx, (0.25, 0.5, 0.75))
+            mean = float(np.dot(x, wx) / n)
         iqr = q3 - q1
-        rows[cat] = {"n": len(x), "q1": q1, "median": med, "q3": q3, "mean": float(x.mean()),
+        rows[cat] = {"n": n, "q1": q1, "median": med, "q3": q3, "mean": mean,
                      "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()),
                      "upperfence": float(x[x <= q3 + 1.5 * iqr].max())}
     return pd.DataFrame.from_dict(rows, orient="index", columns=["n", "q1", "median", "q3", "mean", "lowerfence",
                                                                  "upperfence"])
+
+
+def _counts(cohort: pd.DataFrame, count_col: str | None, mask: np.ndarray) -> np.ndarray | None:
+    """Episodes per row of the rows ``mask`` selects (``count_col`` of collapsed rows), or None: one each."""
+    return None if count_col is None else cohort[count_col].to_numpy(dtype="int64")[mask]
 
 
 def _box_trace(st: pd.Series, *, x: str, name: str, color: str, group_key: str, fill_alpha: float,
@@ -71,7 +84,7 @@ def _finish_boxes(fig: go.Figure, title: str, compact: bool, key: str, hidden: l
 
 def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
                title: str | None = None, min_cell: int = DEFAULT_MIN_CELL, log_y: bool = False,
-               compact: bool = False) -> go.Figure:
+               compact: bool = False, count_col: str | None = None) -> go.Figure:
     """Length of stay (days) of discharged episodes, a box per group (quartiles, Tukey whiskers).
 
     Boxes are computed here (quartiles by linear interpolation, whiskers at the furthest stay
@@ -87,7 +100,7 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
     g = group_values(cohort, by, groups)
     done = ~cohort["in_treatment"].to_numpy(dtype=bool) & g.notna().to_numpy()
     order = list(g.cat.categories)
-    st = _box_stats(cohort.loc[done, "los_days"], g[done])
+    st = _box_stats(cohort.loc[done, "los_days"], g[done], _counts(cohort, count_col, done))
     colors = group_colors(order)
     fig = go.Figure()
     hidden = []
@@ -111,7 +124,8 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
 
 
 def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
-                 title: str | None = None, min_cell: int = DEFAULT_MIN_CELL, compact: bool = False) -> go.Figure:
+                 title: str | None = None, min_cell: int = DEFAULT_MIN_CELL, compact: bool = False,
+                 count_col: str | None = None) -> go.Figure:
     """Scheduled and attended treatment hours per week per episode, boxes per group, ASAM minima as lines.
 
     Hours per week = hours / (max(length of stay, 1 day) / 7), as
@@ -142,7 +156,9 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     gg = g[ok][has]
     order = list(g.cat.categories)
     colors = group_colors(order)
-    stats = {"Scheduled": _box_stats(pd.Series(sched[has]), gg), "Attended": _box_stats(pd.Series(att[has]), gg)}
+    w = _counts(cohort, count_col, ok)
+    w = None if w is None else w[has]
+    stats = {"Scheduled": _box_stats(pd.Series(sched[has]), gg, w), "Attended": _box_stats(pd.Series(att[has]), gg, w)}
     fig = go.Figure()
     hidden = []
     for grp in order:
