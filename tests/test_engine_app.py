@@ -11,12 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import compute
+
 ROOT = Path(__file__).resolve().parents[1]
+_REAL_PREWARM = compute.prewarm_sample
 SAMPLE = ROOT / "sample_data" / "episodes.csv"
 
 
 @pytest.fixture(autouse=True)
 def strict(monkeypatch):
+    # no single levels computed in the background (their own test below turns it on): its misses would count here
+    monkeypatch.setattr(compute, "prewarm_sample", lambda *a, **k: None)
     monkeypatch.setenv("CONTINUUM_STRICT", "1")
     monkeypatch.delenv("CONTINUUM_SAMPLE_PATH", raising=False)
     monkeypatch.delenv("CONTINUUM_DATA", raising=False)
@@ -98,7 +103,6 @@ def test_server_data_pages_are_engine_queries_with_the_samples_numbers(monkeypat
     every session, and every table and metric of every page equals the same data read as the bundled sample
     (the pandas path), after a filter change too; a selection a wider one gives away is refused the same way."""
     from analysis.counts import EngineCounts
-    from ui import compute
 
     path = tmp_path / "episodes.parquet"
     pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
@@ -149,7 +153,7 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
     the whole cohort's raw results and the next-admissions query in place: the first session reads them."""
     import threading
 
-    from ui import compute, data_source
+    from ui import data_source
 
     path = tmp_path / "warm.parquet"
     pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
@@ -162,7 +166,6 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
         t.join(180)
     ds = data_source.load_source(data_source.server_source())
     assert ds.engine is not None and ("_pairs", 30.0) in ds.engine.counts()._cache
-    monkeypatch.setattr(compute, "prewarm_sample", lambda *a, **k: None)  # (its own test below)
     hits, misses = compute._SERVER_RAWS.hits, compute._SERVER_RAWS.misses
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -177,8 +180,8 @@ def test_server_source_single_levels_are_computed_in_the_background(monkeypatch,
     choosing one afterwards computes nothing (every raw result is the store's)."""
     import threading
 
-    from ui import compute
 
+    monkeypatch.setattr(compute, "prewarm_sample", _REAL_PREWARM)
     path = tmp_path / "levels.parquet"
     pq.write_table(pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)), path)
     monkeypatch.setenv("CONTINUUM_DATA", str(path))

@@ -9,6 +9,7 @@ copied on every rerun. Heavy work is keyed on :attr:`ui.state.Context.key`.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import streamlit as st
 
@@ -242,6 +243,33 @@ def warm_engine(ds) -> None:
             ds.engine.counts(FilterSpec(levels=(str(levels.iloc[0]),))).step_downs()
 
 
+_STOP = threading.Event()
+_BACKGROUND: list = []
+
+
+def background(fn, name: str) -> None:
+    """Run ``fn`` on a daemon thread that the interpreter waits for (up to 60 s) when it exits: a DuckDB query cut
+    off by the exit aborts the process. ``fn`` should look at :func:`stopping` between its steps."""
+    import atexit
+
+    if not _BACKGROUND:
+        atexit.register(_join_background)
+    thread = threading.Thread(target=fn, name=name, daemon=True)
+    _BACKGROUND.append(thread)
+    thread.start()
+
+
+def stopping() -> bool:
+    """Whether the process is exiting (background work stops at its next step)."""
+    return _STOP.is_set()
+
+
+def _join_background() -> None:
+    _STOP.set()
+    for thread in _BACKGROUND:
+        thread.join(60)
+
+
 _prewarmed: set[str] = set()  # datasets whose single levels are being (or were) computed in the background
 IDLE_S = 3.0
 """Background work starts a step only after every session's run has been over for this long (a browser is still
@@ -257,7 +285,7 @@ def _wait_for_idle(stop_after_s: float = 600.0) -> bool:
 
     wanted = float(os.environ.get("CONTINUUM_PREWARM_IDLE_S", IDLE_S))
     deadline = time.monotonic() + stop_after_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping():
         idle = server_idle_for()
         if idle >= wanted:
             return True
@@ -309,10 +337,10 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                     continue
                 for step, args in ((publication, (one,)), (_view, (one, "overview", one.origin)),
                                    (_view, (one, "trends", None))):
-                    if not _wait_for_idle():
+                    if not _wait_for_idle() or stopping():
                         return
                     step(*args)
             except Exception:  # noqa: BLE001 - a refused or failing view is computed (and said) when asked for
                 log.debug("prewarm %s", level, exc_info=True)
 
-    threading.Thread(target=run, name="continuum-prewarm", daemon=True).start()
+    background(run, "continuum-prewarm")

@@ -257,14 +257,18 @@ def warm_server_source() -> None:
     def run() -> None:
         try:
             ds = load_source(source)
-            if ds.engine is not None:
+            from ui.compute import stopping
+
+            if ds.engine is not None and not stopping():
                 from ui.compute import warm_engine
 
                 warm_engine(ds)
         except Exception:  # noqa: BLE001 - a source that fails is opened (and its error said) when a session asks
             logging.getLogger("continuum.app").debug("warming %s", source.label, exc_info=True)
 
-    threading.Thread(target=run, name="continuum-open-source", daemon=True).start()
+    from ui.compute import background
+
+    background(run, "continuum-open-source")
 
 
 def _with_progress(source: ServerSource):
