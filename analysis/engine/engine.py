@@ -36,7 +36,7 @@ from analysis.engine.episodes_sql import (
     validation_report,
 )
 from analysis.engine.progress import ProgressHook, poll_duckdb, report
-from analysis.engine.sources import SourceInfo, is_database_url, open_source
+from analysis.engine.sources import SourceInfo, forget_distinct, is_database_url, open_source
 from analysis.filters import FilterSpec, filter_sql
 from analysis.io import DataFileError
 from analysis.mapping import resolve_mapping
@@ -218,6 +218,8 @@ class Engine:
                 relation = "episodes_table"
             except Exception:  # no right to create temporary tables: every query reads the views
                 relation = "episodes"
+        if isinstance(backend, DuckDBBackend):
+            forget_distinct(backend)  # (the distinct values of the source's text, read by the lookups and labels)
         report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
         as_of_ts = pd.Timestamp(as_of) if as_of is not None else self._latest_date(backend, built, relation)
         if built.shape == "dates" and as_of_ts is None:

@@ -36,7 +36,8 @@ from analysis.engine.backends import literal as _literal
 from analysis.engine.progress import ProgressHook, poll_duckdb, report
 from analysis.io import MISSING_MARKERS, DataFileError, detect_format
 
-__all__ = ["SourceInfo", "open_source", "is_database_url", "WHITESPACE"]
+__all__ = ["SourceInfo", "open_source", "is_database_url", "WHITESPACE", "distinct_values", "has_many_values",
+           "forget_distinct"]
 
 #: Leading or trailing whitespace of a text cell, as a regular expression per engine: the Unicode
 #: whitespace that pyarrow's ``utf8_trim_whitespace`` trims on the pandas path (RE2 in DuckDB, where this
@@ -182,16 +183,67 @@ def _text_needs(backend: Backend, relation: str, columns: dict[str, str]) -> dic
         many = [c for c, n in zip(text, counts, strict=True) if n > _PROBE // 10]
     found: dict[str, tuple] = {}
     few = [c for c in text if c not in set(many)]
+    backend.distinct = _Distinct({}, set(many) if len(text) <= _DISTINCT_TESTS else set())
     if few:
-        parts = [f"SELECT {k} AS k, bool_or({_may_trim('v')}) AS t, bool_or({_is_marker('v')}) AS m "
-                 f"FROM (SELECT DISTINCT {quote(c)} AS v FROM {relation}) AS d" for k, c in enumerate(few)]
-        found.update({few[k]: (t, m) for k, t, m in backend.con.execute(" UNION ALL ".join(parts)).fetchall()})
+        # the distinct values kept in a temporary table: tested here, then read by the lookups and the labels
+        # (distinct_values) instead of one more DISTINCT pass over the rows per column
+        parts = [f"SELECT DISTINCT {k} AS k, {quote(c)} AS v FROM {relation}" for k, c in enumerate(few)]
+        backend.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {_DISTINCT_TABLE} AS {' UNION ALL '.join(parts)}")
+        rows = backend.con.execute(f"SELECT k, bool_or({_may_trim('v')}) AS t, bool_or({_is_marker('v')}) AS m "
+                                   f"FROM {_DISTINCT_TABLE} GROUP BY k").fetchall()
+        found.update({few[k]: (t, m) for k, t, m in rows})
+        backend.distinct.index.update({c: k for k, c in enumerate(few)})
     for start in range(0, len(many), 500):
         chunk = many[start:start + 500]
         parts = [f"bool_or({_may_trim(quote(c))}), bool_or({_is_marker(quote(c))})" for c in chunk]
         row = backend.con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
         found.update({c: (row[2 * k], row[2 * k + 1]) for k, c in enumerate(chunk)})
     return {c: "trim" if found[c][0] else "markers" if found[c][1] else None for c in text}
+
+
+#: The temporary table of the distinct values of the text columns that have few (:func:`_text_needs`).
+_DISTINCT_TABLE = "_source_distinct"
+
+
+@dataclass
+class _Distinct:
+    """What :func:`_text_needs` learnt of ``source_rows``' text columns: ``index`` (column -> its key in
+    :data:`_DISTINCT_TABLE`, for the columns whose values it holds as ``source_rows`` has them), ``many`` (the
+    columns with more than ``_PROBE // 10`` distinct values in their first ``_PROBE`` rows)."""
+
+    index: dict[str, int]
+    many: set[str]
+
+
+def distinct_values(backend: Backend, column: str) -> pd.Series | None:
+    """The distinct non-NULL values of ``source_rows``' ``column`` (any order), read from what :func:`_text_needs`
+    kept; None when it kept nothing for that column (then ask ``source_rows``)."""
+    known = getattr(backend, "distinct", None)
+    if not isinstance(known, _Distinct) or column not in known.index:
+        return None
+    frame = backend.query(f"SELECT v FROM {_DISTINCT_TABLE} WHERE k = {known.index[column]} AND v IS NOT NULL")
+    return frame["v"]
+
+
+def has_many_values(backend: Backend, column: str) -> bool:
+    """True when ``source_rows``' ``column`` is known to hold more than ``_PROBE // 10`` distinct values."""
+    known = getattr(backend, "distinct", None)
+    return isinstance(known, _Distinct) and column in known.many
+
+
+def forget_distinct(backend: Backend) -> None:
+    """Drop what :func:`_text_needs` kept (once the source is checked)."""
+    if isinstance(getattr(backend, "distinct", None), _Distinct):
+        backend.distinct = None
+        backend.con.execute(f"DROP TABLE IF EXISTS {_DISTINCT_TABLE}")
+
+
+def _keep_distinct(backend: Backend, needs: dict[str, str | None]) -> None:
+    """Keep the distinct values :func:`_text_needs` found only for the columns that cleaning leaves as they are
+    (``source_rows`` holds those values): a column to trim or with missing markers is asked again."""
+    known = getattr(backend, "distinct", None)
+    if isinstance(known, _Distinct):
+        known.index = {c: k for c, k in known.index.items() if needs.get(c) is None}
 
 
 def _text_needs_postgres(backend: Backend, relation: str, text: list[str]) -> dict[str, str | None]:
@@ -251,6 +303,7 @@ def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_co
     keep = tuple(([] if row_col is None else [f"{row_col} AS _row"]) + list(extra))
     if clean:
         needs = _text_needs(backend, relation, columns)
+        _keep_distinct(backend, needs)
         select = _cleaned(columns, backend.dialect, relation, keep, needs)
     else:
         select = f"SELECT {', '.join(list(keep) + [quote(c) for c in columns])} FROM {relation}"
@@ -261,7 +314,9 @@ def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_co
 def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str]) -> None:
     """Clean the text cells of the in-memory ``table`` as :func:`_cleaned` does (trim, then the markers
     NULL), updating only the cells that cleaning changes: a column with none costs one pass of cheap tests."""
-    for col, need in _text_needs(backend, table, columns).items():
+    needs = _text_needs(backend, table, columns)
+    _keep_distinct(backend, needs)
+    for col, need in needs.items():
         q = quote(col)
         if need == "trim":  # (an UPDATE answers with its count of rows: fetched, so the connection is free)
             backend.con.execute(f"UPDATE {table} SET {q} = regexp_replace({q}, {_literal(WHITESPACE['duckdb'])}, "
