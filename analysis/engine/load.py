@@ -108,6 +108,31 @@ def source_hash(source: bytes | str | Path, table: str | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
+class _Hashing:
+    """:func:`source_hash` of a source computed in a thread; :meth:`result` waits for it ("" when it cannot be read)."""
+
+    def __init__(self, source: bytes | str | Path, table: str | None) -> None:
+        import threading
+
+        self._digest, self._error = "", None
+        self._thread = threading.Thread(target=self._run, args=(source, table), daemon=True)
+        self._thread.start()
+
+    def _run(self, source: bytes | str | Path, table: str | None) -> None:
+        try:
+            self._digest = source_hash(source, table)
+        except OSError:
+            self._digest = ""
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+
 def _fail(message: str, label: str, digest: str = "", n_rows: int = 0, **fields) -> EngineLoad:
     return EngineLoad(None, _empty_report(n_rows, message), {}, label, digest, **fields)
 
@@ -142,25 +167,25 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
         label = name or (Path(str(source)).name if Path(str(source)).exists() else str(source))
         if table and str(source).lower().endswith((".duckdb", ".db", ".ddb")):
             label = f"{label}:{table}"
+    hashing = _Hashing(source, table)  # (in a thread while the engine reads: hashlib and file reads let go of the GIL)
     try:
         engine = Engine.connect(source, table=table, name=name, progress=progress, memory_limit=memory_limit,
                                 threads=threads)
     except EngineError as exc:
+        hashing.result()
         return _fail(str(exc), label)
     nested = [c for c, t in engine.source.columns.items()
               if str(t).upper().startswith(("STRUCT", "MAP", "UNION", "LIST")) or str(t).endswith("]")]
     if nested:
         engine.close()
+        hashing.result()
         sentence = _nested_sentence(source, label)
         if sentence:  # the pandas path's sentence (analysis.safety.parquet_problem), for one file
             return _fail(sentence, label)
         return _fail(f"The column{'s' if len(nested) > 1 else ''} {', '.join(repr(c) for c in nested)} "
                      f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
                      "per cell.", label)
-    try:
-        digest = source_hash(source, table)
-    except OSError:
-        digest = ""
+    digest = hashing.result()
     try:
         n_rows = engine.source_rows()
         raw = engine.sample(WHOLE_FILE_ROWS)
