@@ -113,6 +113,10 @@ class DuckDBBackend(Backend):
         return {r[0]: str(r[1]).upper() for r in rows}
 
     def close(self) -> None:
+        pending = getattr(self, "pending", None)  # (a source's text cleaning still running in a thread)
+        if pending is not None:
+            self.pending = None
+            pending.wait(quiet=True)
         self.con.close()
 
 

@@ -154,11 +154,6 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     Arguments as :func:`analysis.loading.load_episodes` (``table``: the table of a ``.duckdb`` file or a
     PostgreSQL database). A source that cannot be used comes back with ``report.fatal`` set.
     """
-    from analysis.columns import describe_columns
-    from analysis.identifiers import leave_out_free_text, screen_columns
-    from analysis.io import clean_blanks
-    from analysis.mapping import guess_details, resolve_mapping
-
     if is_database_url(source):
         label = f"{table or 'table'} ({_redacted(str(source))})"
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -170,7 +165,7 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     hashing = _Hashing(source, table)  # (in a thread while the engine reads: hashlib and file reads let go of the GIL)
     try:
         engine = Engine.connect(source, table=table, name=name, progress=progress, memory_limit=memory_limit,
-                                threads=threads)
+                                threads=threads, defer_clean=True)
     except EngineError as exc:
         hashing.result()
         return _fail(str(exc), label)
@@ -186,22 +181,23 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
                      f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
                      "per cell.", label)
     digest = hashing.result()
+    drop_columns, keep_columns = tuple(drop_columns), tuple(keep_columns)
     try:
         n_rows = engine.source_rows()
-        raw = engine.sample(WHOLE_FILE_ROWS)
-        # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
-        raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
-        raw.attrs["text_clean"] = True
-        screen = screen_columns(raw, drop=drop_columns)
+        while True:  # judged on the sample while a CSV's text is cleaned in a thread (Engine.connect, defer_clean)
+            try:
+                raw, screen, details, resolved, infos = _judge(engine, mapping, column_types, drop_columns,
+                                                               keep_columns)
+            except ValueError:
+                if engine.finish_cleaning():  # the sample was read before the cleaning changed a cell: again
+                    continue
+                raise
+            if engine.finish_cleaning():
+                continue
+            break
         if screen.refused:
             engine.close()
             return _fail(screen.message, label, digest, n_rows, identifiers=screen.findings, screen=screen)
-        raw = screen.frame
-        details = guess_details(raw)
-        resolved = resolve_mapping(raw, mapping, guess=details.mapping)
-        screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)
-        raw = screen.frame
-        infos = describe_columns(raw, resolved, column_types)
     except ValueError as exc:
         engine.close()
         return _fail(str(exc), label, digest, n_rows)
@@ -241,6 +237,30 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
         engine.close()
         engine = None
     return EngineLoad(None, report, resolved, label, digest, None, (), extra, **fields, engine=engine)
+
+
+def _judge(engine: Engine, mapping: Mapping[str, str] | None, column_types: Mapping[str, str] | None,
+           drop_columns: tuple, keep_columns: tuple) -> tuple:
+    """The decisions about columns on the source's sample (the pandas path's functions): (sample, identifier
+    screen, guesses, mapping, column descriptions); the last three None when the screen refuses the file."""
+    from analysis.columns import describe_columns
+    from analysis.identifiers import leave_out_free_text, screen_columns
+    from analysis.io import clean_blanks
+    from analysis.mapping import guess_details, resolve_mapping
+
+    raw = engine.sample(WHOLE_FILE_ROWS)
+    # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
+    raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
+    raw.attrs["text_clean"] = True
+    screen = screen_columns(raw, drop=drop_columns)
+    if screen.refused:
+        return raw, screen, None, None, None
+    raw = screen.frame
+    details = guess_details(raw)
+    resolved = resolve_mapping(raw, mapping, guess=details.mapping)
+    screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)
+    raw = screen.frame
+    return raw, screen, details, resolved, describe_columns(raw, resolved, column_types)
 
 
 def _nested_sentence(source: object, label: str) -> str | None:

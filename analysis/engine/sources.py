@@ -37,7 +37,7 @@ from analysis.engine.progress import ProgressHook, poll_duckdb, report
 from analysis.io import MISSING_MARKERS, DataFileError, detect_format
 
 __all__ = ["SourceInfo", "open_source", "is_database_url", "WHITESPACE", "distinct_values", "has_many_values",
-           "forget_distinct"]
+           "forget_distinct", "finish_cleaning"]
 
 #: Leading or trailing whitespace of a text cell, as a regular expression per engine: the Unicode
 #: whitespace that pyarrow's ``utf8_trim_whitespace`` trims on the pandas path (RE2 in DuckDB, where this
@@ -69,8 +69,10 @@ def is_database_url(source: object) -> bool:
 
 
 def open_source(backend: Backend, source: bytes | str | Path, *, table: str | None = None, name: str | None = None,
-                progress: ProgressHook | None = None) -> SourceInfo:
-    """Open ``source`` on ``backend`` as the relation ``source_rows`` (module docstring).
+                progress: ProgressHook | None = None, defer_clean: bool = False) -> SourceInfo:
+    """Open ``source`` on ``backend`` as the relation ``source_rows`` (module docstring). ``defer_clean``: a CSV
+    path's text is cleaned in a thread (:func:`finish_cleaning` waits for it; until then ``source_rows`` may
+    hold cells as read).
 
     Raises
     ------
@@ -119,7 +121,7 @@ def open_source(backend: Backend, source: bytes | str | Path, *, table: str | No
             utf8 = False
         if utf8:
             try:
-                return _open_csv_path(backend, path, head, progress)
+                return _open_csv_path(backend, path, head, progress, defer_clean)
             except _NotUtf8:
                 pass
     return _open_bytes(backend, path.read_bytes(), path.name, progress)
@@ -188,7 +190,7 @@ def _text_needs(backend: Backend, relation: str, columns: dict[str, str]) -> dic
         # the distinct values kept in a temporary table: tested here, then read by the lookups and the labels
         # (distinct_values) instead of one more DISTINCT pass over the rows per column
         parts = [f"SELECT DISTINCT {k} AS k, {quote(c)} AS v FROM {relation}" for k, c in enumerate(few)]
-        backend.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {_DISTINCT_TABLE} AS {' UNION ALL '.join(parts)}")
+        backend.con.execute(f"CREATE OR REPLACE TABLE {_DISTINCT_TABLE} AS {' UNION ALL '.join(parts)}")
         rows = backend.con.execute(f"SELECT k, bool_or({_may_trim('v')}) AS t, bool_or({_is_marker('v')}) AS m "
                                    f"FROM {_DISTINCT_TABLE} GROUP BY k").fetchall()
         found.update({few[k]: (t, m) for k, t, m in rows})
@@ -201,7 +203,7 @@ def _text_needs(backend: Backend, relation: str, columns: dict[str, str]) -> dic
     return {c: "trim" if found[c][0] else "markers" if found[c][1] else None for c in text}
 
 
-#: The temporary table of the distinct values of the text columns that have few (:func:`_text_needs`).
+#: The (in-memory) table of the distinct values of the text columns that have few (:func:`_text_needs`).
 _DISTINCT_TABLE = "_source_distinct"
 
 
@@ -311,9 +313,10 @@ def _clean_view(backend: Backend, relation: str, columns: dict[str, str], row_co
     backend.execute(f"CREATE OR REPLACE {kind} source_rows AS {select}")
 
 
-def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str]) -> None:
+def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str]) -> bool:
     """Clean the text cells of the in-memory ``table`` as :func:`_cleaned` does (trim, then the markers
-    NULL), updating only the cells that cleaning changes: a column with none costs one pass of cheap tests."""
+    NULL), updating only the cells that cleaning changes: a column with none costs one pass of cheap tests.
+    True when some column had cells to clean."""
     needs = _text_needs(backend, table, columns)
     _keep_distinct(backend, needs)
     for col, need in needs.items():
@@ -323,6 +326,46 @@ def _clean_in_place(backend: DuckDBBackend, table: str, columns: dict[str, str])
                                 f"'', 'g') WHERE {_may_trim(q)}").fetchall()
         if need is not None:
             backend.con.execute(f"UPDATE {table} SET {q} = NULL WHERE {_is_marker(q)}").fetchall()
+    return any(need is not None for need in needs.values())
+
+
+class _Cleaning:
+    """:func:`_clean_in_place` of a CSV path's table in a thread, on a cursor of its own (DuckDB lets go of the GIL
+    while it works), so that the caller can judge the columns on a sample meanwhile; :func:`finish_cleaning`
+    waits for it and says whether a cell was cleaned (the sample is then read again)."""
+
+    def __init__(self, backend: DuckDBBackend, table: str, columns: dict[str, str]) -> None:
+        import threading
+
+        self.backend, self.changed, self.error = backend, False, None
+        self._cursor = backend.con.cursor()
+        self._thread = threading.Thread(target=self._run, args=(table, columns), daemon=True)
+        self._thread.start()
+
+    def _run(self, table: str, columns: dict[str, str]) -> None:
+        try:
+            worker = DuckDBBackend(con=self._cursor)
+            self.changed = _clean_in_place(worker, table, columns)
+            self.backend.distinct = getattr(worker, "distinct", None)
+        except BaseException as exc:  # re-raised by wait(), in the caller's thread
+            self.error = exc
+
+    def wait(self, quiet: bool = False) -> bool:
+        self._thread.join()
+        self._cursor.close()
+        if self.error is not None and not quiet:
+            raise self.error
+        return self.changed
+
+
+def finish_cleaning(backend: Backend) -> bool:
+    """Wait for the text cleaning a source opened with ``defer_clean`` runs in a thread (:class:`_Cleaning`);
+    True when it cleaned a cell (what was read of ``source_rows`` before is then out of date)."""
+    pending = getattr(backend, "pending", None)
+    if pending is None:
+        return False
+    backend.pending = None
+    return pending.wait()
 
 
 def _register_arrow(backend: DuckDBBackend, table: pa.Table, kind: str, name: str, details: dict,
@@ -393,7 +436,8 @@ def _csv_arrow(data: bytes, label: str, progress: ProgressHook | None) -> tuple[
     return table, {"encoding": "utf-8" if encoding == "utf-8-sig" else encoding, "delimiter": delimiter}
 
 
-def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: ProgressHook | None) -> SourceInfo:
+def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: ProgressHook | None,
+                   defer_clean: bool = False) -> SourceInfo:
     from analysis.io import _check_columns, _header, _sniff_delimiter
 
     text = head.decode("utf-8", errors="ignore")
@@ -424,9 +468,12 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
         raise DataFileError(f"{label} could not be read as a table ({detail}). "
                             "Check that every row has the same number of fields as the header.") from None
     columns = _checked_columns(backend, _RAW, label)
-    _clean_in_place(backend, _RAW, columns)
     _clean_view(backend, _RAW, columns, row_col="rowid", clean=False)
     rows = backend.con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()[0]
+    if defer_clean:
+        backend.pending = _Cleaning(backend, _RAW, columns)
+    else:
+        _clean_in_place(backend, _RAW, columns)
     report(progress, "read", rows, rows, "rows", "Reading episodes:")
     return SourceInfo("csv", path.name, columns, True, {"encoding": "utf-8", "delimiter": delimiter, "rows": rows})
 
