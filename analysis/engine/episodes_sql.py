@@ -355,6 +355,10 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
         return EpisodesSQL(None, (), (), fatal=f"The grouping column '{by}' is not in the file.")
     notes: list[str] = []
     sel = b.select
+    duplicates = None
+    if "episode_id" in cols and has_row_numbers and backend.dialect == "duckdb":
+        # ids used more than once and their first row, found in a thread while the lookups are parsed
+        duplicates = _DuplicateIds(b, _is(b.sql_type("episode_id"), _TEXT_TYPES))
     earliest, latest = "DATE '1950-01-01'", f"DATE '{b.today.date().isoformat()}'"
     for col in _DATE_COLUMNS:
         if col not in cols:
@@ -423,7 +427,11 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
             sel[col] = b.text(col)
     if "episode_id" in cols:
         ident = sel["episode_id"]
-        if has_row_numbers:  # ids used more than once and their first row: one aggregate (a window is 20x slower)
+        if duplicates is not None:
+            if duplicates.any():  # (no id used twice: no row can break the rule, nothing to join)
+                b.joins.append(f"LEFT JOIN {_DUPLICATES} AS dup ON {ident} = dup.id")
+                b.flag("duplicate_episode_id", "episode_id", "s._row > dup.first_row")
+        elif has_row_numbers:  # ids used more than once and their first row: one aggregate (a window is 20x slower)
             raw_id = quote(b.src["episode_id"])
             key = raw_id if ident == b.raw("episode_id") else f"CAST({raw_id} AS VARCHAR)"
             b.joins.append(f"LEFT JOIN (SELECT {key} AS id, min(_row) AS first_row FROM source_rows "
@@ -468,7 +476,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     data_cols = [c for c in sel if not c.startswith("_")]
     row = ["s._row AS _row"] if has_row_numbers else []
     raw_cols = [f"{b.raw(c)} AS {quote('_raw__' + c)}" for c in b.src]
-    if "episode_id" in cols and has_row_numbers:
+    if any(" AS dup ON " in j for j in b.joins):
         raw_cols.append("dup.first_row AS _dup_first_row")
     raw_cols += [f"{f.message} AS {quote('_msg__' + f.flag)}" for f in b.flags if f.message]
     parts = row + [f"{expr} AS {quote(name)}" for name, expr in sel.items()] + raw_cols
@@ -481,6 +489,48 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
     return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today,
                        extra_types=dict(b.extra_types), sources=dict(b.src))
+
+
+#: The table of the episode ids used more than once (id, first_row), made by :class:`_DuplicateIds`.
+_DUPLICATES = "_duplicate_ids"
+
+
+class _DuplicateIds:
+    """The episode ids of ``source_rows`` used more than once and the first row of each, as the table
+    :data:`_DUPLICATES`, made in a thread on a cursor of its own (one aggregate over every id: the largest
+    operator of the check; it runs while the lookups are parsed in Python, DuckDB letting go of the GIL)."""
+
+    def __init__(self, b: _Builder, text: bool) -> None:
+        import threading
+
+        raw_id = quote(b.src["episode_id"])
+        key = raw_id if text else f"CAST({raw_id} AS VARCHAR)"
+        self._sql = (f"CREATE OR REPLACE TABLE {_DUPLICATES} AS SELECT {key} AS id, min(_row) AS first_row "
+                     f"FROM source_rows WHERE {raw_id} IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        self._con = b.backend.con
+        self._cursor = self._con.cursor()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._cursor.execute(self._sql)
+        except BaseException as exc:  # re-raised by any(), in the caller's thread
+            self._error = exc
+        finally:
+            self._cursor.close()
+
+    def any(self) -> bool:
+        """Waits for the table; True when some id is used more than once."""
+        import duckdb
+
+        self._thread.join()
+        if isinstance(self._error, duckdb.CatalogException):  # a source registered on this connection only
+            self._con.execute(self._sql)                       # (uploaded bytes as Arrow): made here instead
+        elif self._error is not None:
+            raise self._error
+        return self._con.execute(f"SELECT count(*) FROM {_DUPLICATES}").fetchone()[0] > 0
 
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'")

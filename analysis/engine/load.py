@@ -184,16 +184,24 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     drop_columns, keep_columns = tuple(drop_columns), tuple(keep_columns)
     try:
         n_rows = engine.source_rows()
-        while True:  # judged on the sample while a CSV's text is cleaned in a thread (Engine.connect, defer_clean)
+        # judged on the sample while a CSV's text is cleaned in a thread (Engine.connect, defer_clean); when the
+        # cleaning changed a cell of the sample, judged again on the cleaned sample
+        sample = engine.sample(WHOLE_FILE_ROWS)
+        while True:
+            before = sample.copy()
             try:
-                raw, screen, details, resolved, infos = _judge(engine, mapping, column_types, drop_columns,
+                raw, screen, details, resolved, infos = _judge(engine, sample, mapping, column_types, drop_columns,
                                                                keep_columns)
             except ValueError:
-                if engine.finish_cleaning():  # the sample was read before the cleaning changed a cell: again
-                    continue
+                if engine.finish_cleaning():
+                    sample = engine.sample(WHOLE_FILE_ROWS)
+                    if not sample.equals(before):
+                        continue
                 raise
             if engine.finish_cleaning():
-                continue
+                sample = engine.sample(WHOLE_FILE_ROWS)
+                if not sample.equals(before):
+                    continue
             break
         if screen.refused:
             engine.close()
@@ -239,16 +247,16 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     return EngineLoad(None, report, resolved, label, digest, None, (), extra, **fields, engine=engine)
 
 
-def _judge(engine: Engine, mapping: Mapping[str, str] | None, column_types: Mapping[str, str] | None,
-           drop_columns: tuple, keep_columns: tuple) -> tuple:
-    """The decisions about columns on the source's sample (the pandas path's functions): (sample, identifier
-    screen, guesses, mapping, column descriptions); the last three None when the screen refuses the file."""
+def _judge(engine: Engine, raw: pd.DataFrame, mapping: Mapping[str, str] | None,
+           column_types: Mapping[str, str] | None, drop_columns: tuple, keep_columns: tuple) -> tuple:
+    """The decisions about columns on the source's sample ``raw`` (:meth:`Engine.sample`; the pandas path's
+    functions): (sample, identifier screen, guesses, mapping, column descriptions); the last three None when
+    the screen refuses the file."""
     from analysis.columns import describe_columns
     from analysis.identifiers import leave_out_free_text, screen_columns
     from analysis.io import clean_blanks
     from analysis.mapping import guess_details, resolve_mapping
 
-    raw = engine.sample(WHOLE_FILE_ROWS)
     # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
     raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
     raw.attrs["text_clean"] = True
