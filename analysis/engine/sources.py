@@ -452,11 +452,10 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
         raise _NotUtf8()  # DuckDB's reader plans a wide file slowly (26 s for 2,000 columns): the Arrow path
     cols = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
     # read into memory as stored, then cleaned in place where a cell needs it (_clean_in_place)
-    # buffer_size: 16 MiB buffers read 1M episodes (136 MB) in 0.54-0.63 s against 0.67-0.80 s with DuckDB 2.0's
-    # default (1.0-1.1 against 1.3-1.4 s of CPU; 8 MiB is slower, 128 MiB reads on one thread)
+    # (DuckDB's default buffer size: 16 MiB buffers read 1M episodes 0.15 s faster, but leave partly filled row
+    # groups, 17 for 9, on which an UPDATE of 1,500 cells by _clean_in_place took 1.0-2.1 s instead of 0.07 s)
     reader = (f"read_csv({_literal(str(path))}, header = true, delim = {_literal(delimiter)}, quote = '\"', "
-              f"escape = '\"', columns = {cols}, null_padding = false, strict_mode = true, encoding = 'utf-8', "
-              f"buffer_size = {16 << 20})")
+              f"escape = '\"', columns = {cols}, null_padding = false, strict_mode = true, encoding = 'utf-8')")
     sql = f"CREATE OR REPLACE TABLE {_RAW} AS SELECT * FROM {reader}"
     try:
         poll_duckdb(backend.con, lambda: backend.con.execute(sql), progress, "read", "Reading episodes:")
