@@ -187,7 +187,7 @@ def _text_needs(backend: Backend, relation: str, columns: dict[str, str]) -> dic
     few = [c for c in text if c not in set(many)]
     backend.distinct = _Distinct({}, set(many) if len(text) <= _DISTINCT_TESTS else set())
     if few:
-        # the distinct values kept in a temporary table: tested here, then read by the lookups and the labels
+        # the distinct values kept in an (in-memory) table: tested here, then read by the lookups and the labels
         # (distinct_values) instead of one more DISTINCT pass over the rows per column
         parts = [f"SELECT DISTINCT {k} AS k, {quote(c)} AS v FROM {relation}" for k, c in enumerate(few)]
         backend.con.execute(f"CREATE OR REPLACE TABLE {_DISTINCT_TABLE} AS {' UNION ALL '.join(parts)}")
@@ -241,11 +241,12 @@ def forget_distinct(backend: Backend) -> None:
 
 
 def _keep_distinct(backend: Backend, needs: dict[str, str | None]) -> None:
-    """Keep the distinct values :func:`_text_needs` found only for the columns that cleaning leaves as they are
-    (``source_rows`` holds those values): a column to trim or with missing markers is asked again."""
+    """Keep what :func:`_text_needs` found only for the columns that cleaning leaves as they are (``source_rows``
+    holds those values): a column to trim or with missing markers is asked again."""
     known = getattr(backend, "distinct", None)
     if isinstance(known, _Distinct):
         known.index = {c: k for c, k in known.index.items() if needs.get(c) is None}
+        known.many = {c for c in known.many if needs.get(c) is None}
 
 
 def _text_needs_postgres(backend: Backend, relation: str, text: list[str]) -> dict[str, str | None]:
