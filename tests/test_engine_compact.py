@@ -72,7 +72,9 @@ def test_narrow_table_is_smaller_and_answers_as_the_wide_one(monkeypatch, tmp_pa
     with Engine.open(SAMPLE, today=TODAY) as wide:
         assert "_flags_0" not in _stored(wide) and _stored(wide)["sex"] == "VARCHAR"
         _assert_same_answers(_answers(wide), got)
-        assert size < 0.8 * _table_bytes(wide)  # (5,000 rows: blocks of 256 KiB; 10M rows: 48%)
+        # (5,000 rows: blocks of 256 KiB, the source's own table counted in both; 10M rows: 48%; the wide table
+        # has only the flags some value of the file can raise)
+        assert size < 0.85 * _table_bytes(wide)
     with Engine.open(messy_csv(), name="messy.csv", today=TODAY) as wide:
         _assert_same_answers(_answers(wide), messy)
     assert got[5]["n"].sum() == 5000 and len(got[6]) == 5000

@@ -19,7 +19,6 @@ from functools import lru_cache
 
 import duckdb
 import pandas as pd
-import sqlglot
 
 __all__ = ["Backend", "DuckDBBackend", "PostgresBackend", "connect_duckdb", "to_dialect", "quote", "literal",
            "DEFAULT_MEMORY_LIMIT"]
@@ -33,6 +32,8 @@ def to_dialect(sql: str, dialect: str) -> str:
     """``sql`` (DuckDB dialect) in ``dialect`` ("duckdb" returns it unchanged)."""
     if dialect == "duckdb":
         return sql
+    import sqlglot  # (imported when a warehouse is used: 0.06 s of every command otherwise)
+
     return ";\n".join(sqlglot.transpile(sql, read="duckdb", write=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE))
 
 
@@ -112,6 +113,10 @@ class DuckDBBackend(Backend):
         return {r[0]: str(r[1]).upper() for r in rows}
 
     def close(self) -> None:
+        pending = getattr(self, "pending", None)  # (a source's text cleaning still running in a thread)
+        if pending is not None:
+            self.pending = None
+            pending.wait(quiet=True)
         self.con.close()
 
 

@@ -21,6 +21,7 @@ import duckdb
 
 from analysis.engine.backends import DuckDBBackend, literal, quote
 from analysis.engine.episodes_sql import EpisodesSQL
+from analysis.engine.sources import distinct_values, has_many_values
 from analysis.schema import DISCHARGE_REASONS, LEVELS_OF_CARE
 
 __all__ = ["materialise", "MAX_COLUMNS", "MAX_LABELS"]
@@ -46,6 +47,15 @@ def _labels(backend: DuckDBBackend, built: EpisodesSQL, types: dict[str, str],
             out[col] = list(_CODES[col])
         elif col in sources and str(source_types.get(sources[col], "")).upper().startswith(_TEXT):
             read[col] = sources[col]
+    for col, src in list(read.items()):  # what was learnt of the source's text when it was opened
+        if has_many_values(backend, src):  # (more than MAX_LABELS distinct values in its first rows)
+            del read[col]
+            continue
+        values = distinct_values(backend, src)
+        if values is not None:
+            del read[col]
+            if len(values) <= MAX_LABELS:
+                out[col] = values.tolist()
     if not read:
         return out
     approx = backend.con.execute("SELECT " + ", ".join(f"approx_count_distinct({quote(s)})" for s in read.values())

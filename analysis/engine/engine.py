@@ -36,7 +36,7 @@ from analysis.engine.episodes_sql import (
     validation_report,
 )
 from analysis.engine.progress import ProgressHook, poll_duckdb, report
-from analysis.engine.sources import SourceInfo, is_database_url, open_source
+from analysis.engine.sources import SourceInfo, finish_cleaning, forget_distinct, is_database_url, open_source
 from analysis.filters import FilterSpec, filter_sql
 from analysis.io import DataFileError
 from analysis.mapping import resolve_mapping
@@ -154,8 +154,9 @@ class Engine:
     @classmethod
     def connect(cls, source: bytes | str | Path, *, table: str | None = None, name: str | None = None,
                 progress: ProgressHook | None = None, memory_limit: str | None = None,
-                threads: int | None = None) -> Engine:
-        """The source opened as ``source_rows`` (read, not yet checked: call :meth:`check`)."""
+                threads: int | None = None, defer_clean: bool = False) -> Engine:
+        """The source opened as ``source_rows`` (read, not yet checked: call :meth:`check`). ``defer_clean``: a CSV
+        path's text is cleaned in a thread meanwhile (:meth:`finish_cleaning`; :meth:`check` waits for it)."""
         try:
             if is_database_url(source):
                 backend: Backend = PostgresBackend(str(source))
@@ -164,7 +165,7 @@ class Engine:
         except ValueError as exc:
             raise EngineError(str(exc)) from None
         try:
-            info = open_source(backend, source, table=table, name=name, progress=progress)
+            info = open_source(backend, source, table=table, name=name, progress=progress, defer_clean=defer_clean)
             if backend.query("SELECT count(*) AS n FROM (SELECT 1 FROM source_rows LIMIT 1) AS t")["n"].iloc[0] == 0:
                 raise EngineError("The file has a header but no data rows.")
         except (DataFileError, EngineError, ValueError) as exc:
@@ -176,6 +177,11 @@ class Engine:
         """Source rows (as read, cleaned) spread evenly over the source, about ``size`` of them; every row
         when the source has no more (so checks made on the sample are made on the whole of a small file)."""
         return _spread_sample(self.backend, list(columns if columns is not None else self.source.columns), size)
+
+    def finish_cleaning(self) -> bool:
+        """Wait for the text cleaning of a source opened with ``defer_clean``; True when it cleaned a cell (so
+        a sample read before is out of date)."""
+        return finish_cleaning(self.backend)
 
     def source_rows(self) -> int:
         """Rows of the source (data rows, the header not counted)."""
@@ -194,6 +200,7 @@ class Engine:
             The file cannot be analysed (a required column missing, no readable date), one sentence.
         """
         backend, info = self.backend, self.source
+        finish_cleaning(backend)  # (opened with defer_clean: the rows are checked as cleaned)
         if by not in mapping and by in mapping.values():
             by = next(k for k, v in mapping.items() if v == by)
         source_columns = {c: t for c, t in info.columns.items() if c not in set(exclude)}
@@ -218,6 +225,8 @@ class Engine:
                 relation = "episodes_table"
             except Exception:  # no right to create temporary tables: every query reads the views
                 relation = "episodes"
+        if isinstance(backend, DuckDBBackend):
+            forget_distinct(backend)  # (the distinct values of the source's text, read by the lookups and labels)
         report(progress, "validate", len(built.flags), len(built.flags), "rules", "Checked rules:")
         as_of_ts = pd.Timestamp(as_of) if as_of is not None else self._latest_date(backend, built, relation)
         if built.shape == "dates" and as_of_ts is None:

@@ -108,6 +108,31 @@ def source_hash(source: bytes | str | Path, table: str | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
+class _Hashing:
+    """:func:`source_hash` of a source computed in a thread; :meth:`result` waits for it ("" when it cannot be read)."""
+
+    def __init__(self, source: bytes | str | Path, table: str | None) -> None:
+        import threading
+
+        self._digest, self._error = "", None
+        self._thread = threading.Thread(target=self._run, args=(source, table), daemon=True)
+        self._thread.start()
+
+    def _run(self, source: bytes | str | Path, table: str | None) -> None:
+        try:
+            self._digest = source_hash(source, table)
+        except OSError:
+            self._digest = ""
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+
 def _fail(message: str, label: str, digest: str = "", n_rows: int = 0, **fields) -> EngineLoad:
     return EngineLoad(None, _empty_report(n_rows, message), {}, label, digest, **fields)
 
@@ -129,11 +154,6 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     Arguments as :func:`analysis.loading.load_episodes` (``table``: the table of a ``.duckdb`` file or a
     PostgreSQL database). A source that cannot be used comes back with ``report.fatal`` set.
     """
-    from analysis.columns import describe_columns
-    from analysis.identifiers import leave_out_free_text, screen_columns
-    from analysis.io import clean_blanks
-    from analysis.mapping import guess_details, resolve_mapping
-
     if is_database_url(source):
         label = f"{table or 'table'} ({_redacted(str(source))})"
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -142,41 +162,50 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
         label = name or (Path(str(source)).name if Path(str(source)).exists() else str(source))
         if table and str(source).lower().endswith((".duckdb", ".db", ".ddb")):
             label = f"{label}:{table}"
+    hashing = _Hashing(source, table)  # (in a thread while the engine reads: hashlib and file reads let go of the GIL)
     try:
         engine = Engine.connect(source, table=table, name=name, progress=progress, memory_limit=memory_limit,
-                                threads=threads)
+                                threads=threads, defer_clean=True)
     except EngineError as exc:
+        hashing.result()
         return _fail(str(exc), label)
     nested = [c for c, t in engine.source.columns.items()
               if str(t).upper().startswith(("STRUCT", "MAP", "UNION", "LIST")) or str(t).endswith("]")]
     if nested:
         engine.close()
+        hashing.result()
         sentence = _nested_sentence(source, label)
         if sentence:  # the pandas path's sentence (analysis.safety.parquet_problem), for one file
             return _fail(sentence, label)
         return _fail(f"The column{'s' if len(nested) > 1 else ''} {', '.join(repr(c) for c in nested)} "
                      f"hold{'' if len(nested) > 1 else 's'} nested values (lists or records); store one value "
                      "per cell.", label)
-    try:
-        digest = source_hash(source, table)
-    except OSError:
-        digest = ""
+    digest = hashing.result()
+    drop_columns, keep_columns = tuple(drop_columns), tuple(keep_columns)
     try:
         n_rows = engine.source_rows()
-        raw = engine.sample(WHOLE_FILE_ROWS)
-        # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
-        raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
-        raw.attrs["text_clean"] = True
-        screen = screen_columns(raw, drop=drop_columns)
+        # judged on the sample while a CSV's text is cleaned in a thread (Engine.connect, defer_clean); when the
+        # cleaning changed a cell of the sample, judged again on the cleaned sample
+        sample = engine.sample(WHOLE_FILE_ROWS)
+        while True:
+            before = sample.copy()
+            try:
+                raw, screen, details, resolved, infos = _judge(engine, sample, mapping, column_types, drop_columns,
+                                                               keep_columns)
+            except ValueError:
+                if engine.finish_cleaning():
+                    sample = engine.sample(WHOLE_FILE_ROWS)
+                    if not sample.equals(before):
+                        continue
+                raise
+            if engine.finish_cleaning():
+                sample = engine.sample(WHOLE_FILE_ROWS)
+                if not sample.equals(before):
+                    continue
+            break
         if screen.refused:
             engine.close()
             return _fail(screen.message, label, digest, n_rows, identifiers=screen.findings, screen=screen)
-        raw = screen.frame
-        details = guess_details(raw)
-        resolved = resolve_mapping(raw, mapping, guess=details.mapping)
-        screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)
-        raw = screen.frame
-        infos = describe_columns(raw, resolved, column_types)
     except ValueError as exc:
         engine.close()
         return _fail(str(exc), label, digest, n_rows)
@@ -216,6 +245,30 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
         engine.close()
         engine = None
     return EngineLoad(None, report, resolved, label, digest, None, (), extra, **fields, engine=engine)
+
+
+def _judge(engine: Engine, raw: pd.DataFrame, mapping: Mapping[str, str] | None,
+           column_types: Mapping[str, str] | None, drop_columns: tuple, keep_columns: tuple) -> tuple:
+    """The decisions about columns on the source's sample ``raw`` (:meth:`Engine.sample`; the pandas path's
+    functions): (sample, identifier screen, guesses, mapping, column descriptions); the last three None when
+    the screen refuses the file."""
+    from analysis.columns import describe_columns
+    from analysis.identifiers import leave_out_free_text, screen_columns
+    from analysis.io import clean_blanks
+    from analysis.mapping import guess_details, resolve_mapping
+
+    # text trimmed and missing markers NULL in the engine already (sources.source_rows): only NULL -> NaN
+    raw = clean_blanks(raw).copy(deep=False) if engine.source.kind in ("xlsx", "xls") else raw
+    raw.attrs["text_clean"] = True
+    screen = screen_columns(raw, drop=drop_columns)
+    if screen.refused:
+        return raw, screen, None, None, None
+    raw = screen.frame
+    details = guess_details(raw)
+    resolved = resolve_mapping(raw, mapping, guess=details.mapping)
+    screen = leave_out_free_text(screen, resolved.values(), keep=keep_columns)
+    raw = screen.frame
+    return raw, screen, details, resolved, describe_columns(raw, resolved, column_types)
 
 
 def _nested_sentence(source: object, label: str) -> str | None:
