@@ -166,6 +166,14 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
         t.join(180)
     ds = data_source.load_source(data_source.server_source())
     assert ds.engine is not None and ("_pairs", 30.0) in ds.engine.counts()._cache
+    from analysis.disclosure.neighbours import engine_filter_options
+
+    queries, real = [], ds.engine.backend.query
+    ds.engine.backend.query = lambda sql: queries.append(sql) or real(sql)
+    try:
+        assert engine_filter_options(ds.engine)["levels"] and not queries  # the filters' values: read, not queried
+    finally:
+        del ds.engine.backend.query
     hits, misses = compute._SERVER_RAWS.hits, compute._SERVER_RAWS.misses
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -15,7 +15,7 @@ import streamlit as st
 
 from analysis import benchmarks as bm
 from analysis.disclosure import Publication
-from analysis.disclosure.neighbours import engine_wider_settings, wider_settings
+from analysis.disclosure.neighbours import engine_filter_options, engine_wider_settings, wider_settings
 from analysis.views.benchmarks import benchmarks_view
 from analysis.views.comparison import comparison, fair_comparison
 from analysis.views.overview import overview, trends
@@ -230,7 +230,8 @@ def benchmarks_table(extra: bytes | None = None):
 def warm_engine(ds) -> None:
     """A server-side source's whole-cohort results, before anyone asks (:func:`ui.data_source.warm_server_source`):
     the unfiltered cohort's raw results and ledger in the shared store (the first page's publication then only
-    plans), and the engine's next-admissions query that every level filter's step-downs read off."""
+    plans), the filter columns' values (the wider settings of every filter change) and the engine's
+    next-admissions query that every level filter's step-downs read off."""
     from analysis.disclosure.publication import DEFAULT_HORIZONS
     from analysis.filters import FilterSpec
 
@@ -238,6 +239,7 @@ def warm_engine(ds) -> None:
     with engine_lock(ds):
         counts = ds.engine.counts()
         memo.build_ledger(memo.compute_raw(counts, "level_of_care", horizons=DEFAULT_HORIZONS, days=None))
+        engine_filter_options(ds.engine)  # what every filter change's wider settings are made of
         levels = counts.collapse(["level_of_care"])["level_of_care"].dropna()
         if len(levels):
             ds.engine.counts(FilterSpec(levels=(str(levels.iloc[0]),))).step_downs()
