@@ -239,10 +239,9 @@ def warm_engine(ds) -> None:
     with engine_lock(ds):
         counts = ds.engine.counts()
         memo.build_ledger(memo.compute_raw(counts, "level_of_care", horizons=DEFAULT_HORIZONS, days=None))
-        engine_filter_options(ds.engine)  # what every filter change's wider settings are made of
-        levels = counts.collapse(["level_of_care"])["level_of_care"].dropna()
-        if len(levels):
-            ds.engine.counts(FilterSpec(levels=(str(levels.iloc[0]),))).step_downs()
+        levels = engine_filter_options(ds.engine).get("levels", [])  # (every filter change's wider settings)
+        if levels:
+            ds.engine.counts(FilterSpec(levels=(levels[0],))).step_downs()
 
 
 _STOP = threading.Event()
@@ -312,14 +311,14 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
     if off or ctx.dataset.key in _prewarmed or not ctx.dataset.shared or ctx.dataset.cohort is None:
         return
     _prewarmed.add(ctx.dataset.key)
-    import contextlib
     import logging
-    import threading
     import time
 
+    from analysis.cohort import choose_origin
     from analysis.filters import FilterSpec, apply_filters
 
     ds, log = ctx.dataset, logging.getLogger("continuum.app")
+    origin = choose_origin(ds.cohort)[0]  # the default view's (discharge where the data records it)
 
     def run() -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: nice this thread only, sessions go first
@@ -331,13 +330,13 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                 if ds.engine is not None:  # counted in the engine; its publication is queries (no rows taken)
                     with engine_lock(ds):
                         n = ds.engine.count(spec)
-                    one = Context(ds, spec, "level_of_care", ctx.origin, ctx.min_cell,
+                    one = Context(ds, spec, "level_of_care", origin, ctx.min_cell,
                                   lambda spec=spec: apply_filters(ds.cohort, spec), n_rows=n)
                 else:
-                    one = Context(ds, spec, "level_of_care", "discharge", ctx.min_cell, apply_filters(ds.cohort, spec))
+                    one = Context(ds, spec, "level_of_care", origin, ctx.min_cell, apply_filters(ds.cohort, spec))
                 if one.n < one.min_cell:
                     continue
-                for step, args in ((publication, (one,)), (_view, (one, "overview", one.origin)),
+                for step, args in ((publication, (one,)), (_view, (one, "overview", origin)),
                                    (_view, (one, "trends", None))):
                     if not _wait_for_idle() or stopping():
                         return
