@@ -206,3 +206,23 @@ def test_server_source_single_levels_are_computed_in_the_background(monkeypatch,
         assert compute._SERVER_RAWS.misses == misses, level
     at.multiselect(key="f_levels").set_value(["php", "detox"]).run()
     assert compute._SERVER_RAWS.misses > misses  # (a new view is computed: the check above can fail)
+
+
+def test_server_data_without_discharge_reasons_shows_every_page(monkeypatch, tmp_path):
+    """A real duration-shaped cohort (UIS, no discharge reasons, grouped by its TREAT arm through a saved mapping) as
+    server data: every result page draws without an error box (Retention's stay table once asked for ledger cells
+    that only the completion table registered)."""
+    from analysis.loading import load_episodes
+    from analysis.mapping import spec_to_json
+
+    path = ROOT / "tests" / "data" / "real_cohorts" / "uis.csv"
+    mapping = tmp_path / "uis.json"
+    mapping.write_text(spec_to_json(load_episodes(path.read_bytes(), name=path.name, by="TREAT").spec()))
+    monkeypatch.setenv("CONTINUUM_DATA", str(path))
+    monkeypatch.setenv("CONTINUUM_MAPPING", str(mapping))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_ctx"].dataset.engine is not None
+    for page in ("pages/retention.py", "pages/relapse.py", "pages/time_to_relapse.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not at.error, (page, [e.value for e in (*at.exception, *at.error)])

@@ -125,6 +125,19 @@ def _episodes(b: _Builder, scope: Scope, comp: pd.DataFrame, mix: pd.DataFrame) 
             b.ledger.add_sum(d, [basis, reasons["transferred"]])
 
 
+def _stay_sizes(b: _Builder, scope: Scope, los: pd.DataFrame) -> None:
+    """A file without discharge reasons (durations: a length of stay): per group, episodes = in treatment +
+    discharged with a stay + the rest (a virtual remainder: discharged without a recorded stay); the number in
+    treatment is not shown there, only what it gives away."""
+    for r in los.itertuples():
+        e = cell_id("episodes", scope.by, r.group)
+        if e not in b.ledger:
+            continue
+        i = b.add(scope, "in_treatment", r.group, r.n_in_treatment, published=False)
+        d = b.add(scope, "discharged", r.group, r.n_discharged)
+        b.rest(scope, "stay_missing", e, [i, d])
+
+
 def _los(b: _Builder, scope: Scope, over: pd.DataFrame) -> None:
     for r in over.itertuples():
         chain = [b.add(scope, "los_over", r.group, getattr(r, f"over_{d}"), days=d) for d in reversed(LOS_DAYS)]
@@ -309,6 +322,8 @@ def build_ledger(raw: RawResults) -> Ledger:
             b.add(scope, "episodes", r.group, r.n_episodes)
         if scope.by in raw.completion:
             _episodes(b, scope, raw.completion[scope.by], raw.mix[scope.by])
+        elif scope.by in raw.los:  # no discharge reasons: the stay table's discharged are the cells
+            _stay_sizes(b, scope, raw.los[scope.by])
         if scope.by in raw.los_over:
             _los(b, scope, raw.los_over[scope.by])
         if scope.by in raw.engagement:
