@@ -1,5 +1,5 @@
-"""Retention and engagement per group: completion, discharge reasons, length of stay, retention
-in treatment, hours per week against ASAM thresholds, and step-downs to a lower level of care.
+"""Retention per group: completion, discharge reasons, length of stay, retention in treatment, and step-downs
+to a lower level of care (hours per week against ASAM thresholds: :mod:`analysis.engagement`).
 
 All functions take the cohort table of :func:`analysis.cohort.derive_cohort` and a grouping
 column ``by`` (default ``level_of_care``; any categorical column works) and return tidy frames
@@ -25,8 +25,8 @@ from analysis.schema import DISCHARGE_REASONS, LEVELS_OF_CARE
 from analysis.survival import km_by_group, survival_at
 
 __all__ = ["ASAM_MIN_HOURS_PER_WEEK", "STEP_DOWN_FROM", "group_values", "frequency_counts", "weighted_quantiles",
-           "grouped_quantiles", "weeks_of_stay", "completion_rates", "discharge_reason_mix", "length_of_stay",
-           "retention_at", "retention_curve", "engagement", "step_down_flows", "step_down_rates", "step_downs",
+           "sorted_weighted_quantiles", "grouped_quantiles", "weeks_of_stay", "completion_rates", "discharge_reason_mix", "length_of_stay",
+           "retention_at", "retention_curve", "step_down_flows", "step_down_rates", "step_downs",
            "step_downs_from_transitions"]
 
 #: Minimum scheduled hours per week by level (ASAM Criteria, 3rd ed.; adults).
@@ -111,13 +111,21 @@ def weighted_quantiles(values, counts, qs: Sequence[float]) -> np.ndarray:
     """
     v = np.asarray(values, dtype="float64")
     w = np.asarray(counts, dtype="int64")
-    qs = np.asarray(qs, dtype="float64")
     keep = ~np.isnan(v) & (w > 0)
     if not keep.any():
-        return np.full(qs.shape, np.nan)
+        return np.full(np.shape(qs), np.nan)
     v, w = v[keep], w[keep]
     order = np.argsort(v, kind="stable")
-    v, cum = v[order], np.cumsum(w[order])
+    return sorted_weighted_quantiles(v[order], w[order], qs)
+
+
+def sorted_weighted_quantiles(values: np.ndarray, counts: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """:func:`weighted_quantiles` of values already sorted ascending, with no NaN and counts above 0 (not
+    checked), so a caller that sorted once can read the quantiles of many subsets in order."""
+    qs = np.asarray(qs, dtype="float64")
+    if not len(values):
+        return np.full(qs.shape, np.nan)
+    v, cum = values, np.cumsum(counts)
     n = cum[-1]
     h = (n - 1) * qs
     lo = np.floor(h)
@@ -307,59 +315,6 @@ def retention_at(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
 def weeks_of_stay(los_days) -> np.ndarray:
     """Weeks of enrolment for per-week rates: ``max(length of stay, 1 day) / 7``."""
     return np.maximum(np.asarray(los_days, dtype="float64"), 1.0) / 7.0
-
-
-def _asam_minimum(level: pd.Series) -> np.ndarray:
-    """The ASAM minimum scheduled hours per week of each row's level of care (NaN: none); a categorical level is
-    looked up once per category (2.8M collapsed rows: 0.16 s as Python objects, 0.01 s by codes)."""
-    if isinstance(level.dtype, pd.CategoricalDtype):
-        per = pd.Series(level.cat.categories.astype(object)).map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
-        codes = level.cat.codes.to_numpy()
-        return np.where(codes >= 0, per[np.maximum(codes, 0)] if len(per) else np.nan, np.nan)
-    return level.astype(object).map(ASAM_MIN_HOURS_PER_WEEK).to_numpy(dtype="float64")
-
-
-def engagement(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
-               count_col: str | None = None) -> pd.DataFrame:
-    """Attended and scheduled hours per week, attendance, and the share meeting the ASAM minimum.
-
-    Hours per week = hours / :func:`weeks_of_stay` (the stay in days / 7, at least one day), so a
-    short stay keeps the intensity of its schedule. The ASAM minimum (:data:`ASAM_MIN_HOURS_PER_WEEK`)
-    applies to scheduled hours of the level of care of each episode (IOP >= 9, PHP >= 20); other
-    levels have no minimum (NaN). Medians as ``numpy.median``.
-
-    Returns
-    -------
-    pd.DataFrame
-        group, n_with_hours, scheduled_per_week_median, attended_per_week_median, attendance_rate
-        (sum attended / sum scheduled), n_meeting_minimum, share_meeting_minimum.
-    """
-    g, ok, w = _grouped(cohort, by, groups, count_col)
-    cols = ("hours_attended", "hours_scheduled")
-    if not all(c in cohort.columns for c in cols):
-        return pd.DataFrame({"group": g.cat.categories, "n_with_hours": 0})
-    c = _rows(cohort, ok, ["los_days", "hours_scheduled", "hours_attended", "level_of_care"])
-    w = w[ok.to_numpy()]
-    weeks = weeks_of_stay(c["los_days"])
-    sched = c["hours_scheduled"].to_numpy(dtype="float64")
-    att = c["hours_attended"].to_numpy(dtype="float64")
-    has = ~np.isnan(sched) & ~np.isnan(att)
-    minimum = _asam_minimum(c["level_of_care"] if "level_of_care" in c.columns else pd.Series(None, index=c.index))
-    sched_pw = sched / weeks
-    meets = np.where(has & ~np.isnan(minimum), (sched_pw >= minimum).astype(float), np.nan)
-    sums = _weighted_sums(g[ok], {"has": has.astype("float64"), "sched": np.where(has, sched, 0.0),
-                                  "att": np.where(has, att, 0.0), "meets": meets}, w)
-    q_sched = grouped_quantiles(np.where(has, sched_pw, np.nan), g[ok], (0.5,), w)
-    q_att = grouped_quantiles(np.where(has, att / weeks, np.nan), g[ok], (0.5,), w)
-    out = pd.DataFrame({
-        "n_with_hours": sums["has"].astype("int64"),
-        "scheduled_per_week_median": q_sched[0.5].to_numpy(),
-        "attended_per_week_median": q_att[0.5].to_numpy(),
-        "attendance_rate": sums["att"] / sums["sched"].where(sums["sched"] > 0),
-        "n_meeting_minimum": sums["meets"].where(sums["meets_n"] > 0),
-        "share_meeting_minimum": _mean(sums, "meets"),
-    })
-    return out.rename_axis("group").reset_index()
 
 
 def _level_codes(levels: pd.Series) -> np.ndarray:

@@ -15,12 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.cohort import derive_cohort  # noqa: E402
 from analysis.cox import fit_cox  # noqa: E402
+from analysis.engagement import engagement  # noqa: E402
 from analysis.loading import load_frame  # noqa: E402
 from analysis.relapse import relapse_rates, relapse_survival_data  # noqa: E402
 from analysis.retention import (  # noqa: E402
     completion_rates,
     discharge_reason_mix,
-    engagement,
     length_of_stay,
     retention_at,
     step_down_rates,

@@ -7,13 +7,13 @@ import pandas as pd
 
 from analysis.casemix import standardized_differences
 from analysis.cohort import derive_cohort
+from analysis.engagement import engagement
 from analysis.filters import FilterSpec, apply_filters
 from analysis.loading import load_episodes
 from analysis.relapse import relapse_rates
 from analysis.retention import (
     completion_rates,
     discharge_reason_mix,
-    engagement,
     length_of_stay,
     retention_at,
     step_downs,

@@ -14,12 +14,12 @@ import pytest
 
 from analysis.casemix import standardized_differences
 from analysis.cohort import derive_cohort
+from analysis.engagement import engagement
 from analysis.loading import load_episodes
 from analysis.relapse import due_days, due_days_floor, relapse_rates
 from analysis.retention import (
     completion_rates,
     discharge_reason_mix,
-    engagement,
     frequency_counts,
     grouped_quantiles,
     length_of_stay,

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 from analysis.cohort import derive_cohort
+from analysis.engagement import engagement
 from analysis.loading import load_frame
 from analysis.relapse import relapse_comparison, relapse_rates
 from analysis.retention import (
     completion_rates,
     discharge_reason_mix,
-    engagement,
     length_of_stay,
     retention_at,
     step_down_flows,
@@ -215,7 +215,7 @@ def test_step_downs_in_one_pass_equal_the_separate_functions(retention_cohort):
 
 
 def test_asam_minimum_by_codes_equals_the_lookup_of_each_value():
-    from analysis.retention import _asam_minimum
+    from analysis.engagement import _asam_minimum
 
     values = ["iop", None, "php", "op", "detox", "iop", None]
     cat = pd.Series(pd.Categorical(values, categories=["detox", "php", "iop", "op", "unused"]))

@@ -178,7 +178,7 @@ def require_data(ctx: Context) -> bool:
     if ctx.error:
         st.error(md(ctx.error))
         return False
-    if ctx.cohort is None:
+    if ctx.filtered is None:  # not ctx.cohort: a server-side source's rows are taken only when a page reads them
         st.error(md(ctx.dataset.result.report.fatal or "The data could not be loaded."))
         st.page_link("pages/data.py", label="Go to Data to load another file", icon=":material/upload_file:")
         return False

@@ -18,11 +18,11 @@ import pandas as pd
 from analysis.cohort import ORIGINS, survival_columns
 from analysis.counts import COUNT, CohortCounts, as_counts
 from analysis.disclosure.cells import LEVEL_CARE, LEVEL_GROUP, LEVEL_PROGRAM, PROGRAM
+from analysis.engagement import engagement_by
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
 from analysis.retention import (
     completion_rates,
     discharge_reason_mix,
-    engagement,
     group_values,
     length_of_stay,
     retention_curve,
@@ -116,7 +116,8 @@ class RawResults:
 
 def _program(frame: pd.DataFrame) -> pd.DataFrame:
     """A collapsed frame with the constant grouping column of the whole-program scope."""
-    out = frame.assign(**{PROGRAM_COLUMN: pd.Categorical(np.full(len(frame), PROGRAM), categories=[PROGRAM])})
+    out = frame.copy(deep=False)  # the columns are shared with the frame of the other scopes (0.3 s of 4.6M rows)
+    out[PROGRAM_COLUMN] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), categories=[PROGRAM])
     out.attrs = dict(frame.attrs)
     return out
 
@@ -204,16 +205,17 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
 
     base, stay, hours = family("base"), family("stay"), family("hours")
     surv = {o: family(f"survival_{o}") for o in ORIGINS if f"survival_{o}" in plan}
+    engaged = _guarded(engagement_by, hours[PROGRAM], [s.column for s in scopes], count_col=COUNT) or {}
     for scope in scopes:
         col, b = scope.column, base[scope.by]
         raw.sizes[scope.by] = _sizes(b, col)
         if "discharge_reason" in has:
             raw.completion[scope.by] = completion_rates(b, by=col, count_col=COUNT)
             raw.mix[scope.by] = discharge_reason_mix(b, by=col, count_col=COUNT)
-        s, h = stay[scope.by], hours[scope.by]
+        s = stay[scope.by]
         for store, value in ((raw.los, _guarded(length_of_stay, s, by=col, count_col=COUNT)),
                              (raw.los_over, _guarded(_los_over, s, col)),
-                             (raw.engagement, _guarded(engagement, h, by=col, count_col=COUNT))):
+                             (raw.engagement, engaged.get(col))):
             if value is not None:
                 store[scope.by] = value
         for origin, frames in surv.items():

@@ -129,7 +129,7 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     """Scheduled and attended treatment hours per week per episode, boxes per group, ASAM minima as lines.
 
     Hours per week = hours / (max(length of stay, 1 day) / 7), as
-    :func:`analysis.retention.engagement`. Dashed lines at the ASAM minimum scheduled hours
+    :func:`analysis.engagement.engagement`. Dashed lines at the ASAM minimum scheduled hours
     (:data:`analysis.retention.ASAM_MIN_HOURS_PER_WEEK`: IOP 9, PHP 20 h/week). Groups with fewer
     than ``min_cell`` episodes with hours are left out and noted.
 
