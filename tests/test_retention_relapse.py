@@ -175,6 +175,24 @@ def test_engagement(retention_cohort):
     assert np.isnan(e.loc["residential", "share_meeting_minimum"])  # no ASAM minimum for residential
 
 
+def test_engagement_by_several_groupings_equals_one_at_a_time(retention_cohort):
+    """One pass for several groupings (each median's quantity sorted once) gives each grouping's frame to the bit,
+    on rows and on collapsed rows with counts; a grouping with fewer rows (missing sex) leaves them out."""
+    from analysis.engagement import engagement_by
+
+    cohort = retention_cohort.assign(sex=pd.Categorical(["female", None] * (len(retention_cohort) // 2)
+                                                        + ["male"] * (len(retention_cohort) % 2)))
+    both = engagement_by(cohort, ["level_of_care", "sex"])
+    for by in ("level_of_care", "sex"):
+        pd.testing.assert_frame_equal(both[by], engagement(cohort, by=by), check_exact=True)
+    cols = ["level_of_care", "sex", "los_days", "hours_scheduled", "hours_attended"]
+    collapsed = cohort[cols].value_counts(dropna=False).rename("n").reset_index()
+    for by, frame in engagement_by(collapsed, ["level_of_care", "sex"], count_col="n").items():
+        pd.testing.assert_frame_equal(frame, engagement(cohort, by=by), check_exact=False, rtol=1e-12,
+                                      check_categorical=False)
+    assert both["sex"].set_index("group").loc["female", "n_with_hours"] <= both["level_of_care"]["n_with_hours"].sum()
+
+
 def test_benchmark_estimates_and_placement(relapse_cohort):
     from analysis.report import benchmark_estimates, program_benchmarks
 

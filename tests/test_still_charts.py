@@ -35,6 +35,18 @@ def test_overview_draws_its_charts_as_svg_images():
     assert labels.count("SVG") == labels.count("PDF") >= 2  # the downloads stay
 
 
+def test_hover_values_switch_shows_that_chart_interactive():
+    at = _overview()
+    assert [t.label for t in at.toggle].count("Hover values") == 2
+    at.toggle(key="live_overview_time_to_relapse").set_value(True).run()
+    assert not at.exception
+    specs = [el.proto.spec for el in at.get("plotly_chart")]
+    assert len(specs) == 1 and "Time to relapse (from discharge)" in specs[0]  # the KM chart, interactive
+    assert len(at.get("image")) == 1 and "Completion by quarter" in " ".join(svg_texts(at.get("image")[0].value[0]))
+    at.toggle(key="live_overview_time_to_relapse").set_value(False).run()
+    assert len(at.get("plotly_chart")) == 0 and len(at.get("image")) == 2
+
+
 def test_without_chromium_the_overview_shows_interactive_charts(monkeypatch):
     import ui.still
 
@@ -82,3 +94,4 @@ def test_an_uploads_overview_is_not_drawn_outside_the_process(monkeypatch):
     at.switch_page("pages/overview.py").run()
     assert not at.exception and "Data: mine\\.csv" in " ".join(str(c.value) for c in at.caption)
     assert len(at.get("image")) == 0 and len(at.get("plotly_chart")) == 2 and calls == []
+    assert "Hover values" not in [t.label for t in at.toggle]  # its charts are interactive already: no switch

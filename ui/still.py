@@ -9,8 +9,9 @@ session (the key is the figure itself: a session meets only drawings of figures 
 to the interactive chart where there is no Chromium. The SVG and PDF downloads stay as on every chart.
 
 Only the figures of data the server holds for everyone are drawn so (the bundled sample, a ``--data`` source or
-a database: :attr:`ui.state.Dataset.shared`): drawing hands the figure to a Chromium process, which keeps a
-profile and a page in the temp directory, and an upload's numbers stay inside this process (an upload's
+a database: :attr:`ui.state.Dataset.shared`); the "Hover values" switch under a still chart shows it as the
+interactive chart for that session (values on hover, zoom). Drawing hands the figure to a Chromium process,
+which keeps a profile and a page in the temp directory, and an upload's numbers stay inside this process (an upload's
 Overview shows interactive charts; its SVG and PDF downloads are drawn when a user asks for one).
 
 Use::
@@ -99,13 +100,15 @@ class StillCharts:
         return Still(fig, _worker.submit(_draw, fig, key))
 
     def show(self, still: Still, *, name: str) -> None:
-        """Keep the chart's place here (with its SVG and PDF downloads); the image fills it at the block's end."""
-        self._shown.append((st.empty(), still, name))
-        static_buttons(still.fig, name)
+        """Keep the chart's place here (with its SVG and PDF downloads, and the "Hover values" switch that shows
+        the interactive chart instead); the image fills it at the block's end."""
+        live = f"live_{name}"
+        self._shown.append((st.empty(), still, name, bool(st.session_state.get(live))))
+        static_buttons(still.fig, name, live_key=live if self.ctx.dataset.shared else None)
 
     def _fill(self) -> None:
-        for slot, still, name in self._shown:
-            svg = still.drawing.result()
+        for slot, still, name, live in self._shown:
+            svg = None if live else still.drawing.result()
             if svg is None:
                 slot.plotly_chart(still.fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
             else:

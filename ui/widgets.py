@@ -163,14 +163,18 @@ def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
     static_buttons(fig, name)
 
 
-def static_buttons(fig, name: str) -> None:
-    """SVG and PDF downloads of ``fig`` (drawn when clicked)."""
-    with st.container(horizontal=True, gap="small", key=f"figdl_{name}"):
+def static_buttons(fig, name: str, *, live_key: str | None = None) -> None:
+    """SVG and PDF downloads of ``fig`` (drawn when clicked); with ``live_key``, the switch that shows a still
+    chart (an image) as the interactive chart instead (:mod:`ui.still`)."""
+    with st.container(horizontal=True, gap="small", key=f"figdl_{name}", vertical_alignment="center"):
         for fmt, mime in (("svg", "image/svg+xml"), ("pdf", "application/pdf")):
             st.download_button(f"{fmt.upper()}", data=_static(fig, fmt), file_name=f"continuum_{name}.{fmt}",
                                mime=mime, on_click="ignore", key=f"dl_{fmt}_{name}", type="tertiary",
                                icon=":material/download:", help=f"This chart as {fmt.upper()} (vector, for print "
                                "and publication), with its provenance line.")
+        if live_key is not None:
+            st.toggle("Hover values", key=live_key, help="Show this chart interactively: values on hover, zoom, "
+                      "groups hidden by a click on the legend (it loads a moment longer).")
 
 
 def require_data(ctx: Context) -> bool:
