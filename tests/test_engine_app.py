@@ -223,6 +223,7 @@ def test_server_data_without_discharge_reasons_shows_every_page(monkeypatch, tmp
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["_ctx"].dataset.engine is not None
+    assert at.session_state["by"] == "TREAT" and at.selectbox(key="by").value == "TREAT"  # the mapping's grouping
     for page in ("pages/retention.py", "pages/relapse.py", "pages/time_to_relapse.py"):
         at.switch_page(page).run()
         assert not at.exception and not at.error, (page, [e.value for e in (*at.exception, *at.error)])

@@ -122,7 +122,18 @@ def url_problems(query: dict[str, list[str]], options: dict[str, list[str]], bou
     return out
 
 
-def _sanitize(ss, options, bounds, by_options) -> None:
+def _dataset_by(ds: Dataset) -> str | None:
+    """The grouping column the dataset was opened with (a saved mapping's ``by``, ``--by``), as a column name."""
+    by = getattr(ds.result, "by", None)
+    if not by:
+        return None
+    try:
+        return ds.result.resolve_column(by)
+    except (ValueError, AttributeError):
+        return by
+
+
+def _sanitize(ss, options, bounds, by_options, default_by: str | None = None) -> None:
     for name, (key, _) in MULTI_KEYS.items():
         ss[key] = [v for v in ss.get(key, []) if v in options.get(name, [])]
     for key in ("f_from", "f_to"):
@@ -134,8 +145,9 @@ def _sanitize(ss, options, bounds, by_options) -> None:
         ss["f_cooc"] = "All"
     if ss.get("_pending_by") in by_options:  # the grouping column chosen on the Data page for a new file
         ss["by"] = ss.pop("_pending_by")
-    if ss.get("by") not in by_options:
-        ss["by"] = "level_of_care" if "level_of_care" in by_options else by_options[0]
+    if ss.get("by") not in by_options:  # the dataset's own grouping (its saved mapping's), else level of care
+        ss["by"] = default_by if default_by in by_options else (
+            "level_of_care" if "level_of_care" in by_options else by_options[0])
     if ss.get("origin") not in ORIGINS:
         ss["origin"] = "discharge"
     if not isinstance(ss.get("min_cell"), int) or ss["min_cell"] < DEFAULT_MIN_CELL:
@@ -238,7 +250,7 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
                 ss["_url_note"] = "The link asked for " + "; ".join(problems) + ": left out, the rest applied."
             _from_url(ss, options, bounds, by_options)
             ss["_url_read"] = True
-        _sanitize(ss, options, bounds, by_options)
+        _sanitize(ss, options, bounds, by_options, _dataset_by(ds))
         if ss["origin"] == "discharge" and choose_origin(cohort)[0] == "admission":
             ss["origin"] = "admission"  # the file records no discharge: the origin it supports (#8)
 
