@@ -53,7 +53,8 @@ if require_data(ctx):
     with page_guard("Length of stay"):
         st.subheader("Length of stay")
         if view.los is None:
-            st.info("Length of stay is not recorded in this file (no discharge dates or lengths of stay).")
+            st.info("No length of stay is recorded for these episodes (the file has no discharge dates or lengths of "
+                    "stay, or none of these episodes has been discharged).")
         elif view.los_groups:
             chart(figures.los_figure(compute.figure_rows(ctx, [by, "in_treatment", "los_days"]), by=by,
                                      groups=view.los_groups, min_cell=mc, compact=narrow(), count_col="n"),

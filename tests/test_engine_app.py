@@ -227,3 +227,7 @@ def test_server_data_without_discharge_reasons_shows_every_page(monkeypatch, tmp
     for page in ("pages/retention.py", "pages/relapse.py", "pages/time_to_relapse.py"):
         at.switch_page(page).run()
         assert not at.exception and not at.error, (page, [e.value for e in (*at.exception, *at.error)])
+        if page == "pages/retention.py":  # the file records no stays: said in a line, not a table of zeros
+            assert any("No length of stay is recorded" in i.value for i in at.info)
+            assert not any("Discharged" in d.value.columns and (d.value["Discharged"].astype(str) == "0").all()
+                           for d in at.dataframe)

@@ -69,7 +69,7 @@ def _reasons(pub: Publication) -> PublishedTable | None:
 
 def _los(pub: Publication) -> PublishedTable | None:
     los = pub.raw.los.get(pub.by)
-    if los is None:
+    if los is None or not (los["n_discharged"] > 0).any():  # no stay recorded (a duration file): no table of zeros
         return None
     on_d = [ref("discharged")]
     stats = {c: on_d for c in ("median_days", "q1_days", "q3_days", "mean_days")}
