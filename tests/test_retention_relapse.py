@@ -193,6 +193,25 @@ def test_engagement_by_several_groupings_equals_one_at_a_time(retention_cohort):
     assert both["sex"].set_index("group").loc["female", "n_with_hours"] <= both["level_of_care"]["n_with_hours"].sum()
 
 
+def test_engagement_from_its_two_sides_equals_the_rows(retention_cohort):
+    """The publication's engagement reads two collapses (stay + scheduled hours, stay + attended hours, of the
+    episodes with both) instead of one of all three: the same frame, also where an episode has only one of its
+    hours and a group has none."""
+    from analysis.counts import FrameCounts
+    from analysis.disclosure.raw import _engagement, raw_requests, scopes_for
+
+    cohort = retention_cohort.copy()
+    cohort.loc[cohort.index[0], "hours_attended"] = np.nan  # scheduled only
+    cohort.loc[cohort["level_of_care"].astype(str) == "residential", ["hours_scheduled", "hours_attended"]] = np.nan
+    counts = FrameCounts(cohort)
+    plan = raw_requests(counts, "level_of_care", (30,))
+    scopes = scopes_for(cohort, "level_of_care")
+    sides = _engagement(counts, plan, counts.collapse(**plan["base"]).assign(_program="*"), scopes)
+    pd.testing.assert_frame_equal(sides["level_of_care"], engagement(cohort), check_exact=True)
+    e = sides["level_of_care"].set_index("group")
+    assert e.loc["residential", "n_with_hours"] == 0 and np.isnan(e.loc["residential", "attendance_rate"])
+
+
 def test_benchmark_estimates_and_placement(relapse_cohort):
     from analysis.report import benchmark_estimates, program_benchmarks
 

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.cohort import ORIGINS, survival_columns
 from analysis.counts import COUNT, CohortCounts, as_counts
 from analysis.disclosure.cells import LEVEL_CARE, LEVEL_GROUP, LEVEL_PROGRAM, PROGRAM
-from analysis.engagement import engagement_by
+from analysis.engagement import engagement_of_sides
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
 from analysis.retention import (
     completion_rates,
@@ -176,7 +176,8 @@ def _sizes(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 _BASE = ("in_treatment", "transferred", "completed", "discharge_reason")
 _STAY = ("in_treatment", "los_days")
-_HOURS = ("level_of_care", "los_days", "hours_scheduled", "hours_attended")
+_SCHEDULED = ("level_of_care", "los_days", "hours_scheduled")
+_ATTENDED = ("los_days", "hours_attended")
 
 
 def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS,
@@ -203,9 +204,9 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
         frame = counts.collapse(**plan[name])
         return {s.by: (_program(frame) if s.by == PROGRAM else frame) for s in scopes}
 
-    base, stay, hours = family("base"), family("stay"), family("hours")
+    base, stay = family("base"), family("stay")
     surv = {o: family(f"survival_{o}") for o in ORIGINS if f"survival_{o}" in plan}
-    engaged = _guarded(engagement_by, hours[PROGRAM], [s.column for s in scopes], count_col=COUNT) or {}
+    engaged = _engagement(counts, plan, base[PROGRAM], scopes)
     for scope in scopes:
         col, b = scope.column, base[scope.by]
         raw.sizes[scope.by] = _sizes(b, col)
@@ -241,13 +242,24 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
     return raw
 
 
+def _engagement(counts: CohortCounts, plan: dict, base: pd.DataFrame, scopes: list[Scope]) -> dict[str, pd.DataFrame]:
+    """Engagement per scope column (every scope from one pass), from its two sides' collapses."""
+    cats = {s.column: group_values(base, s.column).cat.categories for s in scopes}
+    if not {"hours_scheduled", "hours_attended"} <= set(counts.columns):
+        return {by: pd.DataFrame({"group": c, "n_with_hours": 0}) for by, c in cats.items()}
+    sides = [_program(counts.collapse(**plan[name])) for name in ("hours_scheduled", "hours_attended")]
+    return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+
+
 def raw_requests(counts: CohortCounts, by: str, horizons: Sequence[float]) -> dict[str, dict]:
     """The collapses :func:`compute_raw` reads (keyword arguments of ``CohortCounts.collapse`` by name):
     each family grouped by level of care and ``by`` at once, so one pass of an engine answers them all."""
     keys = [s.column for s in scopes_for(counts.probe(), by) if s.by != PROGRAM]
     has = set(counts.columns)
     plan = {"base": dict(columns=[*keys, *_BASE]), "stay": dict(columns=[*keys, *_STAY]),
-            "hours": dict(columns=[*keys, *_HOURS])}
+            # engagement's two sides, each of the episodes with both hours (analysis.engagement.engagement_of_sides)
+            "hours_scheduled": dict(columns=[*keys, *_SCHEDULED], nonnull="hours_attended"),
+            "hours_attended": dict(columns=[*keys, *_ATTENDED], nonnull="hours_scheduled")}
     for origin in ORIGINS:
         time_col, event_col = survival_columns(origin)
         if time_col not in has:
