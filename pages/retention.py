@@ -56,7 +56,7 @@ if require_data(ctx):
             st.info("No length of stay is recorded for these episodes (the file has no discharge dates or lengths of "
                     "stay, or none of these episodes has been discharged).")
         elif view.los_groups:
-            chart(figures.los_figure(compute.figure_rows(ctx, [by, "in_treatment", "los_days"]), by=by,
+            chart(figures.los_figure(compute.figure_rows(ctx, "stay"), by=by,
                                      groups=view.los_groups, min_cell=mc, compact=narrow(), count_col="n"),
                   name="length_of_stay", ctx=ctx)
         if view.los is not None:
@@ -85,10 +85,10 @@ if require_data(ctx):
             st.info("This file has no hours_attended / hours_scheduled columns.")
         else:
             if view.hours_groups:
-                rows = compute.figure_rows(ctx, [by, "los_days", "hours_scheduled", "hours_attended"])
-                chart(figures.hours_figure(rows, by=by, groups=view.hours_groups, min_cell=mc, compact=narrow(),
-                                           count_col="n"), name="hours_per_week",
-                      ctx=ctx)
+                chart(figures.hours_figure(compute.figure_rows(ctx, "hours_scheduled"), by=by,
+                                           attended=compute.figure_rows(ctx, "hours_attended"),
+                                           groups=view.hours_groups, min_cell=mc, compact=narrow(), count_col="n"),
+                      name="hours_per_week", ctx=ctx)
             table(view.hours, {
                 "group": Col(by_label, "group"), "n_with_hours": Col("Episodes with hours", "count"),
                 "scheduled_per_week_median": Col("Scheduled h/week (median)", "number"),

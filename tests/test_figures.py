@@ -640,7 +640,7 @@ def _collapsed(cohort, columns):
     return out[out["n"] > 0]
 
 
-@pytest.mark.parametrize("kind", ["los", "hours"])
+@pytest.mark.parametrize("kind", ["los", "hours", "hours_sides"])
 def test_box_figures_on_collapsed_rows_equal_the_rows(cohort, kind):
     """A server-side source hands the stay and hours boxes collapsed rows with counts: the same boxes (quartiles
     and whiskers exactly, means to rounding), the same groups left out."""
@@ -648,9 +648,18 @@ def test_box_figures_on_collapsed_rows_equal_the_rows(cohort, kind):
     c["los_days"] = c["los_days"].round()  # (few distinct stays, so the collapse has fewer rows than the cohort)
     if kind == "los":
         cols, draw = ["level_of_care", "in_treatment", "los_days"], F.los_figure
-    else:
+    elif kind == "hours":
         cols, draw = ["level_of_care", "los_days", "hours_scheduled", "hours_attended"], F.hours_figure
-    rows = _collapsed(c, cols)
+    else:  # the publication's two sides, each of the episodes with the other hours recorded (ui.compute.figure_rows)
+        c.loc[c.index[::7], "hours_attended"] = np.nan
+        c.loc[c.index[3::11], "hours_scheduled"] = np.nan
+        cols = ["level_of_care", "los_days", "hours_scheduled"]
+        attended = _collapsed(c[c["hours_scheduled"].notna()], ["level_of_care", "los_days", "hours_attended"])
+        draw = lambda rows, **kw: F.hours_figure(rows, attended=attended if "count_col" in kw else None, **kw)  # noqa: E731
+        c_rows = c[c["hours_attended"].notna()]
+        rows = _collapsed(c_rows, cols)
+    if kind != "hours_sides":
+        rows = _collapsed(c, cols)
     assert len(rows) < len(c) and rows["n"].max() > 1
     a, b = draw(c), draw(rows, count_col="n")
     assert len(a.data) == len(b.data) > 0

@@ -154,13 +154,17 @@ def _view(ctx: Context, kind: str, *args):
     return fn(kind, _pub_key(ctx), tuple(args), ctx)
 
 
-def figure_rows(ctx: Context, columns):
-    """What a figure drawn from rows (Retention's stay and hours boxes) reads: the view's distinct combinations of
-    ``columns`` with their count ``n``, from its publication's cohort (an engine's: one ``GROUP BY``, read off the
-    whole cohort's where it can; in memory: the rows themselves, ``n = 1``)."""
+def figure_rows(ctx: Context, family: str):
+    """What a figure drawn from rows reads: its publication's own collapse ``family`` (of
+    :func:`analysis.disclosure.raw.raw_requests`: ``"stay"`` for Retention's stay boxes, ``"hours_scheduled"``
+    and ``"hours_attended"`` for its hours boxes), the view's distinct combinations with their count ``n``, already
+    computed for its statistics (an engine's: no new query; in memory: the rows themselves, ``n = 1``)."""
+    from analysis.disclosure.raw import raw_requests
+
     pub = publication(ctx)
+    counts = pub.raw.counts
     with engine_lock(ctx.dataset):
-        return pub.raw.counts.collapse(list(dict.fromkeys(columns)))
+        return counts.collapse(**raw_requests(counts, pub.by, pub.raw.horizons)[family])
 
 
 def overview_of(ctx: Context):

@@ -123,10 +123,35 @@ def los_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seque
 
 
 
+def _in_groups(col: pd.Series, order: list) -> pd.Series:
+    """``col`` as a Categorical of the groups ``order`` (others and missing: NaN)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        values = col.cat.set_categories(order, ordered=True)
+    else:
+        values = pd.Categorical(col.astype(object).where(col.notna()), categories=order, ordered=True)
+    return pd.Series(values, index=col.index, name="group")
+
+
+def _hours_per_week(rows: pd.DataFrame, g: pd.Series, hours: str, other: str, count_col: str | None) -> pd.DataFrame:
+    """Box statistics per group of ``hours`` per week, over the rows with both hours (``other``, when there)."""
+    ok = g.notna().to_numpy()
+    c = rows.loc[ok, [x for x in ("los_days", hours, other) if x in rows.columns]]
+    per_week = pd.to_numeric(c[hours], errors="coerce").to_numpy(dtype="float64") / weeks_of_stay(c["los_days"])
+    has = ~np.isnan(per_week)
+    if other in c.columns:
+        has &= ~np.isnan(pd.to_numeric(c[other], errors="coerce").to_numpy(dtype="float64"))
+    w = _counts(rows, count_col, ok)
+    return _box_stats(pd.Series(per_week[has]), g[ok][has], None if w is None else w[has])
+
+
 def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Sequence | None = None,
                  title: str | None = None, min_cell: int = DEFAULT_MIN_CELL, compact: bool = False,
-                 count_col: str | None = None) -> go.Figure:
+                 count_col: str | None = None, attended: pd.DataFrame | None = None) -> go.Figure:
     """Scheduled and attended treatment hours per week per episode, boxes per group, ASAM minima as lines.
+
+    ``attended``: the attended hours' rows apart (grouping column, ``los_days``, ``hours_attended``), ``cohort``
+    then the scheduled hours' (as :func:`analysis.engagement.engagement_of_sides`); each box reads its own side's
+    rows of the episodes with both hours.
 
     Hours per week = hours / (max(length of stay, 1 day) / 7), as
     :func:`analysis.engagement.engagement`. Dashed lines at the ASAM minimum scheduled hours
@@ -142,23 +167,18 @@ def hours_figure(cohort: pd.DataFrame, *, by: str = "level_of_care", groups: Seq
     -------
     plotly.graph_objects.Figure
     """
-    if not {"hours_scheduled", "hours_attended"} <= set(cohort.columns):
+    if "hours_scheduled" not in cohort.columns or "hours_attended" not in (cohort if attended is None
+                                                                           else attended).columns:
         raise ValueError("The data have no hours_scheduled and hours_attended columns, so hours per week "
                          "cannot be shown.")
     title = title or "Treatment hours per week by group"
     g = group_values(cohort, by, groups)
-    ok = g.notna().to_numpy()
-    c = cohort.loc[ok, [x for x in ("los_days", "hours_scheduled", "hours_attended") if x in cohort.columns]]
-    weeks = weeks_of_stay(c["los_days"])
-    sched = pd.to_numeric(c["hours_scheduled"], errors="coerce").to_numpy(dtype="float64") / weeks
-    att = pd.to_numeric(c["hours_attended"], errors="coerce").to_numpy(dtype="float64") / weeks
-    has = ~np.isnan(sched) & ~np.isnan(att)
-    gg = g[ok][has]
     order = list(g.cat.categories)
     colors = group_colors(order)
-    w = _counts(cohort, count_col, ok)
-    w = None if w is None else w[has]
-    stats = {"Scheduled": _box_stats(pd.Series(sched[has]), gg, w), "Attended": _box_stats(pd.Series(att[has]), gg, w)}
+    stats = {"Scheduled": _hours_per_week(cohort, g, "hours_scheduled", "hours_attended", count_col),
+             "Attended": _hours_per_week(cohort if attended is None else attended,
+                                         g if attended is None else _in_groups(attended[by], order),
+                                         "hours_attended", "hours_scheduled", count_col)}
     fig = go.Figure()
     hidden = []
     for grp in order:
