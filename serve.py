@@ -9,10 +9,12 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from server.privacy import SecurityHeaders, keep_uploads_in_memory
+from ui.compute import warm_sample
 from ui.data_source import warm_server_source
 
 keep_uploads_in_memory()
 warm_server_source()  # a --data source: opened and its whole cohort computed before the first session asks
+warm_sample()  # else the bundled sample: its default view and single levels, before the first session asks
 app = st.App("app.py", middleware=[Middleware(SecurityHeaders)])
 
 if __name__ == "__main__":

@@ -183,6 +183,33 @@ def test_server_source_is_opened_and_computed_before_the_first_session(monkeypat
     assert not [t for t in threading.enumerate() if t.name == "continuum-open-source"]
 
 
+def test_the_samples_default_view_and_single_levels_are_warm_before_the_first_session(monkeypatch):
+    """serve.py warms the bundled sample when the server starts (ui.compute.warm_sample): the first session's
+    Overview and a single level chosen afterwards compute no raw result (the store's misses do not move)."""
+    import threading
+
+    from ui.raw_memo import RawStore
+
+    monkeypatch.setattr(compute, "prewarm_sample", _REAL_PREWARM)
+    monkeypatch.setattr(compute, "_SAMPLE_WARM", [])
+    monkeypatch.setattr(compute, "_prewarmed", set())
+    monkeypatch.setattr(compute, "_SAMPLE_RAWS", RawStore(max_entries=64))  # nothing computed before
+    monkeypatch.setenv("CONTINUUM_PREWARM_IDLE_S", "0")
+    monkeypatch.delenv("CONTINUUM_DATA", raising=False)
+    compute._publication_shared.clear()
+    compute._view_shared.clear()
+    compute.warm_sample()
+    while warming := [t for t in threading.enumerate() if t.name in ("continuum-warm-sample", "continuum-prewarm")]:
+        warming[0].join(300)  # (the single levels' thread is started by the warm-up's)
+    misses = compute._SAMPLE_RAWS.misses
+    assert misses > 0  # (the warm-up computed them)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="f_levels").set_value(["iop"]).run()
+    assert not at.exception and at.session_state["_ctx"].error is None
+    assert compute._SAMPLE_RAWS.misses == misses
+
+
 def test_server_source_single_levels_are_computed_in_the_background(monkeypatch, tmp_path):
     """As for the sample, each single level of care of a server-side source is computed while the server is idle:
     choosing one afterwards computes nothing (every raw result is the store's)."""

@@ -349,3 +349,46 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                 log.debug("prewarm %s", level, exc_info=True)
 
     background(run, "continuum-prewarm")
+
+
+_SAMPLE_WARM: list[bool] = []
+
+
+def warm_sample() -> None:
+    """Once per process, when the server starts on the bundled sample (no ``--data``; called by ``serve.py``): its
+    default view (publication, Overview, trends) and then each single level of care (:func:`prewarm_sample`), in
+    the background before anyone asks, so neither the first session nor a first filter change waits for them (a
+    session right after the start took 8-10 s to its Overview, a level chosen before the background work had
+    reached it 1.7 s). ``CONTINUUM_PREWARM=0`` turns it off."""
+    import os
+
+    from ui.data_source import server_source
+
+    if _SAMPLE_WARM or os.environ.get("CONTINUUM_PREWARM", "1") == "0" or server_source() is not None:
+        return
+    _SAMPLE_WARM.append(True)
+
+    def run() -> None:
+        import logging
+
+        from analysis.cohort import choose_origin
+        from analysis.filters import FilterSpec, filter_options
+        from analysis.suppression import DEFAULT_MIN_CELL
+        from ui.state import sample_dataset
+
+        try:
+            ds = sample_dataset()
+            if ds.cohort is None:
+                return
+            origin = choose_origin(ds.cohort)[0]
+            whole = Context(ds, FilterSpec(), "level_of_care", origin, DEFAULT_MIN_CELL, ds.cohort)
+            for step, args in ((publication, (whole,)), (_view, (whole, "overview", origin)),
+                               (_view, (whole, "trends", None))):
+                if stopping():
+                    return
+                step(*args)
+            prewarm_sample(whole, list(filter_options(ds.cohort).get("levels", [])), delay_s=0.0)
+        except Exception:  # noqa: BLE001 - what fails here is computed (and said) when a session asks
+            logging.getLogger("continuum.app").debug("warming the sample", exc_info=True)
+
+    background(run, "continuum-warm-sample")
