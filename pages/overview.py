@@ -2,11 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from analysis import figures
 from analysis import labels as L
 from analysis.disclosure import fmt_ci
 from analysis.views.overview import change_by_group, change_text, group_name
 from ui import compute
+from ui.overview_charts import KM_HEIGHT, TREND_HEIGHT, TREND_TITLES, km_chart, trend_chart, trend_title
 from ui.state import context
 from ui.still import StillCharts, still_charts
 from ui.text import md
@@ -80,18 +80,15 @@ def last_quarter(ctx, charts: StillCharts) -> None:
                         help="Add your organisation's targets on the Benchmarks page to see them judged here.")
     st.caption(f"Under each figure: the change from the quarter before ({previous.get('completion_all')}; relapse "
                f"{previous.get('relapse')}), percentage points (pp) with the 95% interval in brackets.")
-    names = {"completion_all": "Completion", "relapse": f"Relapse by {tr.horizon_days} days",
-             "median_stay": "Median stay"}
+    names = {m: trend_title(tr, m) for m in TREND_TITLES}
     left, right = st.columns([4, 3])
     with left:
         metric = st.segmented_control("Measure by quarter", list(names), format_func=names.get,
                                       default="completion_all", key="trend_metric") or "completion_all"
         per_level = st.toggle(f"Each {BY_LABELS.get(ctx.by, ctx.by).lower()}", value=False, key="trend_levels")
-        groups = tr.groups if per_level else ["all"]
-        frame = tr.table.frame.assign(n_events=float("nan"))
-        fig = figures.trend_figure(frame, metric, groups=groups, targets=tr.target_rows, min_cell=ctx.min_cell,
-                                   title=f"{names[metric]} by quarter of discharge", compact=narrow())
-        charts.show(charts.prepare(fig, origin="discharge", where="column", height=380), name=f"trend_{metric}")
+        fig = trend_chart(ctx, tr, metric, tr.groups if per_level else ["all"], compact=narrow())
+        charts.show(charts.prepare(fig, origin="discharge", where="column", height=TREND_HEIGHT),
+                    name=f"trend_{metric}")
     with right:
         by_label = BY_LABELS.get(ctx.by, ctx.by)
         rows = [(group_name(g), est, ch.replace("95% CI ", "")) for g in tr.groups
@@ -184,11 +181,8 @@ if require_data(ctx):
     with page_guard("The overview"), still_charts(ctx) as charts:
         review_button(ctx)
         view = compute.overview_of(ctx)
-        km = charts.prepare(figures.km_figure(
-            view.km, origin=ctx.origin, min_cell=ctx.min_cell, show_censor_marks=False,
-            benchmark_band=(0.40, 0.60, "40-60% relapse within a year (McLellan et al., JAMA 2000)")
-            if ctx.origin == "discharge" else None, horizon_days=365, title=f"Time to relapse (from {ctx.origin})",
-            compact=narrow()), origin=ctx.origin, height=440)  # drawn on the server while the page goes on
+        km = charts.prepare(km_chart(ctx, view, compact=narrow()), origin=ctx.origin,
+                            height=KM_HEIGHT)  # drawn on the server while the page goes on
         head, hidden = view.headline.frame.iloc[0], view.headline.status.iloc[0]
 
         def ci(est, lo, hi):

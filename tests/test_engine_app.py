@@ -198,16 +198,26 @@ def test_the_samples_default_view_and_single_levels_are_warm_before_the_first_se
     monkeypatch.delenv("CONTINUUM_DATA", raising=False)
     compute._publication_shared.clear()
     compute._view_shared.clear()
+    import ui.still
+    from analysis import figures
+
+    drawn, real = [], figures.static_image
+    monkeypatch.setattr(figures, "static_image", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    monkeypatch.setattr(ui.still, "_drawn", type(ui.still._drawn)())  # no still chart drawn before
     compute.warm_sample()
     while warming := [t for t in threading.enumerate() if t.name in ("continuum-warm-sample", "continuum-prewarm")]:
         warming[0].join(300)  # (the single levels' thread is started by the warm-up's)
     misses = compute._SAMPLE_RAWS.misses
     assert misses > 0  # (the warm-up computed them)
+    chromium = figures.find_chromium() is not None
+    assert not chromium or len(drawn) >= 2 * 7  # the Overview's two charts of the whole view and of six levels
+    drawn.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
     at.multiselect(key="f_levels").set_value(["iop"]).run()
     assert not at.exception and at.session_state["_ctx"].error is None
     assert compute._SAMPLE_RAWS.misses == misses
+    assert drawn == [] and (not chromium or len(at.get("image")) == 2)  # their images were drawn ahead
 
 
 def test_server_source_single_levels_are_computed_in_the_background(monkeypatch, tmp_path):

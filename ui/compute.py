@@ -341,7 +341,7 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                 if one.n < one.min_cell:
                     continue
                 for step, args in ((publication, (one,)), (_view, (one, "overview", origin)),
-                                   (_view, (one, "trends", None))):
+                                   (_view, (one, "trends", None)), (_predraw, (one,))):
                     if not _wait_for_idle() or stopping():
                         return
                     step(*args)
@@ -349,6 +349,16 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                 log.debug("prewarm %s", level, exc_info=True)
 
     background(run, "continuum-prewarm")
+
+
+def _predraw(ctx: Context) -> None:
+    """The Overview's still charts of ``ctx`` drawn ahead (:func:`ui.overview_charts.predraw_overview`), with the
+    provenance line a session would give them (whether the view's number of episodes is shown)."""
+    import dataclasses
+
+    from ui.overview_charts import predraw_overview
+
+    predraw_overview(dataclasses.replace(ctx, rows_shown=publication(ctx).count("episodes").shown))
 
 
 _SAMPLE_WARM: list[bool] = []
@@ -383,7 +393,7 @@ def warm_sample() -> None:
             origin = choose_origin(ds.cohort)[0]
             whole = Context(ds, FilterSpec(), "level_of_care", origin, DEFAULT_MIN_CELL, ds.cohort)
             for step, args in ((publication, (whole,)), (_view, (whole, "overview", origin)),
-                               (_view, (whole, "trends", None))):
+                               (_view, (whole, "trends", None)), (_predraw, (whole,))):
                 if stopping():
                     return
                 step(*args)

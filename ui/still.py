@@ -39,7 +39,7 @@ from analysis import figures
 from ui.state import Context
 from ui.widgets import narrow, static_buttons
 
-__all__ = ["still_charts", "StillCharts", "WIDTHS"]
+__all__ = ["still_charts", "StillCharts", "WIDTHS", "predraw"]
 
 #: Layout width (px) a still chart is drawn at: the page's width, a column's (a phone's: COMPACT_WIDTH).
 WIDTHS = {"page": 1000, "column": 600}
@@ -68,6 +68,26 @@ def _draw(fig, key: tuple[str, int, int]) -> str | None:
     return svg
 
 
+def _start(ctx: Context, fig, *, origin: str | None, where: str, height: int | None, compact: bool) -> Still:
+    height = int(height or fig.layout.height or 450)
+    fig.update_layout(height=height)
+    width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
+    figures.add_provenance(fig, ctx.provenance(origin=origin).caption(), width=width)
+    if not ctx.dataset.shared:  # an upload's figures never leave this process (module docstring)
+        done: Future = Future()
+        done.set_result(None)
+        return Still(fig, done)
+    key = (fig.to_json(), width, height)
+    return Still(fig, _worker.submit(_draw, fig, key))
+
+
+def predraw(ctx: Context, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> None:
+    """Draw ``fig`` ahead for a wide window, as :meth:`StillCharts.prepare` would for ``ctx`` (background work: a
+    page that makes the same figure later finds its image; only data the server holds for everyone)."""
+    if ctx.dataset.shared:
+        _start(ctx, fig, origin=origin, where=where, height=height, compact=False).drawing.result()
+
+
 @dataclass(frozen=True)
 class Still:
     """A figure being drawn (its provenance line added)."""
@@ -86,18 +106,9 @@ class StillCharts:
     def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> Still:
         """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide, ``height``
         layout pixels high (default: the figure's own, else 450); a compact figure at a phone's width."""
-        height = int(height or fig.layout.height or 450)
-        fig.update_layout(height=height)
         meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-        compact = narrow() or bool(meta.get("continuum", {}).get("compact"))
-        width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
-        figures.add_provenance(fig, self.ctx.provenance(origin=origin).caption(), width=width)
-        if not self.ctx.dataset.shared:  # an upload's figures never leave this process (module docstring)
-            done: Future = Future()
-            done.set_result(None)
-            return Still(fig, done)
-        key = (fig.to_json(), width, height)
-        return Still(fig, _worker.submit(_draw, fig, key))
+        return _start(self.ctx, fig, origin=origin, where=where, height=height,
+                      compact=narrow() or bool(meta.get("continuum", {}).get("compact")))
 
     def show(self, still: Still, *, name: str) -> None:
         """Keep the chart's place here (with its SVG and PDF downloads, and the "Hover values" switch that shows
