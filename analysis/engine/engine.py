@@ -94,6 +94,21 @@ def _shared_strings(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _enum_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` fetched as ENUM (pandas categoricals) as DuckDB gives text: ``object`` with ``None`` for NULL, one
+    Python string per distinct value (shared by its rows, as :func:`_shared_strings` makes them)."""
+    for col in columns:
+        values = frame[col]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            continue
+        codes = values.cat.codes.to_numpy()
+        out = np.full(len(values), None, dtype=object)
+        found = codes >= 0
+        out[found] = np.asarray(values.cat.categories, dtype=object)[codes[found]]
+        frame[col] = pd.Series(out, index=values.index, dtype=object, name=col)
+    return frame
+
+
 def _spread_sample(backend: Backend, columns: list[str], size: int = 20_000) -> pd.DataFrame:
     """Rows spread evenly over the source (for content-aware mapping guesses), at most about ``size``."""
     n = int(backend.query("SELECT count(*) AS n FROM source_rows")["n"].iloc[0])
@@ -308,12 +323,16 @@ class Engine:
         enums = [c for c, e in exprs.items() if c in self._labels and e == quote(c)]
         rest = " ".join([e for c, e in exprs.items() if c not in enums] + [where or ""])
         if enums and (spec is None or spec.is_empty) and not any(c in rest for c in self._labels):
-            # grouped by the labels' ENUM codes, then read as text and ordered as text: the same rows
+            # grouped and ordered by the labels' ENUM codes (their values are in text order: analysis.engine.compact),
+            # then read as text (_enum_text): the same rows in the same order as grouping the text, without a
+            # string per row to sort (10M episodes: the Cox model's 1.07M covariate patterns 2.9 -> 1.7 s)
             inner = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort_labels WHERE {self.where(None, where)} "
                      f"GROUP BY {group}")
-            outer = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in enums else quote(c) for c in exprs)
-            sql = f"SELECT {outer}, {quote(count)} FROM ({inner}) AS g ORDER BY {group}"
-        frame = _shared_strings(_restore(self.backend.query(sql), self.shape, self.extra_types))
+            sql = f"SELECT * FROM ({inner}) AS g ORDER BY {group}"
+            frame = _enum_text(self.backend.query(sql), enums)
+        else:
+            frame = self.backend.query(sql)
+        frame = _shared_strings(_restore(frame, self.shape, self.extra_types))
         frame[count] = frame[count].astype("int64")
         frame.attrs["as_of"] = self.as_of
         return frame
