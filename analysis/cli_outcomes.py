@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
 from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS
@@ -20,6 +21,32 @@ def outcomes_columns(available, by: str, adjust=()) -> list[str]:
 
     want = {by, *adjust, *_NEEDED}
     return [c for c in available if c in want]
+
+
+def publication_queries(engine, by: str, gate=None) -> None:
+    """Run, on ``engine`` (the shadow of :func:`analysis.engine.ahead.compute_ahead`), the publication's largest
+    queries in the order it asks for them (:func:`analysis.disclosure.raw.compute_raw`'s requests, made by the same
+    code): the case-mix passes and the stays (small results, while the report fits the Cox model), then, once
+    ``gate`` is set (the report done: its Cox model's arrays and these queries' hash tables are not held at once),
+    the hours collapse, the step-downs and the quarterly trends. The command's engine takes these results as they
+    are when the publication asks for them."""
+    from analysis.cohort import ORIGINS
+    from analysis.disclosure.raw import raw_requests
+
+    counts = engine.counts()
+    plan = raw_requests(counts, by, ())
+    for origin in ORIGINS:
+        counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
+    for name in ("base", "stay"):
+        counts.collapse(**plan[name])
+    if gate is not None:
+        gate.wait()
+    counts.collapse(**plan["hours"])
+    if by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(counts.columns):
+        counts.step_downs()
+    for name in ("completion", "relapse", "median_stay"):
+        if f"trend_{name}" in plan:
+            counts.collapse(**plan[f"trend_{name}"])
 
 
 def _number_list(text: str) -> list[float]:
@@ -56,6 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.engine.ahead import compute_ahead
     from analysis.report import outcomes_report
 
     if args.min_cell < 1:
@@ -74,9 +102,15 @@ def run(args: argparse.Namespace) -> int:
         by = result.resolve_column(result.by) if result.by else "level_of_care"
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
         cohort = result.engine.counts()  # only aggregates leave the engine (analysis.counts)
-        report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
-                                 adjust=adjust, reference=args.reference, groups=groups,
-                                 time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
+        # the publication's largest queries computed in a thread meanwhile (analysis.engine.ahead: the same results)
+        gate = threading.Event()
+        compute_ahead(result.engine, lambda shadow: publication_queries(shadow, by, gate), gate)
+        try:
+            report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
+                                     adjust=adjust, reference=args.reference, groups=groups,
+                                     time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
+        finally:
+            gate.set()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -123,6 +123,9 @@ def _spread_sample(backend: Backend, columns: list[str], size: int = 20_000) -> 
 class Engine:
     """A cohort in an engine (module docstring). Build one with :meth:`open` or :meth:`from_cohort`."""
 
+    ahead_only = False
+    """True for the shadow of :mod:`analysis.engine.ahead` (its collapses are kept for the engine, not read)."""
+
     def __init__(self, backend: Backend, *, source: SourceInfo | None, episodes: EpisodesSQL | None,
                  shape: str | None, as_of: pd.Timestamp | None, columns: tuple[str, ...]) -> None:
         self.backend = backend
@@ -215,6 +218,8 @@ class Engine:
             The file cannot be analysed (a required column missing, no readable date), one sentence.
         """
         backend, info = self.backend, self.source
+        if isinstance(backend, DuckDBBackend):
+            backend.forget_ahead()  # (results computed ahead are of the cohort checked before)
         finish_cleaning(backend)  # (opened with defer_clean: the rows are checked as cleaned)
         if by not in mapping and by in mapping.values():
             by = next(k for k, v in mapping.items() if v == by)
@@ -329,9 +334,12 @@ class Engine:
             inner = (f"SELECT {select}, count(*) AS {quote(count)} FROM cohort_labels WHERE {self.where(None, where)} "
                      f"GROUP BY {group}")
             sql = f"SELECT * FROM ({inner}) AS g ORDER BY {group}"
-            frame = _enum_text(self.backend.query(sql), enums)
         else:
-            frame = self.backend.query(sql)
+            enums = []
+        frame = self.backend.query(sql)
+        if self.ahead_only:  # (computed for the engine, which reads it: analysis.engine.ahead)
+            return frame
+        frame = _enum_text(frame, enums)
         frame = _shared_strings(_restore(frame, self.shape, self.extra_types))
         frame[count] = frame[count].astype("int64")
         frame.attrs["as_of"] = self.as_of
