@@ -26,9 +26,9 @@ def outcomes_columns(available, by: str, adjust=()) -> list[str]:
 def publication_queries(engine, by: str, gate=None) -> None:
     """Run, on ``engine`` (the shadow of :func:`analysis.engine.ahead.compute_ahead`), the publication's largest
     queries in the order it asks for them (:func:`analysis.disclosure.raw.compute_raw`'s requests, made by the same
-    code): the case-mix passes and the stays (small results, while the report fits the Cox model), then, once
-    ``gate`` is set (the report done: its Cox model's arrays and these queries' hash tables are not held at once),
-    the hours collapse, the step-downs and the quarterly trends. The command's engine takes these results as they
+    code): the case-mix passes, the stays and the hours (while the report fits the Cox model), then, once ``gate``
+    is set (the report done: its Cox model's arrays and the window query's sort are not held at once), the
+    step-downs and the quarterly trends. The command's engine takes these results as they
     are when the publication asks for them."""
     from analysis.cohort import ORIGINS
     from analysis.disclosure.raw import raw_requests
@@ -37,11 +37,10 @@ def publication_queries(engine, by: str, gate=None) -> None:
     plan = raw_requests(counts, by, ())
     for origin in ORIGINS:
         counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
-    for name in ("base", "stay"):
+    for name in ("base", "stay", "hours"):
         counts.collapse(**plan[name])
     if gate is not None:
         gate.wait()
-    counts.collapse(**plan["hours"])
     if by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(counts.columns):
         counts.step_downs()
     for name in ("completion", "relapse", "median_stay"):
