@@ -23,13 +23,14 @@ def outcomes_columns(available, by: str, adjust=()) -> list[str]:
     return [c for c in available if c in want]
 
 
-def publication_queries(engine, by: str, gate=None) -> None:
-    """Run, on ``engine`` (the shadow of :func:`analysis.engine.ahead.compute_ahead`), the publication's largest
-    queries in the order it asks for them (:func:`analysis.disclosure.raw.compute_raw`'s requests, made by the same
-    code): the case-mix passes, the stays and the hours (while the report fits the Cox model), then, once ``gate``
-    is set (the report done: its Cox model's arrays and the window query's sort are not held at once), the
-    step-downs and the quarterly trends. The command's engine takes these results as they
-    are when the publication asks for them."""
+def publication_queries(engine, by: str, gate=None, after: dict | None = None) -> None:
+    """Run, on ``engine`` (the shadow of :func:`analysis.engine.ahead.compute_ahead`), the largest queries the report
+    and its publication ask for, in their order (:func:`analysis.disclosure.raw.compute_raw`'s requests, made by the
+    same code): the case-mix passes, the stays and the hours, the report's benchmark rows (while the report fits the
+    Cox model), then, once ``gate`` is set (the report done: its Cox model's arrays and the window query's sort are
+    not held at once; ``after``: the report's horizons and origin), the survival rows from the other origin,
+    the step-downs and the quarterly trends. The command's engine takes these results as they are when they are
+    asked for; a query nobody asks for costs only time of the other core."""
     from analysis.cohort import ORIGINS
     from analysis.disclosure.raw import raw_requests
 
@@ -39,8 +40,17 @@ def publication_queries(engine, by: str, gate=None) -> None:
         counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
     for name in ("base", "stay", "hours"):
         counts.collapse(**plan[name])
+    for columns in (("time_discharge_days", "event_discharge"), ("in_treatment", "discharge_reason")):
+        if set(columns) <= set(counts.columns):  # (analysis.report.benchmark_estimates)
+            counts.collapse([by, *columns])
     if gate is not None:
         gate.wait()
+    horizons = (after or {}).get("horizons")
+    if horizons is not None:  # the publication's survival rows (with its relapse horizons), as compute_raw asks
+        whole = tuple(int(h) if float(h).is_integer() else float(h) for h in horizons)
+        for name, request in raw_requests(counts, by, whole).items():
+            if name.startswith("survival_") and name != f"survival_{after.get('origin')}":  # (the report's: held)
+                counts.collapse(**request)
     if by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(counts.columns):
         counts.step_downs()
     for name in ("completion", "relapse", "median_stay"):
@@ -102,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
         cohort = result.engine.counts()  # only aggregates leave the engine (analysis.counts)
         # the publication's largest queries computed in a thread meanwhile (analysis.engine.ahead: the same results)
-        gate = threading.Event()
-        compute_ahead(result.engine, lambda shadow: publication_queries(shadow, by, gate), gate)
+        gate, after = threading.Event(), {}
+        compute_ahead(result.engine, lambda shadow: publication_queries(shadow, by, gate, after), gate)
         try:
             report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
                                      adjust=adjust, reference=args.reference, groups=groups,
                                      time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
+            after.update(horizons=report.horizons, origin=report.origin)
         finally:
             gate.set()
     except ValueError as exc:
