@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
 from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS
@@ -20,6 +21,42 @@ def outcomes_columns(available, by: str, adjust=()) -> list[str]:
 
     want = {by, *adjust, *_NEEDED}
     return [c for c in available if c in want]
+
+
+def publication_queries(engine, by: str, gate=None, after: dict | None = None) -> None:
+    """Run, on ``engine`` (the shadow of :func:`analysis.engine.ahead.compute_ahead`), the largest queries the report
+    and its publication ask for, in their order (:func:`analysis.disclosure.raw.compute_raw`'s requests, made by the
+    same code): the case-mix passes, the stays and engagement's two hours collapses, the report's benchmark rows (while the report fits the
+    Cox model), then, once ``gate`` is set (the report done: its Cox model's arrays and the window query's sort are
+    not held at once; ``after``: the report's horizons and origin), the survival rows from the other origin,
+    the step-downs and the quarterly trends. The command's engine takes these results as they are when they are
+    asked for; a query nobody asks for costs only time of the other core."""
+    from analysis.cohort import ORIGINS
+    from analysis.disclosure.raw import raw_requests
+
+    counts = engine.counts()
+    plan = raw_requests(counts, by, ())
+    for origin in ORIGINS:
+        counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
+    for name in ("base", "stay", "hours_scheduled", "hours_attended"):
+        if name in plan and (plan[name].get("nonnull") is None or plan[name]["nonnull"] in counts.columns):
+            counts.collapse(**plan[name])
+    for columns in (("time_discharge_days", "event_discharge"), ("in_treatment", "discharge_reason")):
+        if set(columns) <= set(counts.columns):  # (analysis.report.benchmark_estimates)
+            counts.collapse([by, *columns])
+    if gate is not None:
+        gate.wait()
+    horizons = (after or {}).get("horizons")
+    if horizons is not None:  # the publication's survival rows (with its relapse horizons), as compute_raw asks
+        whole = tuple(int(h) if float(h).is_integer() else float(h) for h in horizons)
+        for name, request in raw_requests(counts, by, whole).items():
+            if name.startswith("survival_") and name != f"survival_{after.get('origin')}":  # (the report's: held)
+                counts.collapse(**request)
+    if by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= set(counts.columns):
+        counts.step_downs()
+    for name in ("completion", "relapse", "median_stay"):
+        if f"trend_{name}" in plan:
+            counts.collapse(**plan[f"trend_{name}"])
 
 
 def _number_list(text: str) -> list[float]:
@@ -56,6 +93,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.engine.ahead import compute_ahead
     from analysis.report import outcomes_report
 
     if args.min_cell < 1:
@@ -74,9 +112,16 @@ def run(args: argparse.Namespace) -> int:
         by = result.resolve_column(result.by) if result.by else "level_of_care"
         adjust = [result.resolve_column(c.strip()) for c in args.adjust.split(",") if c.strip()]
         cohort = result.engine.counts()  # only aggregates leave the engine (analysis.counts)
-        report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
-                                 adjust=adjust, reference=args.reference, groups=groups,
-                                 time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
+        # the publication's largest queries computed in a thread meanwhile (analysis.engine.ahead: the same results)
+        gate, after = threading.Event(), {}
+        compute_ahead(result.engine, lambda shadow: publication_queries(shadow, by, gate, after), gate)
+        try:
+            report = outcomes_report(cohort, by=by, origin=args.origin, horizons=args.horizons, tau=args.tau,
+                                     adjust=adjust, reference=args.reference, groups=groups,
+                                     time_unit=result.time_unit, labels=result.display_names, min_cell=args.min_cell)
+            after.update(horizons=report.horizons, origin=report.origin)
+        finally:
+            gate.set()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -150,3 +150,22 @@ def test_step_downs_through_enum_codes_give_the_text_ones():
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert fast["n"].sum() == 5000 and fast["next_level"].notna().any() and fast["level_of_care"].dtype == object
     assert set(filtered["level_of_care"]) == set(fast["level_of_care"]) - {"op"}
+
+
+def test_enum_values_are_in_text_order_so_codes_sort_as_text():
+    with Engine.open(SAMPLE, today=TODAY) as engine:
+        stored = _stored(engine)
+        for col in ("level_of_care", "sex", "payer", "race_ethnicity"):
+            values = engine.backend.con.execute(
+                f"SELECT enum_range(NULL::{stored[col]})").fetchone()[0]
+            assert list(values) == sorted(values), col
+        # canonical level order (detox, inpatient, residential, ...) is not text order: the rows come in text order
+        cols = ["level_of_care", "sex", "payer", "race_ethnicity", "time_discharge_days", "event_discharge"]
+        fast = engine.collapse(cols)
+        labels, engine._labels = engine._labels, frozenset()
+        slow = engine.collapse(cols)
+        engine._labels = labels
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert len(fast) > 1000
+    assert [str(v) for v in fast["level_of_care"].drop_duplicates()] == sorted(
+        str(v) for v in fast["level_of_care"].dropna().unique())

@@ -36,11 +36,15 @@ def _expected(frame: pd.DataFrame) -> dict[str, list]:
             for c in frame.columns}
 
 
-def _read(source) -> dict[str, list]:
+def _read(source, defer_clean: bool = False) -> dict[str, list]:
+    from analysis.engine.sources import finish_cleaning
+
     backend = DuckDBBackend()
     try:
-        info = open_source(backend, source)
+        info = open_source(backend, source, defer_clean=defer_clean)
         assert info.has_row_numbers
+        if defer_clean:  # (cleaned in a thread: a Parquet file's view, a CSV path's table)
+            assert finish_cleaning(backend)
         cursor = backend.con.execute("SELECT * FROM source_rows ORDER BY _row")
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
@@ -65,6 +69,10 @@ def test_cleaning_equals_the_pandas_path_on_every_reader(tmp_path):
         got = _read(source)
         for col in frame.columns:
             assert got[col] == want[col], (source if not isinstance(source, bytes) else "bytes", col)
+    for source in (csv, parquet):  # the cleaning decided in a thread while the caller reads a sample
+        got = _read(source, defer_clean=True)
+        for col in frame.columns:
+            assert got[col] == want[col], (source, "deferred", col)
 
 
 def test_clean_columns_are_passed_as_stored(tmp_path):

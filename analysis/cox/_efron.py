@@ -18,6 +18,12 @@ def _binsum(idx: np.ndarray, vals: np.ndarray, size: int) -> np.ndarray:
     return np.column_stack([np.bincount(idx, weights=vals[:, j], minlength=size) for j in range(vals.shape[1])])
 
 
+def _binsum_scaled(idx: np.ndarray, X: np.ndarray, scale: np.ndarray, size: int) -> np.ndarray:
+    """``_binsum(idx, X * scale[:, None], size)`` a column at a time: the same products summed in the same order
+    (the same bits), without the rows x terms temporary (10M episodes' 1.07M covariate patterns: 171 MB a call)."""
+    return np.column_stack([np.bincount(idx, weights=X[:, j] * scale, minlength=size) for j in range(X.shape[1])])
+
+
 class _Efron:
     """Efron partial likelihood, score and information of one stratum, R ``coxfit6``/``zph1`` arithmetic.
 
@@ -71,9 +77,9 @@ class _Efron:
         t0 = np.bincount(rt, weights=inv2, minlength=m)
         t1 = np.bincount(rt, weights=f * inv2, minlength=m)
         t2 = np.bincount(rt, weights=f * f * inv2, minlength=m)
-        za = _binsum(self.pos, np.asfortranarray(self.X * r[:, None]), m + 1)
+        za = _binsum_scaled(self.pos, self.X, r, m + 1)
         abase = np.cumsum(za[::-1], axis=0)[::-1][1:]
-        bsum = _binsum(self.tdead, np.asfortranarray(self.Xd * rd[:, None]), m)
+        bsum = _binsum_scaled(self.tdead, self.Xd, rd, m)
         return loglik, dict(eta=eta, r=r, den=den, s0=s0, s1=s1, t0=t0, t1=t1, t2=t2, abase=abase, b=bsum)
 
     def score_info(self, pc, tw=None):

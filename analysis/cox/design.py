@@ -63,11 +63,14 @@ def ordered_levels(s: pd.Series) -> list:
     if isinstance(s.dtype, pd.CategoricalDtype):
         present = set(s.unique().tolist())
         return [c for c in s.cat.categories if c in present]
-    uniq = pd.unique(s)
+    return _sorted_levels(pd.unique(s).tolist())
+
+
+def _sorted_levels(uniq: list) -> list:
     try:
-        return sorted(uniq.tolist())
+        return sorted(uniq)
     except TypeError:
-        return sorted(uniq.tolist(), key=str)
+        return sorted(uniq, key=str)
 
 
 def find_level(levels: Sequence, wanted, col: str):
@@ -90,8 +93,15 @@ def _codes(s: pd.Series, levels: Sequence) -> np.ndarray:
 def categorical_variable(s: pd.Series, name: str, ref=None, *, first_is_default: bool = False,
                          counts: np.ndarray | None = None) -> Variable:
     """A categorical variable (no missing values in ``s``); ``counts`` are row frequencies (default 1)."""
-    levels = ordered_levels(s)
-    codes = _codes(s, levels)
+    found, uniq = (None, None) if isinstance(s.dtype, pd.CategoricalDtype) else pd.factorize(s, sort=False)
+    if found is not None and not (found < 0).any():
+        # one factorisation for both the levels (sorted, as ordered_levels) and the codes (as _codes)
+        levels = _sorted_levels(uniq.tolist())
+        lookup = {lev: i for i, lev in enumerate(levels)}
+        codes = np.array([lookup[u] for u in uniq], dtype=np.int64)[found]
+    else:
+        levels = ordered_levels(s)
+        codes = _codes(s, levels)
     boolean = pd.api.types.is_bool_dtype(s.dtype)
     if ref is not None:
         ref_level = find_level(levels, ref, name)

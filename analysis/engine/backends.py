@@ -98,8 +98,13 @@ class DuckDBBackend(Backend):
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None, **settings) -> None:
         self.con = con if con is not None else connect_duckdb(**settings)
+        self.ahead = None  # results computed ahead in a thread (analysis.engine.ahead), or None
 
     def query(self, sql: str) -> pd.DataFrame:
+        if self.ahead is not None:
+            frame = self.ahead.claim(sql)
+            if frame is not None:
+                return frame
         return self.con.execute(sql).df()
 
     def execute(self, sql: str) -> None:
@@ -112,7 +117,14 @@ class DuckDBBackend(Backend):
         rows = self.con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         return {r[0]: str(r[1]).upper() for r in rows}
 
+    def forget_ahead(self) -> None:
+        """Stop the queries computed ahead and drop their results (:mod:`analysis.engine.ahead`)."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            ahead.stop()
+
     def close(self) -> None:
+        self.forget_ahead()
         pending = getattr(self, "pending", None)  # (a source's text cleaning still running in a thread)
         if pending is not None:
             self.pending = None

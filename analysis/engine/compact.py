@@ -77,7 +77,9 @@ def _plan(backend: DuckDBBackend, built: EpisodesSQL,
         return None
     types = backend.columns("episodes")
     flags = [f.flag for f in built.flags if f.flag in types]
-    labels = {c: v for c, v in _labels(backend, built, types, source_types).items() if v}
+    # each ENUM's values in text order (code point order, which is UTF-8's byte order and DuckDB's for text), so that
+    # ordering by its codes is ordering by the text (Engine.collapse sorts codes, not strings)
+    labels = {c: sorted(v) for c, v in _labels(backend, built, types, source_types).items() if v}
     stored, view, enums = [], [], []
     for col in types:
         if col in flags:

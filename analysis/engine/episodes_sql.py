@@ -498,24 +498,42 @@ _DUPLICATES = "_duplicate_ids"
 class _DuplicateIds:
     """The episode ids of ``source_rows`` used more than once and the first row of each, as the table
     :data:`_DUPLICATES`, made in a thread on a cursor of its own (one aggregate over every id: the largest
-    operator of the check; it runs while the lookups are parsed in Python, DuckDB letting go of the GIL)."""
+    operator of the check; it runs while the lookups are parsed in Python, DuckDB letting go of the GIL).
+
+    In two steps: the ids used more than once (``GROUP BY id HAVING count(*) > 1``, no other aggregate), then the
+    first row of those ids only (a second pass, when there are some). The first row as an aggregate of every id
+    (``min(_row)`` beside the count) took 2.7 s at 10M distinct ids against 1.0 s without it."""
 
     def __init__(self, b: _Builder, text: bool) -> None:
         import threading
 
         raw_id = quote(b.src["episode_id"])
         key = raw_id if text else f"CAST({raw_id} AS VARCHAR)"
-        self._sql = (f"CREATE OR REPLACE TABLE {_DUPLICATES} AS SELECT {key} AS id, min(_row) AS first_row "
-                     f"FROM source_rows WHERE {raw_id} IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        self._used_twice = (f"CREATE OR REPLACE TEMPORARY TABLE _ids_used_twice AS SELECT {key} AS id FROM source_rows "
+                            f"WHERE {raw_id} IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        self._first = (f"CREATE OR REPLACE TABLE {_DUPLICATES} AS SELECT {key} AS id, min(_row) AS first_row "
+                       f"FROM source_rows WHERE {raw_id} IS NOT NULL AND {key} IN (SELECT id FROM _ids_used_twice) "
+                       "GROUP BY 1")
         self._con = b.backend.con
         self._cursor = self._con.cursor()
         self._error: BaseException | None = None
+        self._found = False
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _make(self, con) -> None:
+        con.execute(self._used_twice)
+        self._found = con.execute("SELECT count(*) FROM _ids_used_twice").fetchone()[0] > 0
+        if self._found:
+            con.execute(self._first)
+        else:  # (nothing reads it: no row can break the rule)
+            con.execute(f"CREATE OR REPLACE TABLE {_DUPLICATES} AS SELECT id, CAST(NULL AS BIGINT) AS first_row "
+                        "FROM _ids_used_twice")
+        con.execute("DROP TABLE IF EXISTS _ids_used_twice")
+
     def _run(self) -> None:
         try:
-            self._cursor.execute(self._sql)
+            self._make(self._cursor)
         except BaseException as exc:  # re-raised by any(), in the caller's thread
             self._error = exc
         finally:
@@ -527,10 +545,10 @@ class _DuplicateIds:
 
         self._thread.join()
         if isinstance(self._error, duckdb.CatalogException):  # a source registered on this connection only
-            self._con.execute(self._sql)                       # (uploaded bytes as Arrow): made here instead
+            self._make(self._con)                              # (uploaded bytes as Arrow): made here instead
         elif self._error is not None:
             raise self._error
-        return self._con.execute(f"SELECT count(*) FROM {_DUPLICATES}").fetchone()[0] > 0
+        return self._found
 
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
