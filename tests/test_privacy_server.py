@@ -162,22 +162,31 @@ class DiskWatcher:
 
     def _fd_targets(self) -> set[str]:
         """Open files of the process; read-only opens of the installed packages (the static files the
-        server sends to the browser, lazily opened) are left out: they cannot hold an upload."""
+        server sends to the browser, lazily opened) are left out: they cannot hold an upload. The flags are read
+        before the target, so a file closed in between (a static file just sent) is skipped, not counted as
+        written."""
         out = set()
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{self.pid}/fd"):
+                writable = self._writable(fd)
+                if writable is None:  # closed meanwhile
+                    continue
                 with contextlib.suppress(OSError):
                     target = os.readlink(f"/proc/{self.pid}/fd/{fd}")
-                    if target.startswith(self._installed) and not self._writable(fd):
+                    if target.startswith(self._installed) and not writable:
                         continue
                     out.add(target)
         return out
 
-    def _writable(self, fd: str) -> bool:
-        with contextlib.suppress(OSError), open(f"/proc/{self.pid}/fdinfo/{fd}") as f:
-            for line in f:
-                if line.startswith("flags:"):
-                    return int(line.split()[1], 8) & (os.O_WRONLY | os.O_RDWR) != 0
+    def _writable(self, fd: str) -> bool | None:
+        """Whether ``fd`` is open for writing (None: it is no longer open)."""
+        try:
+            with open(f"/proc/{self.pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("flags:"):
+                        return int(line.split()[1], 8) & (os.O_WRONLY | os.O_RDWR) != 0
+        except OSError:
+            return None
         return True
 
     def _suspicious(self, target: str) -> bool:
