@@ -340,8 +340,7 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                     one = Context(ds, spec, "level_of_care", origin, ctx.min_cell, apply_filters(ds.cohort, spec))
                 if one.n < one.min_cell:
                     continue
-                for step, args in ((publication, (one,)), (_view, (one, "overview", origin)),
-                                   (_view, (one, "trends", None)), (_predraw, (one,))):
+                for step, args in _warm_steps(one, origin):
                     if not _wait_for_idle() or stopping():
                         return
                     step(*args)
@@ -349,6 +348,13 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                 log.debug("prewarm %s", level, exc_info=True)
 
     background(run, "continuum-prewarm")
+
+
+def _warm_steps(ctx: Context, origin: str) -> tuple:
+    """What the background work computes for a view, step by step: its publication, Overview, trends and the
+    Overview's still charts."""
+    return ((publication, (ctx,)), (_view, (ctx, "overview", origin)), (_view, (ctx, "trends", None)),
+            (_predraw, (ctx,)))
 
 
 def _predraw(ctx: Context) -> None:
@@ -392,8 +398,7 @@ def warm_sample() -> None:
                 return
             origin = choose_origin(ds.cohort)[0]
             whole = Context(ds, FilterSpec(), "level_of_care", origin, DEFAULT_MIN_CELL, ds.cohort)
-            for step, args in ((publication, (whole,)), (_view, (whole, "overview", origin)),
-                               (_view, (whole, "trends", None)), (_predraw, (whole,))):
+            for step, args in _warm_steps(whole, origin):
                 if stopping():
                     return
                 step(*args)
