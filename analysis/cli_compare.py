@@ -14,7 +14,6 @@ import json
 import sys
 
 from analysis.cli import add_file_arguments, load_from_args
-from analysis.cli_outcomes import outcomes_columns
 from analysis.cohort import ORIGINS
 from analysis.comparison.bootstrap import DEFAULT_SEED
 from analysis.suppression import DEFAULT_MIN_CELL
@@ -108,12 +107,10 @@ def run(args: argparse.Namespace) -> int:
         refs = {result.resolve_column(k): v for k, v in refs.items()}
         if cluster not in (None, "auto"):
             cluster = result.resolve_column(cluster)
-        # the engine hands over the cohort's rows of only the columns the comparison and its publication read
-        extra = [*adjust, *([cluster] if cluster not in (None, "auto") else [])]
-        cohort = result.engine.frame(outcomes_columns(result.engine.columns, by, extra))
         # the output step: the comparison published with the counts of the cohort (analysis.disclosure), the
-        # same function the page uses
-        view = publish_comparison(cohort, by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin,
+        # same function the page uses; its publication reads the engine's collapsed counts, and only the two
+        # groups' rows of the columns the comparison reads leave the engine
+        view = publish_comparison(result.engine.counts(), by=by, a=args.a, b=args.b, adjust=adjust, origin=args.origin,
                                   min_cell=args.min_cell, cluster=cluster, time_unit=result.time_unit,
                                   reference_levels=refs, estimand=args.estimand, trim=args.trim, tau=args.tau,
                                   horizons=args.horizons, windows=args.windows, bootstrap=args.bootstrap,

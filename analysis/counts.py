@@ -63,6 +63,10 @@ class CohortCounts(Protocol):
     def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The cohort's rows (only ``columns``): for the few statistics that need rows (propensity models)."""
 
+    def rows_of(self, columns: Sequence[str], by: str, groups: Sequence) -> pd.DataFrame:
+        """The rows of the episodes whose ``by`` is one of ``groups`` (as ``match_group`` matches them), only
+        ``columns`` (those the cohort has): what a comparison of two groups reads."""
+
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         """:func:`analysis.retention.step_downs` (rates, flows): episodes of a client in sequence."""
 
@@ -112,6 +116,15 @@ class FrameCounts:
 
     def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         return self.cohort if columns is None else self.cohort[_present(columns, self.columns)]
+
+    def rows_of(self, columns: Sequence[str], by: str, groups: Sequence) -> pd.DataFrame:
+        from analysis.comparison.population import match_group
+
+        values = self.cohort[by]
+        keep = np.zeros(len(values), dtype=bool)
+        for g in groups:
+            keep |= match_group(values, g)
+        return self.cohort.loc[keep, _present(columns, self.columns)]
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.retention import step_downs
@@ -310,6 +323,12 @@ class EngineCounts:
         if self.where:
             raise NotImplementedError("The rows of a difference of two filter settings are not fetched.")
         return self.engine.frame(columns, self.spec)
+
+    def rows_of(self, columns: Sequence[str], by: str, groups: Sequence) -> pd.DataFrame:
+        if self.where:
+            raise NotImplementedError("The rows of a difference of two filter settings are not fetched.")
+        return self.engine.frame(_present(columns, self.columns), self.spec,
+                                 where=self.engine.group_condition(by, groups))
 
     def step_downs(self, window_days: float = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
         from analysis.engine.backends import DuckDBBackend

@@ -155,3 +155,18 @@ def test_benchmark_estimates_of_a_subset_of_groups(cohort):
     assert_same(both, benchmark_estimates(sub))
     rel = both[(both["group"] == "all") & (both["metric"] == "relapse") & both["horizon_days"].notna()]
     assert int(rel["n"].iloc[0]) == int(sub["time_discharge_days"].notna().sum())
+
+
+@pytest.mark.parametrize(("by", "groups"), [("level_of_care", ["iop", "residential"]), ("site", ["North Clinic"]),
+                                            ("co_occurring", [True]), ("prior_treatments", [0, "2"])])
+def test_rows_of_two_groups_from_engine_equal_the_pandas_rows(cohort, engine, by, groups):
+    """A comparison takes only its groups' rows: the engine's (matched on the text of the column's values) are
+    the pandas cohort's rows of those groups, in file order, in the pandas dtypes."""
+    cols = [by, "time_discharge_days", "event_discharge", "age", "client_id"]
+    mine = engine.counts().rows_of(cols, by, groups)
+    theirs = FrameCounts(cohort).rows_of(cols, by, groups)
+    assert len(mine) == len(theirs) > 0
+    assert len(theirs) < len(cohort)
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), theirs.reset_index(drop=True), check_categorical=False)
+    none = engine.counts().rows_of(cols, by, ["no such group"])
+    assert len(none) == 0 and list(none.columns) == cols

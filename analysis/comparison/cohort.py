@@ -34,21 +34,24 @@ def _cluster_codes(cohort: pd.DataFrame, keep: pd.Series, cluster) -> tuple[str 
 
 def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str | None = None,
                    cluster: str | None = "auto", time_unit: str = "days",
-                   reference_levels: Mapping[str, object] | None = None, **options) -> Comparison:
+                   reference_levels: Mapping[str, object] | None = None, origin_reason: str | None = None,
+                   **options) -> Comparison:
     """:func:`~analysis.comparison.core.compare_groups` on a cohort table from ``analysis.cohort.derive_cohort``.
 
     Follow-up is the cohort's time to relapse from ``origin`` (admission or discharge; default as
     ``analysis.cohort.choose_origin``: discharge where the file records it, else admission, and the result
     says why in ``origin_reason``), converted from days
     to ``time_unit`` (1 week = 7 days, 1 month = 30.4375, 1 year = 365.25; Cox models and curves do not
-    depend on the unit, horizons and the restricted mean are read in it). ``cluster="auto"`` clusters the
+    depend on the unit, horizons and the restricted mean are read in it); ``origin_reason``: the reason for an
+    ``origin`` the caller has already chosen (:func:`analysis.cohort.choose_origin` on the whole cohort), so that
+    ``cohort`` may be only the compared groups' rows and columns. ``cluster="auto"`` clusters the
     robust variances on ``client_id`` when some person has more than one of the compared episodes (their
     episodes are not independent), else none; None for none, or a column name. Other options go to
     ``compare_groups`` (estimand, trim, tau, horizons, windows, conf_level).
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"The time unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
-    origin, why = choose_origin(cohort, origin)
+    origin, why = (origin, origin_reason) if origin_reason is not None and origin else choose_origin(cohort, origin)
     time_col, event_col = survival_columns(origin)
     missing = [c for c in [by, *adjust] if c not in cohort.columns]
     if missing:

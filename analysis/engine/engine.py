@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
+from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, literal, quote
 from analysis.engine.cohort_sql import COHORT_DTYPES, cohort_select
 from analysis.engine.compact import materialise
 from analysis.engine.episodes_sql import (
@@ -374,16 +374,18 @@ class Engine:
         return _restore(frame.drop(columns=[c for c in ("_row",) if c in frame.columns]), self.shape,
                         self.extra_types)
 
-    def frame(self, columns: Sequence[str] | None = None, spec: FilterSpec | None = None) -> pd.DataFrame:
+    def frame(self, columns: Sequence[str] | None = None, spec: FilterSpec | None = None, *,
+              where: str | None = None) -> pd.DataFrame:
         """The cohort's rows (file order where the source has one) with only ``columns`` (default all), in
         the pandas path's dtypes and with its ``attrs`` (shape, time unit, as_of): what a statistic that
-        needs rows (a propensity model, the review) is given, narrow."""
+        needs rows (a propensity model, the review) is given, narrow. ``where``: an extra SQL condition
+        (e.g. :meth:`group_condition`)."""
         cols = list(self.columns if columns is None else dict.fromkeys(columns))
         missing = [c for c in cols if c not in self.columns]
         if missing:
             raise EngineError(f"There is no column {', '.join(repr(m) for m in missing)} in the data.")
         order = "ORDER BY _row" if "_row" in self.backend.columns("cohort") else ""
-        sql = f"SELECT {', '.join(quote(c) for c in cols)} FROM cohort WHERE {self.where(spec)} {order}"
+        sql = f"SELECT {', '.join(quote(c) for c in cols)} FROM cohort WHERE {self.where(spec, where)} {order}"
         if isinstance(self.backend, DuckDBBackend):
             frame = self.backend.con.sql(sql).to_arrow_table().to_pandas()
         else:
@@ -393,6 +395,25 @@ class Engine:
         if self.as_of is not None:
             frame.attrs["as_of"] = self.as_of
         return frame
+
+    def group_condition(self, column: str, groups: Sequence) -> str:
+        """SQL condition: ``column`` holds one of ``groups``, matched as the pandas path matches a group (its
+        value, or its text: :func:`analysis.comparison.population.match_group`) on the column's distinct values
+        read back in the cohort's dtype; compared as the engine's own text of those values."""
+        from analysis.comparison.population import match_group
+
+        if column not in self.columns:
+            raise EngineError(f"There is no column {column!r} in the data.")
+        q = quote(column)
+        found = self.backend.query(f"SELECT DISTINCT {q} AS {q}, CAST({q} AS VARCHAR) AS _text FROM cohort "
+                                   f"WHERE {q} IS NOT NULL")
+        texts = found.pop("_text")
+        values = _restore(found, self.shape, self.extra_types)[column]
+        hit = np.zeros(len(values), dtype=bool)
+        for g in groups:
+            hit |= match_group(values, g)
+        chosen = sorted({str(t) for t in texts[hit]})
+        return f"CAST({q} AS VARCHAR) IN ({', '.join(literal(t) for t in chosen)})" if chosen else "FALSE"
 
     def rule_counts(self) -> pd.DataFrame:
         """Rows flagged per validation rule and column (see :func:`analysis.engine.episodes_sql.rule_counts`)."""

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.casemix import standardized_differences
-from analysis.cohort import survival_columns
+from analysis.cohort import choose_origin, survival_columns
 from analysis.cox import CoxResult, fit_cox
 from analysis.disclosure import Publication, PublishedCount, PublishedTable, TableSpec, ref
 from analysis.disclosure.cells import cell_id
@@ -227,7 +227,7 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
                     time_unit: str = "days", cluster: str | None = "auto",
                     reference_levels: Mapping[str, object] | None = None, risk_days: Sequence[float] = RISK_DAYS,
                     bootstrap: int = 0, seed: int | None = None, labels: Mapping[str, str] | None = None,
-                    group_names: Mapping[str, str] | None = None) -> FairComparison:
+                    group_names: Mapping[str, str] | None = None, rows: pd.DataFrame | None = None) -> FairComparison:
     """The comparison of ``a`` with ``b`` on the publication's cohort, published (see the module docstring).
 
     ``labels`` names columns in the summary (the file's own names); ``group_names`` ``{"a": .., "b": ..}`` the
@@ -253,11 +253,16 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
                              "or their number is hidden to protect a small count. Choose another.")
     a = next(v for v in visible if str(v) == str(a))
     b = next(v for v in visible if str(v) == str(b))
-    cohort = pub.raw.cohort
+    counts = pub.raw.counts
+    # only the two groups' rows of the columns the comparison reads leave the engine (10M episodes: not the
+    # cohort's every row and column)
+    cohort = rows if rows is not None else counts.rows_of(
+        comparison_columns(counts.columns, by, origin, covariates, cluster), by, [a, b])
     options = {"estimand": estimand, "trim": trim, "tau": tau, "horizons": horizons, "windows": windows}
     cmp = compare_cohort(cohort, by=by, a=a, b=b, adjust=list(covariates), origin=origin, cluster=cluster,
                          time_unit=time_unit, reference_levels=reference_levels, bootstrap=bootstrap,
-                         seed=DEFAULT_SEED if seed is None else seed, **options)
+                         seed=DEFAULT_SEED if seed is None else seed,
+                         origin_reason=choose_origin(counts.probe(), origin)[1], **options)
     unit_days = 1.0 if time_unit == "days" else float(DAYS_IN[time_unit])
     time_col, event_col = survival_columns(origin)
     rows = cmp.population.data
@@ -667,6 +672,15 @@ def _cnt(x) -> int | None:
     return None if x is None or x != x else int(round(float(x)))
 
 
+def comparison_columns(columns: Sequence[str], by: str, origin: str, covariates: Sequence[str],
+                       cluster: str | None = "auto") -> list[str]:
+    """The cohort columns a comparison of two groups reads (of ``columns``, the cohort's): the grouping, the
+    origin's time and event, the covariates and the cluster (``client_id`` for ``"auto"``)."""
+    time_col, event_col = survival_columns(origin)
+    extra = ["client_id"] if cluster == "auto" else ([cluster] if cluster else [])
+    return [c for c in dict.fromkeys([by, time_col, event_col, *covariates, *extra]) if c in set(columns)]
+
+
 def comparison_days(cohort: pd.DataFrame, *, by: str, a, b, origin: str, time_unit: str = "days",
                     tau: float | None = None, horizons: Sequence[float] | None = None,
                     windows: Sequence[float] | None = None, adjust: Sequence[str] = ()) -> tuple[list, list]:
@@ -697,33 +711,39 @@ def comparison_days(cohort: pd.DataFrame, *, by: str, a, b, origin: str, time_un
     return hz, days
 
 
-def publish_comparison(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str] = (), origin: str | None = None,
+def publish_comparison(cohort, *, by: str, a, b, adjust: Sequence[str] = (), origin: str | None = None,
                        min_cell: int | None = None, time_unit: str = "days", tau: float | None = None,
                        horizons: Sequence[float] | None = None, windows: Sequence[float] | None = None,
                        **options) -> FairComparison:
     """The published comparison of a whole cohort (the command line): a publication grouped by ``by`` that holds
     the comparison's days (:func:`comparison_days`), then :func:`fair_comparison` on it, with the numbers at
-    risk at 0 and the horizons."""
+    risk at 0 and the horizons.
+
+    ``cohort``: a pandas cohort or a :class:`analysis.counts.CohortCounts` (an engine's cohort): the publication
+    reads its collapsed counts, and only the two groups' rows of the comparison's columns are fetched."""
     from analysis.cohort import choose_origin
+    from analysis.comparison.population import _columns, check_groups_present, match_group
+    from analysis.counts import as_counts
     from analysis.suppression import DEFAULT_MIN_CELL
 
-    missing = [c for c in [by, *adjust] if c not in cohort.columns]
+    counts = as_counts(cohort)
+    missing = [c for c in [by, *adjust] if c not in counts.columns]
     if missing:
-        from analysis.comparison.population import _columns
-
-        raise ValueError(f"No such column: {', '.join(missing)}. The data has: {_columns(cohort)}.")
-    from analysis.comparison.population import check_groups_present, match_group
-
+        raise ValueError(f"No such column: {', '.join(missing)}. The data has: "
+                         f"{_columns(pd.DataFrame(columns=list(counts.columns)))}.")
     if str(a) == str(b):
         raise ValueError("The two groups to compare must differ.")
-    check_groups_present(cohort, by, (a, match_group(cohort[by], a)), (b, match_group(cohort[by], b)))
-    origin, why = choose_origin(cohort, origin)
-    hz, days = comparison_days(cohort, by=by, a=a, b=b, origin=origin, time_unit=time_unit, tau=tau,
+    present = counts.collapse([by])
+    check_groups_present(present, by, (a, match_group(present[by], a)), (b, match_group(present[by], b)))
+    origin, why = choose_origin(counts.probe(), origin)
+    rows = counts.rows_of(comparison_columns(counts.columns, by, origin, adjust, options.get("cluster", "auto")),
+                          by, [a, b])
+    hz, days = comparison_days(rows, by=by, a=a, b=b, origin=origin, time_unit=time_unit, tau=tau,
                                horizons=horizons, windows=windows, adjust=adjust)
-    pub = Publication.build(cohort, by=by, min_cell=DEFAULT_MIN_CELL if min_cell is None else min_cell,
+    pub = Publication.build(counts, by=by, min_cell=DEFAULT_MIN_CELL if min_cell is None else min_cell,
                             horizons=[d for d in days if d > 0], days=days)
     view = fair_comparison(pub, a, b, origin, list(adjust), tau=tau, horizons=horizons, windows=windows,
-                           time_unit=time_unit, risk_days=(0, *hz), **options)
+                           time_unit=time_unit, risk_days=(0, *hz), rows=rows, **options)
     return dataclasses.replace(view, result=dataclasses.replace(view.result, origin_reason=why))
 
 
