@@ -197,3 +197,33 @@ def test_invalid_input_raises(change, kwargs, message):
         d.loc[d.index[0], "w"] = 0.0
     with pytest.raises(ValueError, match=message):
         fit_cox(d, **{**SYN_ARGS, **kwargs})
+
+
+def test_sums_over_design_patterns_equal_sums_over_rows():
+    """Rows of few distinct design rows are summed per pattern (likelihood, score, information, PH test pieces):
+    the same numbers as the sums over the rows, to rounding."""
+    from analysis.cox._efron import build_strata, newton
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    levels = rng.integers(0, 4, n)
+    X = np.column_stack([(levels == k).astype(float) for k in (1, 2, 3)] + [rng.integers(0, 2, n).astype(float)])
+    time = rng.integers(1, 60, n).astype(float)
+    dead = rng.random(n) < 0.6
+    w, count = np.ones(n), rng.integers(1, 4, n).astype(float)
+    pattern = levels * 2 + X[:, 3].astype(int)
+    strata = rng.integers(0, 2, n)
+    for s in (None, strata):
+        by_rows = build_strata(time, dead, X, w, count, s)
+        by_patterns = build_strata(time, dead, X, w, count, s, pattern=pattern)
+        assert all(ef.pattern is not None for ef in by_patterns.parts)
+        assert all(ef.pattern is None for ef in by_rows.parts)
+        beta = np.array([0.3, -0.2, 0.1, 0.4])
+        (ll_r, pc_r), (ll_p, pc_p) = by_rows.evaluate(beta), by_patterns.evaluate(beta)
+        assert ll_p == pytest.approx(ll_r, rel=1e-13)
+        tw = [np.linspace(0, 1, ef.m) for ef in by_rows.parts]
+        for t in (None, tw):
+            (u_r, i_r), (u_p, i_p) = by_rows.score_info(pc_r, t), by_patterns.score_info(pc_p, t)
+            np.testing.assert_allclose(u_p, u_r, rtol=1e-11, atol=1e-9)
+            np.testing.assert_allclose(i_p, i_r, rtol=1e-11)
+        np.testing.assert_allclose(newton(by_patterns, 4).beta, newton(by_rows, 4).beta, rtol=1e-10)

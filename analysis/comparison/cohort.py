@@ -61,7 +61,7 @@ def compare_cohort(cohort: pd.DataFrame, *, by: str, a, b, adjust: Sequence[str]
     keep = pd.Series(in_a | in_b, index=cohort.index)
     cluster_col, codes = _cluster_codes(cohort, keep, cluster)
     cols = list(dict.fromkeys([by, time_col, event_col, *adjust]))
-    data = cohort.loc[keep, cols]
+    data = cohort[cols] if bool(keep.all()) else cohort.loc[keep, cols]  # (the groups' rows only: no copy)
     if cluster_col:
         data = data.assign(**{cluster_col: codes})
     if time_unit != "days":

@@ -9,11 +9,18 @@ from analysis.comparison.adjusted_survival import weighted_km
 from analysis.comparison.balance import balance_table
 from analysis.comparison.bootstrap import DEFAULT_SEED, bootstrap_contrasts
 from analysis.comparison.evalue import e_value_hr
-from analysis.comparison.hazards import adjusted_cox, ph_verdict, weighted_cox, window_hazard_ratios
+from analysis.comparison.hazards import (
+    adjusted_cox,
+    collapsed_population,
+    ph_verdict,
+    weighted_cox,
+    window_hazard_ratios,
+)
 from analysis.comparison.population import comparison_population
 from analysis.comparison.propensity import fit_propensity
 from analysis.comparison.result import Comparison
 from analysis.comparison.weights import propensity_weights
+from analysis.counts import COUNT
 
 __all__ = ["TIME_UNITS", "compare_groups"]
 
@@ -107,10 +114,13 @@ def compare_groups(data: pd.DataFrame, *, group_col: str, a, b, time_col: str, e
 
     wcox = weighted_cox(rows, time_col=time_col, event_col=event_col, weights=w, cluster_col=cluster_col,
                         conf_level=conf_level)
-    acox = adjusted_cox(rows, time_col=time_col, event_col=event_col, covariates=covariates,
-                        reference_levels=reference_levels, conf_level=conf_level)
-    windows_hr = window_hazard_ratios(rows, time_col=time_col, event_col=event_col, cuts=win, covariates=covariates,
-                                      reference_levels=reference_levels, conf_level=conf_level, start=acox)
+    # the model-based fits need no row of its own (no weight, no cluster): one row per pattern with its count
+    patterns = collapsed_population(rows, time_col=time_col, event_col=event_col, covariates=covariates)
+    acox = adjusted_cox(patterns, time_col=time_col, event_col=event_col, covariates=covariates,
+                        reference_levels=reference_levels, conf_level=conf_level, count_col=COUNT)
+    windows_hr = window_hazard_ratios(patterns, time_col=time_col, event_col=event_col, cuts=win,
+                                      covariates=covariates, reference_levels=reference_levels, conf_level=conf_level,
+                                      start=acox, count_col=COUNT)
     # the hazard ratio is over all follow-up: is relapse common (> 15%) by its end, in either group?
     share = float(max(1 - km.a.surv[-1], 1 - km.b.surv[-1]))
     ev = e_value_hr(wcox.hr, wcox.lower, wcox.upper, outcome_share=share)

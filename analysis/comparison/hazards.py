@@ -23,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.cox import CoxResult, fit_cox
+from analysis.counts import COUNT
+from analysis.cox import CoxResult, design, fit_cox
 
-__all__ = ["HazardRatio", "WindowHazards", "weighted_cox", "adjusted_cox", "window_hazard_ratios", "ph_verdict"]
+__all__ = ["HazardRatio", "WindowHazards", "weighted_cox", "adjusted_cox", "collapsed_population",
+           "window_hazard_ratios", "ph_verdict"]
 
 _PH_ALPHA = 0.05
 
@@ -74,12 +76,29 @@ def weighted_cox(pop: pd.DataFrame, *, time_col: str, event_col: str, weights: n
     return _ratio(fit, "weighted")
 
 
+def collapsed_population(pop: pd.DataFrame, *, time_col: str, event_col: str, covariates: Sequence[str]) -> pd.DataFrame:
+    """One row per distinct (time, event, group, covariates) of the population with :data:`COUNT` episodes: the
+    input of the model-based fits (the same likelihood; :func:`fit_cox` collapses so itself, and this saves it and
+    the window split from handling millions of rows). Rows in order of first appearance."""
+    cols = list(dict.fromkeys([time_col, event_col, "in_a", *covariates]))
+    parts = []
+    for c in cols:
+        s = pop[c]
+        parts.append(s.cat.codes.to_numpy().astype(np.int64) if isinstance(s.dtype, pd.CategoricalDtype)
+                     else design.value_codes(s))
+    first, _, count = design.collapse(design.pattern_key(parts))
+    out = pop.iloc[first][cols].reset_index(drop=True)
+    out[COUNT] = count.astype(np.int64)
+    return out
+
+
 def adjusted_cox(pop: pd.DataFrame, *, time_col: str, event_col: str, covariates: Sequence[str],
-                 reference_levels=None, conf_level: float = 0.95) -> HazardRatio:
-    """Covariate-adjusted (unweighted) Cox hazard ratio of A vs B, model-based interval."""
+                 reference_levels=None, conf_level: float = 0.95, count_col: str | None = None) -> HazardRatio:
+    """Covariate-adjusted (unweighted) Cox hazard ratio of A vs B, model-based interval (``count_col``: rows of
+    :func:`collapsed_population`)."""
     fit = fit_cox(_frame(pop, time_col, event_col), time_col="_time", event_col="_event", group_col="_group",
                   covariates=list(covariates), reference_levels=reference_levels, conf_level=conf_level,
-                  with_concordance=False)
+                  count_col=count_col, with_concordance=False)
     return _ratio(fit, "covariate-adjusted")
 
 
@@ -104,22 +123,23 @@ class WindowHazards:
 
 def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cuts: Sequence[float],
                          covariates: Sequence[str], reference_levels=None, conf_level: float = 0.95,
-                         start: HazardRatio | None = None) -> WindowHazards:
+                         start: HazardRatio | None = None, count_col: str | None = None) -> WindowHazards:
     """Hazard ratio of A vs B in each window ``(cuts[k], cuts[k+1]]`` (the first window includes time 0).
 
     ``start``: the covariate-adjusted fit, whose coefficients start the Newton-Raphson iterations (the
-    same maximum, fewer iterations)."""
+    same maximum, fewer iterations). ``count_col``: rows of :func:`collapsed_population` (episodes per row)."""
     cuts = [float(c) for c in cuts]
     if len(cuts) < 2 or cuts[0] != 0 or any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
         raise ValueError("Window limits must start at 0 and increase, e.g. 0,30,90,365.")
     t = pop[time_col].to_numpy(dtype="float64")
     rel = pop[event_col].to_numpy() == 1
     in_a = pop["in_a"].to_numpy()
+    n = pop[count_col].to_numpy(dtype="float64") if count_col else np.ones(len(pop))
     pieces, rows, notes = [], [], []
     for k, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
         enter = t >= lo if k == 0 else t > lo
         ev = enter & rel & (t <= hi)
-        counts = {g: (int((enter & m).sum()), int((ev & m).sum())) for g, m in (("a", in_a), ("b", ~in_a))}
+        counts = {g: (int(n[enter & m].sum()), int(n[ev & m].sum())) for g, m in (("a", in_a), ("b", ~in_a))}
         rows.append({"from_time": lo, "to_time": hi, "at_risk_a": counts["a"][0], "at_risk_b": counts["b"][0],
                      "events_a": counts["a"][1], "events_b": counts["b"][1]})
         has_a, has_b = counts["a"][1] > 0, counts["b"][1] > 0
@@ -131,7 +151,7 @@ def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cu
                 continue  # the window adds nothing to the likelihood
             keep = enter & (in_a if has_a else ~in_a)  # the limit as the window's coefficient runs to infinity
         piece = pop.loc[keep, list(covariates)].assign(
-            _time=np.minimum(t[keep], hi), _event=ev[keep].astype("float64"), _window=k)
+            _time=np.minimum(t[keep], hi), _event=ev[keep].astype("float64"), _window=k, _n=n[keep])
         for j in range(len(cuts) - 1):
             piece[f"_w{j}"] = ((j == k) & in_a[keep]).astype("float64")
         pieces.append(piece)
@@ -150,7 +170,7 @@ def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cu
             fit = fit_cox(split, time_col="_time", event_col="_event", group_col=None,
                           covariates=[*[f"_w{k}" for k in estimable], *covariates], reference_levels=reference_levels,
                           strata_col="_window", conf_level=conf_level, with_concordance=False, with_ph_test=False,
-                          init=init)
+                          init=init, count_col="_n")
         except ValueError as exc:  # e.g. too few people per window for the covariates
             notes.append(f"No window hazard ratios: {exc}")
             fit = None

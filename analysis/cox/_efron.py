@@ -33,9 +33,12 @@ class _Efron:
     ``sum(w * eta over deaths) - (deadwt / d) * sum_{k=1..d} log(R0 + (k / d) * D)``.
     """
 
-    def __init__(self, time, dead, X, w, count):
+    def __init__(self, time, dead, X, w, count, pattern=None, Xu=None):
         X = np.asfortranarray(X)  # column sums (bincount per column) read contiguous memory
         self.X, self.dead = X, dead
+        # rows of few distinct design rows (categorical covariates): sums over rows as sums over the patterns
+        # (``pattern``: each row's design row in ``Xu``), the same numbers without rows x terms products
+        self.pattern, self.Xu = (pattern, Xu) if pattern is not None and len(Xu) * 2 <= len(time) else (None, None)
         self.w = w
         self.cw = w * count
         self.dtimes = np.unique(time[dead])
@@ -57,10 +60,29 @@ class _Efron:
         self.f = k / self.d_int[self.rep_t]
         self.Xd = np.asfortranarray(X[dead])
         self.cwd = self.cw[dead]
+        if self.pattern is not None:
+            self.pattern_d = self.pattern[dead]
+            self.P = len(self.Xu)
+
+    def _by_time(self, idx: np.ndarray, vals: np.ndarray, size: int, dead_rows: bool = False) -> np.ndarray:
+        """``sum over rows (death rows) with idx == t of vals * x_row`` per t (size x terms): per (time, pattern)
+        then times the patterns' design rows when that table is small, else a column at a time."""
+        if self.pattern is not None and size * self.P <= 4_000_000:
+            pat = self.pattern_d if dead_rows else self.pattern
+            table = np.bincount(idx * self.P + pat, weights=vals, minlength=size * self.P).reshape(size, self.P)
+            return table @ self.Xu
+        return _binsum_scaled(idx, self.Xd if dead_rows else self.X, vals, size)
+
+    def _xt(self, vals: np.ndarray, dead_rows: bool = False) -> np.ndarray:
+        """``X' vals`` (or ``Xd' vals``)."""
+        if self.pattern is None:
+            return (self.Xd if dead_rows else self.X).T @ vals
+        pat = self.pattern_d if dead_rows else self.pattern
+        return self.Xu.T @ np.bincount(pat, weights=vals, minlength=self.P)
 
     def evaluate(self, beta):
         """Log-likelihood and the per-time pieces needed for the score and information."""
-        eta = self.X @ beta
+        eta = self.X @ beta if self.pattern is None else (self.Xu @ beta)[self.pattern]
         r = self.cw * np.exp(eta)
         m = self.m
         z = np.bincount(self.pos, weights=r, minlength=m + 1)
@@ -77,9 +99,9 @@ class _Efron:
         t0 = np.bincount(rt, weights=inv2, minlength=m)
         t1 = np.bincount(rt, weights=f * inv2, minlength=m)
         t2 = np.bincount(rt, weights=f * f * inv2, minlength=m)
-        za = _binsum_scaled(self.pos, self.X, r, m + 1)
+        za = self._by_time(self.pos, r, m + 1)
         abase = np.cumsum(za[::-1], axis=0)[::-1][1:]
-        bsum = _binsum_scaled(self.tdead, self.Xd, rd, m)
+        bsum = self._by_time(self.tdead, rd, m, dead_rows=True)
         return loglik, dict(eta=eta, r=r, den=den, s0=s0, s1=s1, t0=t0, t1=t1, t2=t2, abase=abase, b=bsum)
 
     def score_info(self, pc, tw=None):
@@ -91,11 +113,15 @@ class _Efron:
         hc = np.concatenate([[0.0], np.cumsum(h0)])
         v = pc["r"] * hc[self.pos]
         v[self.dead] += pc["r"][self.dead] * h1[self.tdead]
-        U = self.Xd.T @ (self.cwd * tw[self.tdead]) - self.X.T @ v
+        U = self._xt(self.cwd * tw[self.tdead], dead_rows=True) - self._xt(v)
         a, b = pc["abase"], pc["b"]
         g0, g1, g2 = wt * pc["t0"], wt * pc["t1"], wt * pc["t2"]
         ab = a.T @ (g1[:, None] * b)
-        info = (self.X.T @ (v[:, None] * self.X)) - (a.T @ (g0[:, None] * a) + ab + ab.T + b.T @ (g2[:, None] * b))
+        if self.pattern is None:
+            xvx = self.X.T @ (v[:, None] * self.X)
+        else:
+            xvx = self.Xu.T @ (np.bincount(self.pattern, weights=v, minlength=self.P)[:, None] * self.Xu)
+        info = xvx - (a.T @ (g0[:, None] * a) + ab + ab.T + b.T @ (g2[:, None] * b))
         return U, info
 
     def score_residuals(self, pc) -> np.ndarray:
@@ -146,15 +172,22 @@ class _Strata:
         return resid
 
 
-def build_strata(time, dead, X, w, count, strata: np.ndarray | None) -> _Strata:
-    """One :class:`_Efron` per stratum with deaths (strata without deaths add nothing to the fit)."""
+def build_strata(time, dead, X, w, count, strata: np.ndarray | None, pattern: np.ndarray | None = None) -> _Strata:
+    """One :class:`_Efron` per stratum with deaths (strata without deaths add nothing to the fit). ``pattern``:
+    each row's distinct design row (codes 0..P-1, e.g. the combination of categorical covariates), optional."""
+    Xu = None
+    if pattern is not None:
+        first = np.zeros(int(pattern.max()) + 1 if len(pattern) else 0, dtype=np.int64)
+        first[pattern[::-1]] = np.arange(len(pattern))[::-1]  # a row of each pattern
+        Xu = np.ascontiguousarray(X[first])
     if strata is None:
-        return _Strata([_Efron(time, dead, X, w, count)], [np.arange(len(time))])
+        return _Strata([_Efron(time, dead, X, w, count, pattern, Xu)], [np.arange(len(time))])
     parts, rows = [], []
     for s in np.unique(strata):
         idx = np.nonzero(strata == s)[0]
         if dead[idx].any():
-            parts.append(_Efron(time[idx], dead[idx], X[idx], w[idx], count[idx]))
+            parts.append(_Efron(time[idx], dead[idx], X[idx], w[idx], count[idx],
+                                None if pattern is None else pattern[idx], Xu))
             rows.append(idx)
     return _Strata(parts, rows)
 

@@ -252,7 +252,8 @@ def fit_cox(
     counts_all = _row_counts(df, count_col)
     ok = df.notna().all(axis=1).to_numpy()
     n_dropped = int(counts_all[~ok].sum())
-    df = df[ok]
+    if not ok.all():  # (millions of rows: no copy when nothing is missing)
+        df = df[ok]
     if groups is not None and group_col is not None:
         df = _select_groups(df, group_col, groups)
     counts = _row_counts(df, count_col)
@@ -304,7 +305,9 @@ def fit_cox(
     X = X - (count @ X) / count.sum()  # centring, as R does; estimates do not depend on it
     ta, da, wa = time[first], dead[first], w[first]
     sa = extra_codes[strata_col][first] if strata_col else None
-    model = build_strata(ta, da, X, wa, count, sa)
+    design_key = design.pattern_key([v.codes[first] if v.categorical else design.value_codes(v.values[first])
+                                     for v in variables])
+    model = build_strata(ta, da, X, wa, count, sa, pattern=pd.factorize(design_key)[0])
     start = None
     if init:
         start = np.array([float(init.get(n, 0.0)) for n in names])
