@@ -8,7 +8,6 @@ import streamlit as st
 
 from analysis import figures
 from analysis import labels as vocab
-from analysis.casemix import DEFAULT_COVARIATES
 from analysis.views.comparison import TAU_CHOICES, comparable_groups
 from ui import compute
 from ui.state import context
@@ -39,20 +38,15 @@ if require_data(ctx):
                     "(too few people, or a number hidden to protect a small count): there is nothing to compare.")
             st.stop()
         top = st.columns(3)
-        a_default = "iop" if "iop" in groups else groups[0]
-        b_default = "residential" if "residential" in groups and a_default != "residential" else \
-            next(g for g in groups if g != a_default)
+        a_default, b_default, cov_defaults = compute.default_comparison(ctx, groups)
         a = top[0].selectbox("Group A", groups, index=groups.index(a_default), key="cmp_a", format_func=label,
                              help="Differences are A minus B; hazard ratios A vs B.")
         b_opts = [g for g in groups if g != a]
         b = top[1].selectbox("Group B (comparison)", b_opts,
                              index=b_opts.index(b_default) if b_default in b_opts else 0, key="cmp_b",
                              format_func=label)
-        columns = ctx.dataset.cohort.columns
-        cov_options = [v for v in (*DEFAULT_COVARIATES, "race_ethnicity", "payer", "site") if v in columns and v != by]
-        covs = top[2].multiselect("Adjust for", cov_options,
-                                  default=[v for v in DEFAULT_COVARIATES if v in cov_options], key="cmp_covs",
-                                  format_func=vocab.column_label)
+        covs = top[2].multiselect("Adjust for", compute.comparison_covariates(ctx), default=cov_defaults,
+                                  key="cmp_covs", format_func=vocab.column_label)
         st.caption(f"Groups of **{md(by_label.lower())}** (another grouping column: *Group by* in the sidebar), "
                    f"followed from **{origin}**.")
         opts = st.columns(3)

@@ -201,7 +201,7 @@ def test_the_samples_default_view_and_single_levels_are_warm_before_the_first_se
     import ui.still
     from analysis import figures
 
-    drawn, real = [], figures.static_image
+    drawn, real, real_fair = [], figures.static_image, compute.fair_comparison
     monkeypatch.setattr(figures, "static_image", lambda *a, **k: drawn.append(a) or real(*a, **k))
     monkeypatch.setattr(ui.still, "_drawn", type(ui.still._drawn)())  # no still chart drawn before
     compute.warm_sample()
@@ -218,6 +218,15 @@ def test_the_samples_default_view_and_single_levels_are_warm_before_the_first_se
     assert not at.exception and at.session_state["_ctx"].error is None
     assert compute._SAMPLE_RAWS.misses == misses
     assert drawn == [] and (not chromium or len(at.get("image")) == 2)  # their images were drawn ahead
+    # the whole cohort's default fair comparison was computed too: the IOP vs residential page computes none
+    at.multiselect(key="f_levels").set_value([]).run()
+    compared = []
+    monkeypatch.setattr(compute, "fair_comparison", lambda *a, **k: compared.append(a) or real_fair(*a, **k))
+    at.switch_page("pages/iop_vs_residential.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert compared == [] and any("Adjusted differences" in m.value for m in at.markdown)
+    at.selectbox(key="cmp_b").set_value("op").run()
+    assert len(compared) == 1  # (another choice is computed: the check above can fail)
 
 
 def test_server_source_single_levels_are_computed_in_the_background(monkeypatch, tmp_path):

@@ -117,25 +117,58 @@ def _trends_view(pub, extra):
     return trends(pub, targets)
 
 
-def _fair_comparison_view(pub, a, b, origin, covariates, estimand, trim, tau, names):
+def _fair_comparison_view(lock, pub, a, b, origin, covariates, estimand, trim, tau, names):
+    """The fair comparison; the engine's lock is held only while the two groups' rows are fetched (10M episodes:
+    the propensity models and Cox fits run for half a minute, other sessions' queries do not wait for them)."""
     from analysis.labels import column_label
+    from analysis.views.comparison import comparison_columns
 
+    counts = pub.raw.counts
+    with lock:
+        counts.probe()
+        rows = counts.rows_of(comparison_columns(counts.columns, pub.by, origin, covariates), pub.by, [a, b])
     labels = {c: column_label(c).lower() for c in covariates}
     return fair_comparison(pub, a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
-                           labels=labels, group_names=dict(names))
+                           labels=labels, group_names=dict(names), rows=rows)
+
+
+def default_comparison(ctx: Context, groups: list) -> tuple | None:
+    """The IOP vs residential page's first choice: groups A and B (IOP and residential where both can be shown,
+    else the first two) and the covariates adjusted for (None with fewer than two groups)."""
+    from analysis.casemix import DEFAULT_COVARIATES
+
+    if len(groups) < 2:
+        return None
+    a = "iop" if "iop" in groups else groups[0]
+    b = "residential" if "residential" in groups and a != "residential" else next(g for g in groups if g != a)
+    return a, b, [v for v in DEFAULT_COVARIATES if v in comparison_covariates(ctx)]
+
+
+def comparison_covariates(ctx: Context) -> list[str]:
+    """The covariates the comparison page offers for the view's grouping."""
+    from analysis.casemix import DEFAULT_COVARIATES
+
+    columns = ctx.dataset.cohort.columns
+    return [v for v in (*DEFAULT_COVARIATES, "race_ethnicity", "payer", "site") if v in columns and v != ctx.by]
 
 
 _VIEWS = {
     "overview": overview, "retention": retention, "relapse": relapse_view, "relapse_vs": relapse_vs,
     "time_to_relapse": time_to_relapse, "rmst": rmst_view,
     "comparison": lambda pub, a, b, origin, covs: comparison(pub, a, b, origin, list(covs)),
-    "benchmarks": benchmarks_view, "trends": _trends_view, "fair_comparison": _fair_comparison_view,
+    "benchmarks": benchmarks_view, "trends": _trends_view,
 }
+
+
+_UNLOCKED = {"fair_comparison": _fair_comparison_view}
+"""Views that take the engine's lock themselves, only for their queries (called with the lock first)."""
 
 
 def _run_view(kind: str, args: tuple, ctx: Context):
     pub = publication(ctx)  # (outside the engine's lock: another session may be building it, holding its cache)
-    with engine_lock(ctx.dataset):  # a view may read rows of the engine (the propensity models)
+    if kind in _UNLOCKED:
+        return _UNLOCKED[kind](engine_lock(ctx.dataset), pub, *args)
+    with engine_lock(ctx.dataset):
         return _VIEWS[kind](pub, *args)
 
 
@@ -346,8 +379,26 @@ def prewarm_sample(ctx: Context, levels: list[str], *, delay_s: float = 1.0) -> 
                     step(*args)
             except Exception:  # noqa: BLE001 - a refused or failing view is computed (and said) when asked for
                 log.debug("prewarm %s", level, exc_info=True)
+        if ctx.spec.is_empty and _wait_for_idle() and not stopping():
+            try:  # the whole cohort's default fair comparison: the IOP vs residential page's first view
+                warm_comparison(ctx)
+            except Exception:  # noqa: BLE001
+                log.debug("prewarm comparison", exc_info=True)
 
     background(run, "continuum-prewarm")
+
+
+def warm_comparison(ctx: Context) -> None:
+    """The IOP vs residential page's first view of ``ctx`` (:func:`default_comparison`, ATE weights, no trimming,
+    365 days), computed into the shared cache as the page would ask for it."""
+    from analysis.views.comparison import comparable_groups
+    from ui.widgets import label
+
+    chosen = default_comparison(ctx, comparable_groups(publication(ctx), ctx.origin))
+    if chosen is not None:
+        a, b, covariates = chosen
+        fair_comparison_of(ctx, a, b, covariates, estimand="ate", trim=None, tau=365,
+                           names={"a": label(a), "b": label(b)})
 
 
 def _warm_steps(ctx: Context, origin: str) -> tuple:
