@@ -76,17 +76,17 @@ def weighted_cox(pop: pd.DataFrame, *, time_col: str, event_col: str, weights: n
     return _ratio(fit, "weighted")
 
 
+def _codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of a column without missing values (a Categorical's own codes)."""
+    return s.cat.codes.to_numpy().astype(np.int64) if isinstance(s.dtype, pd.CategoricalDtype) else design.value_codes(s)
+
+
 def collapsed_population(pop: pd.DataFrame, *, time_col: str, event_col: str, covariates: Sequence[str]) -> pd.DataFrame:
     """One row per distinct (time, event, group, covariates) of the population with :data:`COUNT` episodes: the
     input of the model-based fits (the same likelihood; :func:`fit_cox` collapses so itself, and this saves it and
     the window split from handling millions of rows). Rows in order of first appearance."""
     cols = list(dict.fromkeys([time_col, event_col, "in_a", *covariates]))
-    parts = []
-    for c in cols:
-        s = pop[c]
-        parts.append(s.cat.codes.to_numpy().astype(np.int64) if isinstance(s.dtype, pd.CategoricalDtype)
-                     else design.value_codes(s))
-    first, _, count = design.collapse(design.pattern_key(parts))
+    first, _, count = design.collapse(design.pattern_key([_codes(pop[c]) for c in cols]))
     out = pop.iloc[first][cols].reset_index(drop=True)
     out[COUNT] = count.astype(np.int64)
     return out
@@ -135,6 +135,7 @@ def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cu
     rel = pop[event_col].to_numpy() == 1
     in_a = pop["in_a"].to_numpy()
     n = pop[count_col].to_numpy(dtype="float64") if count_col else np.ones(len(pop))
+    codes = [_codes(pop[c]) for c in covariates]
     pieces, rows, notes = [], [], []
     for k, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
         enter = t >= lo if k == 0 else t > lo
@@ -150,10 +151,18 @@ def window_hazard_ratios(pop: pd.DataFrame, *, time_col: str, event_col: str, cu
             if not (has_a or has_b):
                 continue  # the window adds nothing to the likelihood
             keep = enter & (in_a if has_a else ~in_a)  # the limit as the window's coefficient runs to infinity
-        piece = pop.loc[keep, list(covariates)].assign(
-            _time=np.minimum(t[keep], hi), _event=ev[keep].astype("float64"), _window=k, _n=n[keep])
+        # the window's rows collapsed to distinct (time in the window, event, group, covariates): everyone followed
+        # past the window is censored at its end, so the pieces are far fewer rows than episodes
+        at = np.flatnonzero(keep)
+        t_k, e_k = np.minimum(t[at], hi), ev[at]
+        first, inverse, _ = design.collapse(design.pattern_key(
+            [design.value_codes(t_k), e_k.astype(np.int64), in_a[at].astype(np.int64), *(c[at] for c in codes)]))
+        rows_k = at[first]
+        piece = pop.iloc[rows_k][list(covariates)].reset_index(drop=True).assign(
+            _time=t_k[first], _event=e_k[first].astype("float64"), _window=k,
+            _n=np.bincount(inverse, weights=n[at], minlength=len(first)))
         for j in range(len(cuts) - 1):
-            piece[f"_w{j}"] = ((j == k) & in_a[keep]).astype("float64")
+            piece[f"_w{j}"] = ((j == k) & in_a[rows_k]).astype("float64")
         pieces.append(piece)
     table = pd.DataFrame(rows)
     estimable = [k for k, r in enumerate(rows) if r["events_a"] and r["events_b"]]
