@@ -58,14 +58,17 @@ def run(args: argparse.Namespace) -> int:
     by = args.by
     if by not in result.engine.columns and by in result.mapping.values():
         by = next(k for k, v in result.mapping.items() if v == by)
-    cohort = result.engine.frame()  # the review reads most of the cohort: every column, file order
-    result.close()
+    # the review's publication reads the engine's collapsed counts; only the compared groups' rows leave it
+    cohort = result.engine.counts()
     prov = Provenance(source=result.source_name, content_hash=result.content_hash, filters=FilterSpec().describe(),
-                      origin=args.origin, by=by, rows_used=len(cohort), rows_excluded=result.report.n_rows_excluded,
-                      min_cell=args.min_cell)
+                      origin=args.origin, by=by, rows_used=int(cohort.n_episodes),
+                      rows_excluded=result.report.n_rows_excluded, min_cell=args.min_cell)
     try:
-        review = build_review(cohort, provenance=prov, by=by, origin=args.origin, min_cell=args.min_cell,
-                              extra_benchmarks=Path(args.targets) if args.targets else None, title=args.title)
+        try:
+            review = build_review(cohort, provenance=prov, by=by, origin=args.origin, min_cell=args.min_cell,
+                                  extra_benchmarks=Path(args.targets) if args.targets else None, title=args.title)
+        finally:
+            result.close()
         out = write_review(review, args.out, static=args.static)
         print(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s.")
         if args.pdf:

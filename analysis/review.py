@@ -316,11 +316,12 @@ _METHODS = (
 )
 
 
-def build_review(cohort: pd.DataFrame, *, provenance: Provenance, by: str = "level_of_care",
+def build_review(cohort, *, provenance: Provenance, by: str = "level_of_care",
                  origin: str = "discharge", min_cell: int = DEFAULT_MIN_CELL,
                  extra_benchmarks: object = None, title: str = "Outcomes review",
                  publication: Publication | None = None) -> Review:
-    """Every section of the review for ``cohort`` (see the module docstring); raises ValueError on bad input.
+    """Every section of the review for ``cohort`` (a pandas cohort or an engine's
+    :class:`analysis.counts.CohortCounts`; see the module docstring); raises ValueError on bad input.
 
     ``publication``: the app's publication of the same view (filters, grouping, threshold), so the report shows
     what the pages show; without it one is built for ``cohort``.

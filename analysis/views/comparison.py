@@ -777,10 +777,17 @@ class Comparison:
     main_hr: dict | None
 
 
-def _balance(pub: Publication, a, b, origin: str, covariates: Sequence[str]) -> PublishedTable:
-    data = pub.raw.survival_data[(pub.by, origin)]
-    bal = standardized_differences(pub.raw.cohort.loc[data.index], by=pub.by, groups=[a, b],
-                                   covariates=list(covariates))
+def _followed_rows(pub: Publication, a, b, origin: str, covariates: Sequence[str]) -> pd.DataFrame:
+    """The two groups' people followed from ``origin`` (the survival data's rows), the columns the older view
+    reads (only these rows leave an engine)."""
+    time_col, event_col = survival_columns(origin)
+    cols = list(dict.fromkeys([time_col, event_col, pub.by, *covariates]))
+    rows = pub.raw.counts.rows_of(cols, pub.by, [a, b])
+    return rows[rows[time_col].notna().to_numpy()]
+
+
+def _balance(pub: Publication, a, b, origin: str, covariates: Sequence[str], rows: pd.DataFrame) -> PublishedTable:
+    bal = standardized_differences(rows, by=pub.by, groups=[a, b], covariates=list(covariates))
     bal = bal.assign(level=bal["level"].astype(str))
     stats_a, stats_b = [], []
     for r in bal.itertuples():
@@ -815,14 +822,6 @@ def _fix(r, by):
     return type(r)(r.measure, r.quals, r.group, by)
 
 
-def _cox_rows(pub: Publication, a, b, origin: str, covariates: Sequence[str]) -> pd.DataFrame:
-    time_col, event_col = survival_columns(origin)
-    c = pub.raw.cohort
-    cols = list(dict.fromkeys([time_col, event_col, pub.by, *covariates]))
-    rows = c.loc[c[time_col].notna() & c[pub.by].isin([a, b]), cols]
-    return rows
-
-
 def _term_hidden(rows: pd.DataFrame, event_col: str, term: str, by: str, min_cell: int) -> bool:
     """A categorical term rests on the people and relapses of its level (and of the rest)."""
     if "[" not in term or not term.endswith("]"):
@@ -847,7 +846,8 @@ def comparison(pub: Publication, a, b, origin: str, covariates: Sequence[str]) -
             raise ValueError(f"The group {g!r} is hidden (fewer than {pub.min_cell} people, or protecting a "
                              "small count); choose another.")
     by = pub.by
-    balance = _balance(pub, a, b, origin, covariates)
+    rows = _followed_rows(pub, a, b, origin, covariates)
+    balance = _balance(pub, a, b, origin, covariates, rows)
     km = pub.km(origin)
     km = km[km["group"].isin([a, b])].copy()
     km["group"] = km["group"].cat.remove_unused_categories()
@@ -872,7 +872,6 @@ def comparison(pub: Publication, a, b, origin: str, covariates: Sequence[str]) -
     p = float(pr["p"].iloc[0]) if len(pr) else None
     # Cox on the two groups
     time_col, event_col = survival_columns(origin)
-    rows = _cox_rows(pub, a, b, origin, covariates)
     res = fit_cox(rows, time_col=time_col, event_col=event_col, group_col=by, reference=b,
                   covariates=list(covariates), groups=[b, a])
     terms = res.terms.copy()
