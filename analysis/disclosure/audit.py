@@ -19,6 +19,18 @@ from scipy.linalg import null_space
 
 from analysis.disclosure.cells import CellId
 
+
+def _null_space(a: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the null space of ``a``: LAPACK's divide-and-conquer SVD (``gesdd``), and where it
+    does not converge (it can fail on large 0/1 matrices: a 959 x 1482 block of the sample grouped by prior
+    treatments did), the QR-iteration SVD (``gesvd``), slower and sure."""
+    from numpy.linalg import LinAlgError
+
+    try:
+        return null_space(a, rcond=1e-10)
+    except LinAlgError:
+        return null_space(a, rcond=1e-10, lapack_driver="gesvd")
+
 __all__ = ["LinearAudit"]
 
 _TOL = 1e-8
@@ -101,7 +113,7 @@ class LinearAudit:
                 basis = np.zeros((1, 0)) if r else np.ones((1, 1))
             else:
                 a = np.array([[self.rels[i].get(c, 0) for c in cells] for i in r], dtype="float64")
-                basis = null_space(a, rcond=1e-10) if len(r) else np.eye(len(cells))
+                basis = _null_space(a) if len(r) else np.eye(len(cells))
             self.block_null[root] = basis
             moves = np.abs(basis).max(axis=1) > _TOL if basis.size else np.zeros(len(cells), dtype=bool)
             for c, m in zip(cells, moves, strict=True):
