@@ -146,6 +146,7 @@ class EngineCounts:
         self._masks: dict[tuple, dict] = {}  # of the whole cohort: per collapse, the rows each setting passes
         self.queries = 0
         """Grouping queries run so far for this cohort alone (each distinct collapse once)."""
+        self._raws: dict[tuple, object] = {}  # the whole cohort's: its raw results by options (keep_raw)
         filtered = sorted(filtered_columns(spec) | filtered_columns(minus))
         if filtered and set(filtered) <= set(self.columns) and self._narrowed({c: c for c in filtered}):
             self.n_episodes = int(self.collapse(filtered)[COUNT].sum())  # off the whole cohort's, no query
@@ -159,6 +160,24 @@ class EngineCounts:
         if not (self._narrows and self.engine.share) or (self.minus is None and (self.spec is None or self.spec.is_empty)):
             return False
         return can_narrow(self.spec, self.minus, [c for a, c in names.items() if a == c])
+
+    def keep_raw(self, key: tuple, raw) -> None:
+        """Keep the whole cohort's raw results (:func:`analysis.disclosure.raw.compute_raw`, options ``key``), which a
+        level-filtered cohort's levels are read off (:meth:`level_source`); a filtered cohort keeps none."""
+        if self.engine.share and self.engine.counts() is self:
+            self._raws[key] = raw
+
+    def level_source(self, key: tuple):
+        """(the whole cohort's raw results of options ``key``, the levels of care this cohort holds) when this cohort
+        is made by level-of-care settings only and read off the whole cohort's, and those results are kept; else
+        None (:mod:`analysis.disclosure.level_scope`)."""
+        if "level_of_care" not in self.columns or not self._narrowed({"level_of_care": "level_of_care"}):
+            return None
+        raw = self.engine.counts()._raws.get(key)
+        if raw is None:
+            return None
+        levels = self.collapse(["level_of_care"])["level_of_care"]
+        return raw, frozenset(str(v) for v in levels[levels.notna()])
 
     def rows_key(self) -> tuple:
         """Names which episodes this cohort holds, so that two cohorts with the same key hold the same episodes of
@@ -297,14 +316,35 @@ class EngineCounts:
         if self._probe is None:
             q = self._quote
             cols = [c for c in _PROBED if c in self.columns]  # a wide file: not one subquery per column
-            pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self._where()} "
-                             f"LIMIT 1) AS {q(c)}" for c in cols)
             from analysis.engine.engine import _restore
 
-            frame = _restore(self.engine.backend.query(f"SELECT {pick}"), self.engine.shape, self.engine.extra_types)
+            if "level_of_care" in cols and self._narrowed({"level_of_care": "level_of_care"}):
+                frame = self._probe_off_whole(cols)  # a level filter: no query
+            else:
+                pick = ", ".join(f"(SELECT {q(c)} FROM cohort WHERE {q(c)} IS NOT NULL AND {self._where()} "
+                                 f"LIMIT 1) AS {q(c)}" for c in cols)
+                frame = self.engine.backend.query(f"SELECT {pick}")
+            frame = _restore(frame, self.engine.shape, self.engine.extra_types)
             frame.attrs.update(self.attrs)
             self._probe = frame
         return self._probe
+
+    def _probe_off_whole(self, cols: list[str]) -> pd.DataFrame:
+        """The probe of a cohort made by level-of-care settings: a value of each column (its least) among the levels
+        that pass, from one query of the whole cohort by level (kept), instead of a query per cohort (10M: 60 ms)."""
+        q, whole = self._quote, self.engine.counts()
+        key = ("_probe_levels", tuple(cols))
+        if key not in whole._cache:
+            others = ", ".join(f"min({q(c)}) AS {q(c)}" for c in cols if c != "level_of_care")
+            whole._cache[key] = self.engine.backend.query(
+                f"SELECT {q('level_of_care')}{', ' if others else ''}{others} FROM cohort GROUP BY 1")
+        levels = whole._cache[key]
+        mine = narrow(levels.assign(level_of_care=levels["level_of_care"].astype(object)), self.spec, self.minus)
+        row = {}
+        for c in cols:
+            values = mine[c][mine[c].notna()]
+            row[c] = [values.iloc[0] if len(values) else None]
+        return pd.DataFrame(row)
 
     def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         if self.where:
