@@ -72,3 +72,26 @@ def test_only_level_settings_and_the_same_options_read_levels_off(engine):
     assert engine.counts(FilterSpec(levels=("iop",))).level_source(("level_of_care", (30,), None)) is None
     complement = EngineCounts(engine, FilterSpec(), minus=FilterSpec(levels=("iop", "op")))
     assert complement.level_source(key)[1] == frozenset(_levels(engine)) - {"iop", "op"}
+
+
+def test_engagement_of_some_rows_from_the_sorted_hours_of_all():
+    """analysis.engagement.Sides.subset: the rows kept of the whole cohort's sorted hours (ties, missing hours and
+    stays included) give what sorting the kept rows gives, to the bit."""
+    import numpy as np
+
+    from analysis.engagement import Sides, engagement_of_sides
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    levels = pd.Categorical(rng.choice(["detox", "iop", "op", "php"], n), categories=["detox", "iop", "op", "php"],
+                            ordered=True)
+    frame = pd.DataFrame({"level_of_care": levels, "los_days": rng.choice([np.nan, 0, 3, 7, 30, 61.5], n),
+                          "hours_scheduled": rng.choice([np.nan, 0, 9, 12, 20, 33.3], n),
+                          "hours_attended": rng.choice([np.nan, 0, 8, 10, 19.5], n), "n": rng.integers(1, 5, n)})
+    cats = {"level_of_care": pd.Index(["detox", "iop", "op", "php"])}
+    whole = Sides(frame, frame, "n")
+    for keep in (rng.random(n) < 0.4, frame["level_of_care"].isin(["iop", "php"]).to_numpy(), np.zeros(n, bool)):
+        part = frame[keep].reset_index(drop=True)
+        got = whole.subset(keep, keep).result(part, part, cats)
+        want = engagement_of_sides(part, part, cats, count_col="n")
+        pd.testing.assert_frame_equal(got["level_of_care"], want["level_of_care"], check_exact=True)

@@ -19,7 +19,7 @@ from analysis.cohort import ORIGINS, survival_columns
 from analysis.counts import COUNT, CohortCounts, as_counts
 from analysis.disclosure.cells import LEVEL_CARE, LEVEL_GROUP, LEVEL_PROGRAM, PROGRAM
 from analysis.disclosure.level_scope import LEVEL_SCOPE, take_casemix, take_groups, take_trends, whole_levels
-from analysis.engagement import engagement_of_sides
+from analysis.engagement import Sides, engagement_of_sides
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
 from analysis.retention import (
     completion_rates,
@@ -280,8 +280,19 @@ def _engagement(counts: CohortCounts, plan: dict, base: pd.DataFrame, scopes: li
     cats = {s.column: group_values(base, s.column).cat.categories for s in scopes}
     if not {"hours_scheduled", "hours_attended"} <= set(counts.columns):
         return {by: pd.DataFrame({"group": c, "n_with_hours": 0}) for by, c in cats.items()}
-    sides = [_program(counts.collapse(**plan[name])) for name in ("hours_scheduled", "hours_attended")]
-    return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+    names = ("hours_scheduled", "hours_attended")
+    sides = [_program(counts.collapse(**plan[name])) for name in names]
+    found = [getattr(counts, "off_whole", lambda r: None)(plan[name]) for name in names]
+    if None in found or found[0][0] is not found[1][0]:
+        return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+    whole, keys = found[0][0], (found[0][1], found[1][1])  # a filtered cohort's rows of the whole cohort's
+    if ("sides", keys) not in whole.kept:                   # collapses: their hours sorted once for every cohort
+        frames = [whole.collapse(**plan[name]) for name in names]
+        whole.kept[("sides", keys)] = _guarded(Sides, *frames, COUNT)
+    prepared = whole.kept[("sides", keys)]
+    if prepared is None:
+        return {}
+    return _guarded(prepared.subset(found[0][2], found[1][2]).result, *sides, cats) or {}
 
 
 def raw_requests(counts: CohortCounts, by: str, horizons: Sequence[float]) -> dict[str, dict]:
