@@ -281,10 +281,14 @@ def _engagement(counts: CohortCounts, plan: dict, base: pd.DataFrame, scopes: li
     if not {"hours_scheduled", "hours_attended"} <= set(counts.columns):
         return {by: pd.DataFrame({"group": c, "n_with_hours": 0}) for by, c in cats.items()}
     names = ("hours_scheduled", "hours_attended")
-    sides = [_program(counts.collapse(**plan[name])) for name in names]
     found = [getattr(counts, "off_whole", lambda r: None)(plan[name]) for name in names]
     if None in found or found[0][0] is not found[1][0]:
+        sides = [_program(counts.collapse(**plan[name])) for name in names]
         return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+    if set(cats) <= {PROGRAM_COLUMN}:  # the whole program alone: the groups need not be read off the rows
+        sides = [_program(pd.DataFrame(index=pd.RangeIndex(int(f[2].sum())))) for f in found]
+    else:
+        sides = [_program(counts.collapse(**plan[name])) for name in names]
     whole, keys = found[0][0], (found[0][1], found[1][1])  # a filtered cohort's rows of the whole cohort's
     if ("sides", keys) not in whole.kept:                   # collapses: their hours sorted once for every cohort
         frames = [whole.collapse(**plan[name]) for name in names]
