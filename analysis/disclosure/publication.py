@@ -154,7 +154,10 @@ class Publication:
 
     def table(self, spec: TableSpec) -> PublishedTable:
         """Publish a raw table (:func:`analysis.disclosure.tables.publish_table`)."""
-        return publish_table(spec, self.plan, {c: cell.value for c, cell in self.ledger.cells.items()})
+        values = self._cache.get("_values")
+        if values is None:  # (once per publication: the trends view publishes a table per metric and scope)
+            values = self._cache["_values"] = {c: cell.value for c, cell in self.ledger.cells.items()}
+        return publish_table(spec, self.plan, values)
 
     def groups(self, by: str | None = None, origin: str | None = None) -> list:
         """Groups of ``by`` whose size is shown: ``followed`` from the origin, else the episodes."""

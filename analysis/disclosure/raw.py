@@ -18,7 +18,8 @@ import pandas as pd
 from analysis.cohort import ORIGINS, survival_columns
 from analysis.counts import COUNT, CohortCounts, as_counts
 from analysis.disclosure.cells import LEVEL_CARE, LEVEL_GROUP, LEVEL_PROGRAM, PROGRAM
-from analysis.engagement import engagement_of_sides
+from analysis.disclosure.level_scope import LEVEL_SCOPE, take_casemix, take_groups, take_trends, whole_levels
+from analysis.engagement import Sides, engagement_of_sides
 from analysis.relapse import DEFAULT_HORIZONS, relapse_rates, relapse_survival_data
 from analysis.retention import (
     completion_rates,
@@ -194,11 +195,15 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
     scopes = scopes_for(counts.probe(), by)
     whole = tuple(int(h) if float(h).is_integer() else float(h) for h in horizons)
     raw = RawResults(counts, scopes, whole, None if days is None else tuple(days))
+    key = (by, whole, raw.days)
+    source = whole_levels(counts, key)  # a level filter's levels: the whole cohort's results (level_scope)
+    taken = {LEVEL_SCOPE} if source is not None and any(s.by == LEVEL_SCOPE for s in scopes) else set()
     has = set(counts.columns)
     plan = raw_requests(counts, by, whole)
-    if hasattr(counts, "prefetch"):  # an engine: the case-mix tables of an origin in one pass (10M: CPU 19 -> 15 s;
-        for origin in ORIGINS:       # every family in one pass saves 1 s more but holds 1.2 GB more)
-            counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])
+    if hasattr(counts, "prefetch") and any(s.by not in taken and s.by != PROGRAM for s in scopes):
+        for origin in ORIGINS:  # an engine: the case-mix tables of an origin in one pass (10M: CPU 19 -> 15 s;
+            counts.prefetch([v for k, v in plan.items() if k.startswith(f"casemix_{origin}_")])  # every family
+            # in one pass saves 1 s more but holds 1.2 GB more)
 
     def family(name: str) -> dict[str, pd.DataFrame]:
         frame = counts.collapse(**plan[name])
@@ -206,9 +211,12 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
 
     base, stay = family("base"), family("stay")
     surv = {o: family(f"survival_{o}") for o in ORIGINS if f"survival_{o}" in plan}
-    engaged = _engagement(counts, plan, base[PROGRAM], scopes)
+    engaged = _engagement(counts, plan, base[PROGRAM], [s for s in scopes if s.by not in taken])
     for scope in scopes:
         col, b = scope.column, base[scope.by]
+        if scope.by in taken:
+            _take_levels(raw, counts, source, surv)
+            continue
         raw.sizes[scope.by] = _sizes(b, col)
         if "discharge_reason" in has:
             raw.completion[scope.by] = completion_rates(b, by=col, count_col=COUNT)
@@ -238,8 +246,33 @@ def compute_raw(cohort, by: str, *, horizons: Sequence[float] = DEFAULT_HORIZONS
         if scope.by == "level_of_care" and {"client_id", "admission_date", "discharge_date"} <= has:
             raw.step_rates, raw.step_flows = counts.step_downs()
     if "trend_completion" in plan:
-        _trends(raw, counts, plan)
+        _trends(raw, counts, plan, taken, source)
+    if hasattr(counts, "keep_raw"):
+        counts.keep_raw(key, raw)  # (the whole cohort's: what level-filtered cohorts read their levels off)
     return raw
+
+
+def _take_levels(raw: RawResults, counts: CohortCounts, source: tuple, surv: dict) -> None:
+    """The levels-of-care scope of a level-filtered cohort: the whole cohort's results for its levels
+    (:mod:`analysis.disclosure.level_scope`); the survival rows and step-downs are the cohort's own."""
+    whole, levels = source
+    by = LEVEL_SCOPE
+    for name in ("sizes", "completion", "mix", "los", "los_over", "engagement", "retention_km"):
+        if by in getattr(whole, name):
+            getattr(raw, name)[by] = take_groups(getattr(whole, name)[by], levels)
+    for origin, frames in surv.items():
+        data = relapse_survival_data(frames[by], by=by, origin=origin, count_col=COUNT)
+        if data.empty:
+            continue
+        raw.survival_data[(by, origin)] = data
+        raw.km[(by, origin)] = take_groups(whole.km[(by, origin)], levels)
+        raw.relapse[(by, origin)] = take_groups(whole.relapse[(by, origin)], levels)
+        mix = whole.casemix[(by, origin)]
+        taken = take_casemix(mix, levels) if isinstance(mix["group"].dtype, pd.CategoricalDtype) else None
+        raw.casemix[(by, origin)] = taken if taken is not None else _casemix(
+            counts, raw_requests(counts, by, raw.horizons), by, origin)
+    if {"client_id", "admission_date", "discharge_date"} <= set(counts.columns):
+        raw.step_rates, raw.step_flows = counts.step_downs()
 
 
 def _engagement(counts: CohortCounts, plan: dict, base: pd.DataFrame, scopes: list[Scope]) -> dict[str, pd.DataFrame]:
@@ -247,8 +280,23 @@ def _engagement(counts: CohortCounts, plan: dict, base: pd.DataFrame, scopes: li
     cats = {s.column: group_values(base, s.column).cat.categories for s in scopes}
     if not {"hours_scheduled", "hours_attended"} <= set(counts.columns):
         return {by: pd.DataFrame({"group": c, "n_with_hours": 0}) for by, c in cats.items()}
-    sides = [_program(counts.collapse(**plan[name])) for name in ("hours_scheduled", "hours_attended")]
-    return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+    names = ("hours_scheduled", "hours_attended")
+    found = [getattr(counts, "off_whole", lambda r: None)(plan[name]) for name in names]
+    if None in found or found[0][0] is not found[1][0]:
+        sides = [_program(counts.collapse(**plan[name])) for name in names]
+        return _guarded(engagement_of_sides, *sides, cats, count_col=COUNT) or {}
+    if set(cats) <= {PROGRAM_COLUMN}:  # the whole program alone: the groups need not be read off the rows
+        sides = [_program(pd.DataFrame(index=pd.RangeIndex(int(f[2].sum())))) for f in found]
+    else:
+        sides = [_program(counts.collapse(**plan[name])) for name in names]
+    whole, keys = found[0][0], (found[0][1], found[1][1])  # a filtered cohort's rows of the whole cohort's
+    if ("sides", keys) not in whole.kept:                   # collapses: their hours sorted once for every cohort
+        frames = [whole.collapse(**plan[name]) for name in names]
+        whole.kept[("sides", keys)] = _guarded(Sides, *frames, COUNT)
+    prepared = whole.kept[("sides", keys)]
+    if prepared is None:
+        return {}
+    return _guarded(prepared.subset(found[0][2], found[1][2]).result, *sides, cats) or {}
 
 
 def raw_requests(counts: CohortCounts, by: str, horizons: Sequence[float]) -> dict[str, dict]:
@@ -291,10 +339,19 @@ def _casemix(counts: CohortCounts, plan: dict, column: str, origin: str) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def _trends(raw: RawResults, counts: CohortCounts, plan: dict) -> None:
-    """Quarterly trends per scope from three collapses (completion, relapse from discharge, stays)."""
+def _trends(raw: RawResults, counts: CohortCounts, plan: dict, taken: set[str] = frozenset(),
+            source: tuple | None = None) -> None:
+    """Quarterly trends per scope from three collapses (completion, relapse from discharge, stays); a scope in
+    ``taken`` off the whole cohort's (``source``: :mod:`analysis.disclosure.level_scope`)."""
     frames = {k: counts.collapse(**plan[f"trend_{k}"]) for k in ("completion", "relapse", "median_stay")}
     for scope in raw.scopes:
+        if scope.by in taken:
+            whole, levels = source
+            result = whole.trends.get(scope.by)
+            result = None if result is None else take_trends(result, levels)
+            if result is not None:
+                raw.trends[scope.by] = result
+            continue
         scoped = {k: (_program(f) if scope.by == PROGRAM else f) for k, f in frames.items()}
         tr = _guarded(quarterly_trends_from_counts, scoped, by=scope.column, period_of="discharge",
                       origin=TREND_ORIGIN, horizon_days=TREND_HORIZON, include_all=False, count_col=COUNT)

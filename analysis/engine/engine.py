@@ -364,7 +364,10 @@ class Engine:
         return self._sql_types
 
     def count(self, spec: FilterSpec | None = None) -> int:
-        """Episodes in the cohort that pass the filters."""
+        """Episodes in the cohort that pass the filters (a level filter's: read off the whole cohort's count per level,
+        :class:`analysis.counts.EngineCounts`, no query)."""
+        if self.share and spec is not None and not spec.is_empty:
+            return int(self.counts(spec).n_episodes)
         return int(self.backend.query(f"SELECT count(*) AS n FROM cohort WHERE {self.where(spec)}")["n"].iloc[0])
 
     def preview(self, limit: int = 20, spec: FilterSpec | None = None) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.filters import FILTER_COLUMNS, FilterSpec, filter_mask
 
-__all__ = ["filtered_columns", "typed_as_filtered", "can_narrow", "narrow", "MAX_MASKS", "PAIRS_K", "pairs_sql",
+__all__ = ["filtered_columns", "typed_as_filtered", "can_narrow", "narrow", "narrow_rows", "MAX_MASKS", "PAIRS_K", "pairs_sql",
            "transitions_off_pairs"]
 
 MAX_MASKS = 32
@@ -69,6 +69,14 @@ def narrow(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | Non
     """The rows of the whole cohort's collapse ``whole`` whose combination passes ``spec`` and not ``minus``.
     ``masks``: the rows of ``whole`` each setting passes, kept between calls (the view's setting is every
     neighbour's ``minus``); at most :data:`MAX_MASKS` settings are kept."""
+    out = whole[narrow_rows(whole, spec, minus, masks)].reset_index(drop=True)
+    out.attrs = dict(whole.attrs)
+    return out
+
+
+def narrow_rows(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | None,
+                masks: dict | None = None) -> np.ndarray:
+    """Which rows of ``whole`` :func:`narrow` keeps (boolean)."""
     masks = {} if masks is None else masks
 
     def passes(s: FilterSpec) -> np.ndarray:
@@ -83,9 +91,7 @@ def narrow(whole: pd.DataFrame, spec: FilterSpec | None, minus: FilterSpec | Non
         keep &= passes(spec)
     if minus is not None:  # every episode passes an empty setting: then nothing is left
         keep &= ~passes(minus) if not minus.is_empty else False
-    out = whole[keep].reset_index(drop=True)
-    out.attrs = dict(whole.attrs)
-    return out
+    return keep
 
 
 PAIRS_K = 4
