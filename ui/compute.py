@@ -121,12 +121,12 @@ def _fair_comparison_view(lock, pub, a, b, origin, covariates, estimand, trim, t
     """The fair comparison; the engine's lock is held only while the two groups' rows are fetched (10M episodes:
     the propensity models and Cox fits run for half a minute, other sessions' queries do not wait for them)."""
     from analysis.labels import column_label
-    from analysis.views.comparison import comparison_columns
+    from analysis.views.comparison import comparison_rows
 
     counts = pub.raw.counts
     with lock:
         counts.probe()
-        rows = counts.rows_of(comparison_columns(counts.columns, pub.by, origin, covariates), pub.by, [a, b])
+        rows = comparison_rows(counts, pub.by, a, b, origin, covariates)
     labels = {c: column_label(c).lower() for c in covariates}
     return fair_comparison(pub, a, b, origin, list(covariates), estimand=estimand, trim=trim, tau=tau,
                            labels=labels, group_names=dict(names), rows=rows)

@@ -256,8 +256,7 @@ def fair_comparison(pub: Publication, a, b, origin: str, covariates: Sequence[st
     counts = pub.raw.counts
     # only the two groups' rows of the columns the comparison reads leave the engine (10M episodes: not the
     # cohort's every row and column)
-    cohort = rows if rows is not None else counts.rows_of(
-        comparison_columns(counts.columns, by, origin, covariates, cluster), by, [a, b])
+    cohort = rows if rows is not None else comparison_rows(counts, by, a, b, origin, covariates, cluster)
     options = {"estimand": estimand, "trim": trim, "tau": tau, "horizons": horizons, "windows": windows}
     cmp = compare_cohort(cohort, by=by, a=a, b=b, adjust=list(covariates), origin=origin, cluster=cluster,
                          time_unit=time_unit, reference_levels=reference_levels, bootstrap=bootstrap,
@@ -681,6 +680,13 @@ def comparison_columns(columns: Sequence[str], by: str, origin: str, covariates:
     return [c for c in dict.fromkeys([by, time_col, event_col, *covariates, *extra]) if c in set(columns)]
 
 
+def comparison_rows(counts, by: str, a, b, origin: str, covariates: Sequence[str],
+                    cluster: str | None = "auto") -> pd.DataFrame:
+    """The two groups' rows of the columns a comparison reads (:func:`comparison_columns`), from a
+    :class:`analysis.counts.CohortCounts` (an engine's: only these rows leave it)."""
+    return counts.rows_of(comparison_columns(counts.columns, by, origin, covariates, cluster), by, [a, b])
+
+
 def comparison_days(cohort: pd.DataFrame, *, by: str, a, b, origin: str, time_unit: str = "days",
                     tau: float | None = None, horizons: Sequence[float] | None = None,
                     windows: Sequence[float] | None = None, adjust: Sequence[str] = ()) -> tuple[list, list]:
@@ -736,8 +742,7 @@ def publish_comparison(cohort, *, by: str, a, b, adjust: Sequence[str] = (), ori
     present = counts.collapse([by])
     check_groups_present(present, by, (a, match_group(present[by], a)), (b, match_group(present[by], b)))
     origin, why = choose_origin(counts.probe(), origin)
-    rows = counts.rows_of(comparison_columns(counts.columns, by, origin, adjust, options.get("cluster", "auto")),
-                          by, [a, b])
+    rows = comparison_rows(counts, by, a, b, origin, adjust, options.get("cluster", "auto"))
     hz, days = comparison_days(rows, by=by, a=a, b=b, origin=origin, time_unit=time_unit, tau=tau,
                                horizons=horizons, windows=windows, adjust=adjust)
     pub = Publication.build(counts, by=by, min_cell=DEFAULT_MIN_CELL if min_cell is None else min_cell,
