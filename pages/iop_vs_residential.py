@@ -122,8 +122,7 @@ if require_data(ctx):
         st.subheader("2. Absolute differences (adjusted)")
         charts.show(charts.prepare(figures.contrasts_figure(
             diffs, None if r["estimate"] is None else r, labels=view.labels, time_unit="days",
-            title="Adjusted differences, A minus B" if compact else None, compact=compact), origin=origin),
-            name="contrasts")
+            title="Adjusted differences, A minus B" if compact else None, compact=compact), name="contrasts", origin=origin))
         table(view.differences, {"time": Col("Day", "int"), "relapse_difference": Col(f"Relapsed, {la} minus {lb} (points)", "rate"),
                                  "relapse_lower": Col("95% CI lower", "rate"), "relapse_upper": Col("95% CI upper", "rate"),
                                  "p": Col("p", "p")}, name="cmp_differences", ctx=ctx, origin=origin,
@@ -135,7 +134,7 @@ if require_data(ctx):
         bal = view.balance
         if len(bal):
             charts.show(charts.prepare(figures.love_plot_figure(bal.frame, labels=view.labels, compact=compact),
-                                       origin=origin), name="love_plot")
+                                       name="love_plot", origin=origin))
             shown_rows = bal.frame[bal.frame["smd_after"].notna()]
             worst = shown_rows["smd_after"].abs().max() if len(shown_rows) else None
             n_bad = int((shown_rows["smd_after"].abs() > 0.1).sum())
@@ -159,8 +158,7 @@ if require_data(ctx):
         charts.show(charts.prepare(figures.overlap_figure(
             view.histogram.frame, labels=view.labels, support=ps.support,
             outside_support={k: v.value for k, v in view.outside.items()}, min_cell=ctx.min_cell,
-            title="Overlap of propensity scores" if compact else None, compact=compact), origin=origin),
-            name="overlap")
+            title="Overlap of propensity scores" if compact else None, compact=compact), name="overlap", origin=origin))
         out = view.outside_total
         out_text = ("no one" if out.value == 0 else f"{out.value:,.0f} people" if out.shown else
                     f"fewer than {ctx.min_cell} people" if out.status == "small" else "a number not shown")
@@ -175,7 +173,7 @@ if require_data(ctx):
         charts.show(charts.prepare(figures.window_hr_figure(
             view.window_hr.frame, weighted=view.weighted_cox, adjusted=view.adjusted_cox, labels=view.labels,
             time_unit="days", ph_p=view.ph["p"], title="Hazard ratios of relapse, A vs B" if compact else None,
-            compact=compact), origin=origin), name="window_hr")
+            compact=compact), name="window_hr", origin=origin))
         table(view.window_hr, {"from_time": Col("From day", "int"), "to_time": Col("To day", "int"),
                                "hr": Col("Hazard ratio", "ratio"), "lower": Col("95% CI lower", "ratio"),
                                "upper": Col("95% CI upper", "ratio"), "p": Col("p", "p"),

@@ -87,8 +87,8 @@ def last_quarter(ctx, charts: StillCharts) -> None:
                                       default="completion_all", key="trend_metric") or "completion_all"
         per_level = st.toggle(f"Each {BY_LABELS.get(ctx.by, ctx.by).lower()}", value=False, key="trend_levels")
         fig = trend_chart(ctx, tr, metric, tr.groups if per_level else ["all"], compact=narrow())
-        charts.show(charts.prepare(fig, origin="discharge", where="column", height=TREND_HEIGHT),
-                    name=f"trend_{metric}")
+        charts.show(charts.prepare(fig, name=f"trend_{metric}", origin="discharge", where="column",
+                                   height=TREND_HEIGHT))
     with right:
         by_label = BY_LABELS.get(ctx.by, ctx.by)
         rows = [(group_name(g), est, ch.replace("95% CI ", "")) for g in tr.groups
@@ -181,8 +181,8 @@ if require_data(ctx):
     with page_guard("The overview"), still_charts(ctx) as charts:
         review_button(ctx)
         view = compute.overview_of(ctx)
-        km = charts.prepare(km_chart(ctx, view, compact=narrow()), origin=ctx.origin,
-                            height=KM_HEIGHT)  # drawn on the server while the page goes on
+        km = charts.prepare(km_chart(ctx, view, compact=narrow()), name="overview_time_to_relapse",
+                            origin=ctx.origin, height=KM_HEIGHT)  # drawn on the server while the page goes on
         head, hidden = view.headline.frame.iloc[0], view.headline.status.iloc[0]
 
         def ci(est, lo, hi):
@@ -245,6 +245,6 @@ if require_data(ctx):
         info[2].markdown("**Episodes after filters**")
         info[2].text(f"{view.episodes.value:,.0f}" if view.episodes.shown else "suppressed")
         info[2].text(f"{len(view.groups)} groups: " + ", ".join(label(g) for g in view.groups))
-        charts.show(km, name="overview_time_to_relapse")
+        charts.show(km)
         st.caption("Curves are drawn at steps of at least "
                    f"{ctx.min_cell} relapses, so no step shows how many relapsed on one day.")

@@ -35,16 +35,27 @@ def test_overview_draws_its_charts_as_svg_images():
     assert labels.count("SVG") == labels.count("PDF") >= 2  # the downloads stay
 
 
-def test_hover_values_switch_shows_that_chart_interactive():
+def test_hover_values_switch_shows_that_chart_interactive(monkeypatch):
     at = _overview()
     assert [t.label for t in at.toggle].count("Hover values") == 2
+    import ui.still
+
+    drawn, real = [], figures.static_image
+    monkeypatch.setattr(figures, "static_image", lambda fig, *a, **k: drawn.append(fig) or real(fig, *a, **k))
+    monkeypatch.setattr(ui.still, "_drawn", type(ui.still._drawn)())  # nothing drawn before
+
+    def km_drawn() -> bool:
+        return any("Time to relapse" in str(f.layout.title.text) for f in drawn)
+
     at.toggle(key="live_overview_time_to_relapse").set_value(True).run()
     assert not at.exception
+    assert not km_drawn() and drawn  # the chart shown live is not drawn; the other one is
     specs = [el.proto.spec for el in at.get("plotly_chart")]
     assert len(specs) == 1 and "Time to relapse (from discharge)" in specs[0]  # the KM chart, interactive
     assert len(at.get("image")) == 1 and "Completion by quarter" in " ".join(svg_texts(at.get("image")[0].value[0]))
     at.toggle(key="live_overview_time_to_relapse").set_value(False).run()
     assert len(at.get("plotly_chart")) == 0 and len(at.get("image")) == 2
+    assert km_drawn()  # switched off again, it is drawn
 
 
 def test_without_chromium_the_overview_shows_interactive_charts(monkeypatch):

@@ -17,11 +17,11 @@ Overview shows interactive charts; its SVG and PDF downloads are drawn when a us
 Use::
 
     with still_charts(ctx) as charts:
-        km = charts.prepare(fig_km, origin=ctx.origin)   # starts drawing now
+        km = charts.prepare(fig_km, name="overview_time_to_relapse", origin=ctx.origin)   # starts drawing now
         ...
-        charts.show(charts.prepare(fig_trend, where="column", height=380), name="trend")
+        charts.show(charts.prepare(fig_trend, name="trend", where="column", height=380))
         ...
-        charts.show(km, name="overview_time_to_relapse")   # the images are put in place when the block ends
+        charts.show(km)   # the images are put in place when the block ends
 """
 from __future__ import annotations
 
@@ -68,17 +68,18 @@ def _draw(fig, key: tuple[str, int, int]) -> str | None:
     return svg
 
 
-def _start(ctx: Context, fig, *, origin: str | None, where: str, height: int | None, compact: bool) -> Still:
+def _start(ctx: Context, fig, *, origin: str | None, where: str, height: int | None, compact: bool,
+           name: str = "", live: bool = False) -> Still:
     height = int(height or fig.layout.height or 450)
     fig.update_layout(height=height)
     width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
     figures.add_provenance(fig, ctx.provenance(origin=origin).caption(), width=width)
-    if not ctx.dataset.shared:  # an upload's figures never leave this process (module docstring)
+    if live or not ctx.dataset.shared:  # shown interactive; an upload's figures never leave this process
         done: Future = Future()
         done.set_result(None)
-        return Still(fig, done)
+        return Still(fig, done, name, live)
     key = (fig.to_json(), width, height)
-    return Still(fig, _worker.submit(_draw, fig, key))
+    return Still(fig, _worker.submit(_draw, fig, key), name, live)
 
 
 def predraw(ctx: Context, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> None:
@@ -90,10 +91,13 @@ def predraw(ctx: Context, fig, *, origin: str | None = None, where: str = "page"
 
 @dataclass(frozen=True)
 class Still:
-    """A figure being drawn (its provenance line added)."""
+    """A figure being drawn (its provenance line added), shown under ``name``; ``live``: the session asked for
+    the interactive chart (nothing is drawn)."""
 
     fig: object
     drawing: Future
+    name: str = ""
+    live: bool = False
 
 
 class StillCharts:
@@ -101,29 +105,36 @@ class StillCharts:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._shown: list[tuple[object, Still, str]] = []
+        self._shown: list[tuple[object, Still]] = []
 
-    def prepare(self, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> Still:
+    def prepare(self, fig, *, name: str, origin: str | None = None, where: str = "page",
+                height: int | None = None) -> Still:
         """Start drawing ``fig`` (with the provenance line of ``origin``) for a place ``where`` wide, ``height``
-        layout pixels high (default: the figure's own, else 450); a compact figure at a phone's width."""
+        layout pixels high (default: the figure's own, else 450); a compact figure at a phone's width. ``name``
+        keys its downloads and its "Hover values" switch: where that is on, nothing is drawn."""
         meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
         return _start(self.ctx, fig, origin=origin, where=where, height=height,
-                      compact=narrow() or bool(meta.get("continuum", {}).get("compact")))
+                      compact=narrow() or bool(meta.get("continuum", {}).get("compact")),
+                      name=name, live=bool(st.session_state.get(_live_key(name))))
 
-    def show(self, still: Still, *, name: str) -> None:
+    def show(self, still: Still) -> None:
         """Keep the chart's place here (with its SVG and PDF downloads, and the "Hover values" switch that shows
         the interactive chart instead); the image fills it at the block's end."""
-        live = f"live_{name}"
-        self._shown.append((st.empty(), still, name, bool(st.session_state.get(live))))
-        static_buttons(still.fig, name, live_key=live if self.ctx.dataset.shared else None)
+        self._shown.append((st.empty(), still))
+        static_buttons(still.fig, still.name, live_key=_live_key(still.name) if self.ctx.dataset.shared else None)
 
     def _fill(self) -> None:
-        for slot, still, name, live in self._shown:
-            svg = None if live else still.drawing.result()
+        for slot, still in self._shown:
+            svg = None if still.live else still.drawing.result()
             if svg is None:
-                slot.plotly_chart(still.fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
+                slot.plotly_chart(still.fig, config=figures.to_image_config(f"continuum_{still.name}"),
+                                  key=f"fig_{still.name}")
             else:
                 slot.image(svg, width="stretch")
+
+
+def _live_key(name: str) -> str:
+    return f"live_{name}"
 
 
 @contextmanager
