@@ -144,8 +144,8 @@ def test_command_line_on_a_postgres_table_equals_the_file():
         payload.pop("columns")  # the table's columns are typed (DATE, INTEGER): described as stored
     assert_same_json(got, want)
     # compare: its publication from the server's counts, the two groups' rows fetched by the server's own text of
-    # the grouping column (a numeric grouping, prior treatments, differs in one note of the disclosure plan between
-    # the typed table and the CSV: not yet explained, left out here and said in the issue)
+    # the grouping column (a numeric grouping, prior treatments, differed in one disclosure note: the server's dates,
+    # test_publication_from_postgres_equals_the_files; its publication takes 3 minutes, so it is not run here)
     for cmp_args in (["--by", "level_of_care", "--a", "iop", "--b", "residential", "--adjust", "sex,age,payer"],):
         code, out, err = run(["compare", URL, "--table", "episodes_sample", *cmp_args, "--json"])
         assert code == 0, err
@@ -159,3 +159,27 @@ def test_command_line_on_a_postgres_table_equals_the_file():
     assert code == 0 and "Rows read:     5,000" in out, err
     code, out, err = run(["check", URL, "--table", "no_such_table"])
     assert code == 2 and "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("table", ["episodes_sample", "episodes_sample_text"])
+def test_publication_from_postgres_equals_the_files(table):
+    """Every count the app publishes (the whole ledger: quarterly trends among them) and every decision of the
+    disclosure plan, from the server's counts and from the file's. The server's DATE columns came back as Python
+    dates, so the quarters' collapse read as "no discharge dates": the warehouse's Overview had no trends and its
+    suppression differed from the file's (compare by prior treatments: one note)."""
+    from analysis.disclosure import Publication
+
+    pubs = {}
+    for name, source in (("pg", dict(source=URL, table=table)), ("file", dict(source=SAMPLE))):
+        with Engine.open(source.pop("source"), today=TODAY, **source) as engine:
+            pubs[name] = Publication.build(engine.counts(), by="level_of_care", min_cell=11,
+                                           horizons=(30, 90, 180, 365), days=(0,))
+    pg, file = pubs["pg"], pubs["file"]
+    trend = pg.raw.trends["level_of_care"].table
+    assert len(trend) > 100 and set(trend["metric"]) >= {"completion_all", "relapse", "median_stay"}
+    assert_same(file.raw.trends["level_of_care"].table, trend)
+    assert {c.text(): v.value for c, v in pg.ledger.cells.items()} == {c.text(): v.value for c, v in file.ledger.cells.items()}
+    quarters = [c for c in pg.ledger.cells if c.measure.startswith("quarter_")]
+    assert len(quarters) > 500
+    assert {c.text(): s for c, s in pg.plan.status.items()} == {c.text(): s for c, s in file.plan.status.items()}
+    assert pg.plan.notes == file.plan.notes

@@ -163,7 +163,13 @@ class PostgresBackend(Backend):
         cur = self._run(sql)
         names = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=names)
-        frame.attrs["sql_types"] = {d.name: _PG_TYPES.get(d.type_code, "VARCHAR") for d in cur.description}
+        types = {d.name: _PG_TYPES.get(d.type_code, "VARCHAR") for d in cur.description}
+        for name, sql_type in types.items():  # as DuckDB's ``.df()`` gives them (psycopg: date, Decimal objects)
+            if sql_type in ("DATE", "TIMESTAMP"):
+                frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
+            elif sql_type == "DECIMAL":
+                frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        frame.attrs["sql_types"] = types
         return frame
 
     def execute(self, sql: str) -> None:
