@@ -139,6 +139,11 @@ def test_security_headers_are_added_to_http_responses_only():
 IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 
 
+#: Directories of the tools, not of the server: compiled modules, caches, and tests/artifacts (the browser test's
+#: screenshots, which another pytest-xdist worker may save while an upload is watched).
+_NOT_WATCHED = (".git", "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts")
+
+
 class DiskWatcher:
     """Watches directories (inotify, recursive) and a process's open files (/proc/PID/fd) in a thread."""
 
@@ -153,7 +158,7 @@ class DiskWatcher:
         self._dirs: dict[int, Path] = {}
         for root in self.roots:
             for d, subdirs, _ in os.walk(root):
-                subdirs[:] = [s for s in subdirs if s not in (".git", "__pycache__", ".pytest_cache", ".ruff_cache")]
+                subdirs[:] = [s for s in subdirs if s not in _NOT_WATCHED]
                 wd = self._libc.inotify_add_watch(self._fd, str(d).encode(), IN_CREATE | IN_MOVED_TO)
                 if wd >= 0:
                     self._dirs[wd] = Path(d)
@@ -203,7 +208,8 @@ class DiskWatcher:
                 while offset < len(buf):
                     wd, _mask, _cookie, length = struct.unpack_from("iIII", buf, offset)
                     name = buf[offset + 16: offset + 16 + length].rstrip(b"\0").decode("utf-8", "replace")
-                    self.created.append(str(self._dirs.get(wd, Path("?")) / name))
+                    if name not in _NOT_WATCHED:
+                        self.created.append(str(self._dirs.get(wd, Path("?")) / name))
                     offset += 16 + length
             time.sleep(0.002)
 
