@@ -260,3 +260,23 @@ def test_counts_that_differ_little_from_a_wider_setting_are_hidden(sample):
     assert pub.status(cell_id("in_treatment")) != SHOWN  # 16 - 15 = 1 would give the detox one away
     plain = Publication.build(iop)
     assert plain.status(cell_id("in_treatment")) == SHOWN
+
+
+def test_linear_audit_by_hand_and_its_null_spaces_reused():
+    """t = a + b and u = b (hand-worked): with t and u shown, a and b are pinned down; with u hidden too,
+    three unknowns in two relations move together (none is pinned). Null spaces kept between audits are reused:
+    the same blocks again add none, and answer the same."""
+    from analysis.disclosure.audit import LinearAudit
+    from analysis.disclosure.cells import CellId
+
+    a, b, t, u = (CellId(m, "*", "all") for m in "abtu")
+    rels = [{t: 1, a: -1, b: -1}, {u: 1, b: -1}]
+    kept: dict = {}
+    two = LinearAudit(rels, {a, b}, set(), kept)
+    assert sorted(two.determined([a, b])) == [a, b]
+    three = LinearAudit(rels, {a, b, u}, set(), kept)
+    assert three.determined([a, b, u]) == []
+    n_kept = len(kept)
+    assert n_kept == 2  # one block of each audit
+    again = LinearAudit(rels, {a, b, u}, set(), kept)
+    assert len(kept) == n_kept and again.determined([a, b, u]) == [] and again.free == three.free

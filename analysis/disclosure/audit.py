@@ -12,6 +12,7 @@ unknowns of its relation are determined together, evaluated in reverse peeling o
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,6 +37,18 @@ __all__ = ["LinearAudit"]
 _TOL = 1e-8
 
 
+def _matrix(rels: Sequence[dict[CellId, int]], rows: Sequence[int], pos: dict[CellId, int]) -> np.ndarray:
+    """The block's dense matrix (a row per relation, a column per unknown of ``pos``), filled from each
+    relation's own terms (a few per row) instead of looking every unknown up in every row."""
+    a = np.zeros((len(rows), len(pos)))
+    for r, i in enumerate(rows):
+        for c, k in rels[i].items():
+            j = pos.get(c)
+            if j is not None:
+                a[r, j] = k
+    return a
+
+
 class LinearAudit:
     """Determinacy of unknowns under ``relations`` (see the module docstring).
 
@@ -47,9 +60,14 @@ class LinearAudit:
         Cells an attacker does not see.
     absorbing : set of CellId
         Unknowns that may be peeled (virtual cells: no output shows them).
+    null_spaces : dict, optional
+        Null spaces by block matrix, kept by the caller between audits of one publication (the solver audits
+        after each cell it hides; most blocks are then as they were): a block met again is not decomposed again.
     """
 
-    def __init__(self, relations: Sequence[dict[CellId, int]], unknown: set[CellId], absorbing: set[CellId]):
+    def __init__(self, relations: Sequence[dict[CellId, int]], unknown: set[CellId], absorbing: set[CellId],
+                 null_spaces: dict | None = None):
+        self._null_spaces = {} if null_spaces is None else null_spaces
         self.rels = [r for r in relations if any(c in unknown for c in r)]
         self.unk_of = [[c for c in r if c in unknown] for r in self.rels]
         index: dict[CellId, list[int]] = {}
@@ -102,18 +120,25 @@ class LinearAudit:
             rows.setdefault(find(pos[self.unk_of[i][0]]), []).append(i)
         self.block_of: dict[CellId, int] = {}
         self.block_cells: dict[int, list[CellId]] = members
+        self.block_pos: dict[int, dict[CellId, int]] = {}
         self.block_rows: dict[int, list[int]] = rows
         self.block_null: dict[int, np.ndarray] = {}
         self.free: dict[CellId, bool] = {}
         for root, cells in members.items():
             for c in cells:
                 self.block_of[c] = root
+            self.block_pos[root] = {c: j for j, c in enumerate(cells)}
             r = rows.get(root, [])
             if len(cells) == 1:
                 basis = np.zeros((1, 0)) if r else np.ones((1, 1))
+            elif not r:
+                basis = np.eye(len(cells))
             else:
-                a = np.array([[self.rels[i].get(c, 0) for c in cells] for i in r], dtype="float64")
-                basis = _null_space(a) if len(r) else np.eye(len(cells))
+                a = _matrix(self.rels, r, self.block_pos[root])
+                key = (a.shape, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
+                basis = self._null_spaces.get(key)
+                if basis is None:
+                    basis = self._null_spaces[key] = _null_space(a)
             self.block_null[root] = basis
             moves = np.abs(basis).max(axis=1) > _TOL if basis.size else np.zeros(len(cells), dtype=bool)
             for c, m in zip(cells, moves, strict=True):
@@ -128,8 +153,9 @@ class LinearAudit:
             basis = self.block_null[root]
             if basis.size == 0:
                 continue
-            w = np.array([part.get(c, 0.0) for c in self.block_cells[root]])
-            if np.abs(w @ basis).max() > _TOL:
+            pos = self.block_pos[root]  # the combination's few terms against their rows of the basis
+            w = np.fromiter(part.values(), dtype="float64", count=len(part))
+            if np.abs(w @ basis[[pos[c] for c in part]]).max() > _TOL:
                 return True
         return False
 
@@ -162,7 +188,7 @@ class LinearAudit:
             cells, rows = self.block_cells[root], self.block_rows.get(root, [])
             if not rows:
                 return []
-            a = np.array([[self.rels[i].get(c, 0) for c in cells] for i in rows], dtype="float64")
+            a = _matrix(self.rels, rows, self.block_pos[root])
             e = np.zeros(len(cells))
             e[cells.index(target)] = 1.0
             y = np.linalg.lstsq(a.T, e, rcond=None)[0]

@@ -74,6 +74,7 @@ class _State:
         self.locked: set[CellId] = set()
         self.notes: list[str] = []
         self._by_level: dict[int, list[dict[CellId, int]]] = {}
+        self._null_spaces: dict = {}  # the audits' null spaces by block matrix (analysis.disclosure.audit)
         self.aliases: dict[CellId, set[CellId]] = {}
         for rel in ledger.relations:  # x - y (- virtual zeros) = 0: two names of one count, hidden together
             live = {c: k for c, k in rel.items() if self.cells[c].published or self.cells[c].value != 0}
@@ -239,7 +240,7 @@ class _State:
     def _audit(self, relations: list[dict[CellId, int]]) -> LinearAudit:
         unknown = {c for r in relations for c in r if self.unknown(c)}
         absorbing = {c for c in unknown if not self.cells[c].published}
-        return LinearAudit(relations, unknown, absorbing)
+        return LinearAudit(relations, unknown, absorbing, self._null_spaces)
 
     def determined(self, level: int, targets: Iterable[CellId] | None = None) -> list[CellId]:
         """Sensitive unknowns (or ``targets``) that the relations of the level pin down exactly."""
