@@ -70,6 +70,7 @@ def _draw(fig, key: tuple[str, int, int]) -> str | None:
 
 def _start(ctx: Context, fig, *, origin: str | None, where: str, height: int | None, compact: bool,
            name: str = "", live: bool = False) -> Still:
+    """The figure's drawing started (``live``: the session shows it interactive, so nothing is drawn)."""
     height = int(height or fig.layout.height or 450)
     fig.update_layout(height=height)
     width = figures.COMPACT_WIDTH if compact else WIDTHS[where]
@@ -77,9 +78,9 @@ def _start(ctx: Context, fig, *, origin: str | None, where: str, height: int | N
     if live or not ctx.dataset.shared:  # shown interactive; an upload's figures never leave this process
         done: Future = Future()
         done.set_result(None)
-        return Still(fig, done, name, live)
+        return Still(fig, done, name)
     key = (fig.to_json(), width, height)
-    return Still(fig, _worker.submit(_draw, fig, key), name, live)
+    return Still(fig, _worker.submit(_draw, fig, key), name)
 
 
 def predraw(ctx: Context, fig, *, origin: str | None = None, where: str = "page", height: int | None = None) -> None:
@@ -91,13 +92,12 @@ def predraw(ctx: Context, fig, *, origin: str | None = None, where: str = "page"
 
 @dataclass(frozen=True)
 class Still:
-    """A figure being drawn (its provenance line added), shown under ``name``; ``live``: the session asked for
-    the interactive chart (nothing is drawn)."""
+    """A figure being drawn (its provenance line added), shown under ``name``; a drawing of None: shown as the
+    interactive chart."""
 
     fig: object
     drawing: Future
     name: str = ""
-    live: bool = False
 
 
 class StillCharts:
@@ -125,7 +125,7 @@ class StillCharts:
 
     def _fill(self) -> None:
         for slot, still in self._shown:
-            svg = None if still.live else still.drawing.result()
+            svg = still.drawing.result()
             if svg is None:
                 slot.plotly_chart(still.fig, config=figures.to_image_config(f"continuum_{still.name}"),
                                   key=f"fig_{still.name}")
