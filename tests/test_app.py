@@ -282,9 +282,12 @@ def test_every_page_survives_small_groups(page, cohort):
                 assert not shown & {str(n) for n in range(1, 11)}, (page, col, shown)
 
 
-def test_km_options_and_figure_downloads():
+def test_km_options_and_figure_downloads(monkeypatch):
     import json
 
+    from tests.attacker import draw_still_charts_interactive
+
+    draw_still_charts_interactive(monkeypatch)  # the figure's spec, read below (its drawing: test_still_charts)
     at = _app()
     at.switch_page("pages/time_to_relapse.py").run()
     assert not at.exception
@@ -306,10 +309,13 @@ def test_km_options_and_figure_downloads():
     assert labels.count("SVG") == labels.count("PDF") == len(at.get("plotly_chart")) >= 1
 
 
-def test_completion_benchmarks_are_drawn_on_their_own_denominator():
+def test_completion_benchmarks_are_drawn_on_their_own_denominator(monkeypatch):
     """TEDS 2004 states completion over all discharges: its ticks appear only when our bars use that basis."""
     import json
 
+    from tests.attacker import draw_still_charts_interactive
+
+    draw_still_charts_interactive(monkeypatch)
     at = _app()
     at.switch_page("pages/retention.py").run()
 

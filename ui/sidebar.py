@@ -238,7 +238,7 @@ def render_sidebar(ds: Dataset, *, light: bool = False) -> Context:
     """
     ss = st.session_state
     with st.sidebar:
-        watch_viewport()  # charts for a phone when the window is narrow
+        watch_viewport(preload=not ds.shared)  # charts for a phone when the window is narrow
         st.caption(f"Data: {md(ds.label)}" + (f" ({_count(ds.result.report.n_rows_accepted, DEFAULT_MIN_CELL)} "
                                               "episodes)" if ds.cohort is not None else ""))
         if ds.cohort is None:

@@ -25,6 +25,7 @@ Use::
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import OrderedDict
@@ -39,13 +40,14 @@ from analysis import figures
 from ui.state import Context
 from ui.widgets import narrow, static_buttons
 
-__all__ = ["still_charts", "StillCharts", "WIDTHS", "predraw"]
+__all__ = ["still_charts", "StillCharts", "WIDTHS", "predraw", "active"]
 
 #: Layout width (px) a still chart is drawn at: the page's width, a column's (a phone's: COMPACT_WIDTH).
 WIDTHS = {"page": 1000, "column": 600}
 _ENTRIES = 256
 _drawn: OrderedDict[tuple[str, int, int], str | None] = OrderedDict()
 _lock = threading.Lock()
+_active: contextvars.ContextVar[StillCharts | None] = contextvars.ContextVar("continuum_still_charts", default=None)
 _worker = ThreadPoolExecutor(max_workers=figures.TABS, thread_name_prefix="continuum-still")
 log = logging.getLogger("continuum.app")
 
@@ -137,11 +139,20 @@ def _live_key(name: str) -> str:
     return f"live_{name}"
 
 
+def active() -> StillCharts | None:
+    """The innermost :func:`still_charts` block of this script run (None outside one): where
+    :func:`ui.widgets.chart` puts a chart of shared data."""
+    return _active.get()
+
+
 @contextmanager
 def still_charts(ctx: Context) -> Iterator[StillCharts]:
-    """A page's still charts; their images are put in place when the block ends (even if it fails midway)."""
+    """A page's still charts; their images are put in place when the block ends (even if it fails midway).
+    Inside the block, :func:`ui.widgets.chart` shows a chart of shared data as one of them."""
     charts = StillCharts(ctx)
+    token = _active.set(charts)
     try:
         yield charts
     finally:
+        _active.reset(token)
         charts._fill()

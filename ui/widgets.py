@@ -94,16 +94,18 @@ def _plotly_chunk() -> str | None:
     return found[0].name if found else None
 
 
-def watch_viewport() -> None:
+def watch_viewport(*, preload: bool = True) -> None:
     """Mount the (invisible) component that tells the server when the window is narrow: a wide window never
-    reports (no extra rerun), a narrow one once, and a resize across the limit once more. It also loads the
-    interactive charts' code once a page has settled (a no-op where a chart has loaded it): after a page of
-    still charts (:func:`still_chart`) the next page with interactive charts need not wait for it."""
+    reports (no extra rerun), a narrow one once, and a resize across the limit once more. With ``preload`` it
+    also loads the interactive charts' code once a page has settled (a no-op where a chart has loaded it): after
+    a page without charts the next page with interactive charts need not wait for it. (Data the server holds
+    for everyone is drawn as still charts on every page, :mod:`ui.still`: there the code is loaded only when a
+    "Hover values" switch asks for it, and the browser's time is left to the pages.)"""
     global _viewport
     try:
         if _viewport is None:
             _viewport = st.components.v2.component("continuum_viewport", js=_VIEWPORT_JS)
-        chunk = _plotly_chunk()
+        chunk = _plotly_chunk() if preload else None
         _viewport(key="viewport", on_narrow_change=lambda: None, data={"preload": chunk} if chunk else None)
     except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): the wide layout
         log.debug("viewport component unavailable", exc_info=True)
@@ -157,7 +159,18 @@ def _static(fig, fmt: str):
 
 def chart(fig, *, name: str, ctx: Context, origin: str | None = None) -> None:
     """Show a plotly figure (built from published data) with its provenance line, a PNG button in its toolbar,
-    and SVG and PDF downloads (drawn on click by the system Chromium: nothing is computed until then)."""
+    and SVG and PDF downloads (drawn on click by the system Chromium: nothing is computed until then).
+
+    Inside a :func:`ui.still.still_charts` block (every page with charts has one), a figure of data the server
+    holds for everyone is shown as a still chart: an image drawn once for every session, with a "Hover values"
+    switch (an interactive chart costs the browser 1 s for Plotly's code and 0.2-0.4 s a chart to draw; a
+    Retention page of six took 2.6 s after a click). An upload's charts are interactive, drawn in its browser."""
+    from ui import still  # (ui.still imports this module)
+
+    charts = still.active()
+    if charts is not None and ctx.dataset.shared:
+        charts.show(charts.prepare(fig, name=name, origin=origin))
+        return
     figures.add_provenance(fig, ctx.provenance(origin=origin).caption())
     st.plotly_chart(fig, config=figures.to_image_config(f"continuum_{name}"), key=f"fig_{name}")
     static_buttons(fig, name)
