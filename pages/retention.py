@@ -6,7 +6,8 @@ from analysis.retention import ASAM_MIN_HOURS_PER_WEEK
 from ui import compute
 from ui.state import context
 from ui.still import still_charts
-from ui.widgets import BY_LABELS, Col, chart, narrow, page_guard, require_data, table
+from ui.text import md
+from ui.widgets import BY_LABELS, Col, chart, label, narrow, page_guard, require_data, table
 
 st.title("Retention")
 ctx = context()
@@ -74,6 +75,10 @@ with still_charts(ctx):  # charts of shared data as images (ui/still.py)
                 st.info("Time in treatment is not recorded in this file (no discharge dates or lengths of stay).")
             else:
                 chart(figures.retention_figure(view.retention_curve, min_cell=mc, compact=narrow()), name="retention_curve", ctx=ctx)
+                if view.retention_not_drawn:
+                    st.caption("Not drawn: " + ", ".join(md(label(g)) for g in view.retention_not_drawn)
+                               + ". Their number of episodes is hidden (it would let a small count be worked out "
+                               "by subtraction), and a curve starts from it.")
                 table(view.retention_days, {
                     "group": Col(by_label, "group"), "day": Col("Day", "int"),
                     "retained": Col("Still in treatment", "rate"), "ci_lower": Col("95% CI lower", "rate"),

@@ -280,3 +280,18 @@ def test_linear_audit_by_hand_and_its_null_spaces_reused():
     assert n_kept == 2  # one block of each audit
     again = LinearAudit(rels, {a, b, u}, set(), kept)
     assert len(kept) == n_kept and again.determined([a, b, u]) == [] and again.free == three.free
+
+
+def test_retention_curves_left_out_are_named(sample_pub):
+    """A retention curve starts from the group's number of episodes: where that is hidden the curve is left out,
+    and the view names the group (the page says so) instead of a chart that silently lacks it."""
+    from analysis.views.retention import retention
+
+    view = retention(sample_pub)
+    groups = list(sample_pub.raw.retention_km["level_of_care"]["group"].cat.categories)
+    drawn = list(view.retention_curve["group"].cat.remove_unused_categories().cat.categories)
+    hidden = [g for g in groups if not sample_pub.shown(cell_id("episodes", "level_of_care", g))]
+    assert view.retention_not_drawn == hidden and set(drawn) | set(hidden) == set(groups)
+    assert drawn and hidden  # the sample: IOP drawn; the other levels' episodes hide a few still in treatment
+    first = view.retention_curve.groupby("group", observed=True)["n_at_risk"].first()
+    assert all(first[g] == sample_pub.ledger.value(cell_id("episodes", "level_of_care", g)) for g in drawn)

@@ -1,7 +1,7 @@
 """The Retention page: completion, discharge reasons, length of stay, retention in treatment, hours, step-downs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -18,7 +18,9 @@ __all__ = ["Retention", "retention"]
 @dataclass(frozen=True, eq=False)
 class Retention:
     """Published retention tables; ``placements`` are the TEDS bands of the completion chart (rates shown
-    only), ``los_groups``/``hours_groups`` the groups whose boxes may be drawn, ``flows`` the step-down links."""
+    only), ``los_groups``/``hours_groups`` the groups whose boxes may be drawn, ``flows`` the step-down links,
+    ``retention_not_drawn`` the groups with a retention curve left out (their number of episodes is hidden, and a
+    curve starts from it)."""
 
     completion: PublishedTable | None
     placements: pd.DataFrame
@@ -31,6 +33,7 @@ class Retention:
     hours_groups: list
     step_downs: PublishedTable | None
     flows: pd.DataFrame | None
+    retention_not_drawn: list = field(default_factory=list)
 
 
 def _completion(pub: Publication) -> tuple[PublishedTable | None, pd.DataFrame]:
@@ -131,6 +134,10 @@ def retention(pub: Publication) -> Retention:
     los = _los(pub)
     hours, hours_groups = _hours(pub)
     steps, flows = _step_downs(pub)
+    curve = pub.retention()
+    raw_curve = pub.raw.retention_km.get(pub.by)
+    drawn = set(curve["group"].astype(object)) if len(curve) else set()
+    not_drawn = [] if raw_curve is None else [g for g in raw_curve["group"].cat.categories if g not in drawn]
     return Retention(completion, placements, _reasons(pub), los,
                      [] if los is None else list(los.frame.loc[~los.hidden("n_discharged"), "group"].astype(object)),
-                     pub.retention(), _retention_days(pub), hours, hours_groups, steps, flows)
+                     curve, _retention_days(pub), hours, hours_groups, steps, flows, not_drawn)
