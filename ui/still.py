@@ -1,5 +1,5 @@
-"""Still charts: figures drawn once on the server as SVG and shown as images (the Overview's, and the
-comparison page's diagnostics).
+"""Still charts: figures drawn once on the server as SVG and shown as images, on every page with charts (a page
+wraps its body in :func:`still_charts`, and :func:`ui.widgets.chart` inside it shows a chart of shared data so).
 
 An interactive chart costs the browser Streamlit's Plotly code (4.7 MB, about a second of the main thread to
 run) and 0.2-0.4 s a chart to draw: a cold Overview was 3.8 s with its two charts and 2.3 s with none
