@@ -295,3 +295,38 @@ def test_retention_curves_left_out_are_named(sample_pub):
     assert drawn and hidden  # the sample: IOP drawn; the other levels' episodes hide a few still in treatment
     first = view.retention_curve.groupby("group", observed=True)["n_at_risk"].first()
     assert all(first[g] == sample_pub.ledger.value(cell_id("episodes", "level_of_care", g)) for g in drawn)
+
+
+def test_a_day_0_anchor_before_the_first_relapse_is_the_start_row():
+    """From admission nobody may relapse on day 0: the forced day-0 anchor then lies before the curve's first time.
+    It used to take the curve's last row (index -1), publishing a day-0 corner with nobody at risk and the final
+    survival, so every drawn curve stopped at day 0 (UIS from admission, a real cohort: an empty chart)."""
+    import pandas as pd
+
+    from analysis.disclosure.curves import publish_km
+    from analysis.survival import km_by_group
+
+    # 40 people: 11 relapse on day 5, 11 on day 20, 18 censored on day 50 (counts of at least 11: every time safe)
+    data = pd.DataFrame({"group": ["a"] * 3, "time": [5.0, 20.0, 50.0], "event": [1, 1, 0], "n": [11, 11, 18]})
+    km = km_by_group(data, time_col="time", event_col="event", group_col="group", weight_col="n")
+    out = publish_km(km, followed={"a": 40.0}, anchors={"a": [0, 30]}, min_cell=11)
+    # by hand: S(5) = 29/40, S(20) = 29/40 * 18/29 = 18/40, flat to day 30 (the anchor); day 50 leaves nobody at risk
+    assert out["time"].tolist() == [0.0, 5.0, 20.0, 30.0]
+    assert out["n_at_risk"].tolist() == [40.0, 29.0, 18.0, 18.0]
+    assert out["n_event"].tolist() == [0.0, 11.0, 11.0, 0.0]
+    assert out["survival"].tolist() == pytest.approx([1.0, 29 / 40, 18 / 40, 18 / 40], abs=1e-12)
+
+
+def test_uis_from_admission_publishes_whole_curves():
+    """The UIS cohort (time to return to drug use, from admission): each arm's published curve has its corners."""
+    from analysis.engine.load import open_engine
+
+    res = open_engine(str(ROOT / "tests" / "data" / "real_cohorts" / "uis.csv"), by="TREAT")
+    try:
+        pub = Publication.build(res.engine.counts(), by="TREAT")
+        km = pub.km("admission", "TREAT")
+    finally:
+        res.close()
+    for _, k in km.groupby("group", observed=True):
+        assert len(k) > 10 and (k["n_event"] >= 0).all() and (k["n_censor"] >= 0).all()
+        assert k["survival"].is_monotonic_decreasing and k["n_at_risk"].iloc[1] > 0

@@ -121,6 +121,9 @@ def publish_km(km: pd.DataFrame, *, followed: dict, anchors: dict, min_cell: int
         ce = k["n_censor"].to_numpy(dtype="float64")
         f = float(followed[g])
         corners = safe_corners(t, ev, ce, f, anchors.get(g, ()), min_cell, blocked.get(g, ()))
+        # an anchor before the first time (day 0 from admission, when nobody relapsed that day) is the start row
+        # again: no row of its own (its index would be -1, the curve's last row)
+        corners = [c for c in corners if len(t) and c >= t[0]]
         idx = np.searchsorted(t, corners, side="right") - 1
         cum_e, cum_c = np.cumsum(ev), np.cumsum(ce)
         after = f - cum_e[idx] - cum_c[idx] if len(idx) else np.array([])
