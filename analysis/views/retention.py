@@ -136,7 +136,7 @@ def retention(pub: Publication) -> Retention:
     steps, flows = _step_downs(pub)
     curve = pub.retention()
     raw_curve = pub.raw.retention_km.get(pub.by)
-    drawn = set(curve["group"].astype(object)) if len(curve) else set()
+    drawn = set(curve["group"].astype(object))
     not_drawn = [] if raw_curve is None else [g for g in raw_curve["group"].cat.categories if g not in drawn]
     return Retention(completion, placements, _reasons(pub), los,
                      [] if los is None else list(los.frame.loc[~los.hidden("n_discharged"), "group"].astype(object)),
