@@ -12,8 +12,10 @@ chosen; six wider settings as neighbours) it prints, in one process:
   and the differencing check, with only aggregates leaving the engine, each cohort its own queries;
 * **engine rerun, cold**: the same with ``share`` on (collapses and step-downs read off the whole cohort's,
   :mod:`analysis.engine.narrow`), nothing held before;
-* **unfiltered page**, then **engine rerun after it**: the app's order (the page before the filter change keeps
-  the whole cohort's collapses, so the rerun reads them);
+* **unfiltered page**, the **warm-up** of level filters (the next-admissions window query every level filter's
+  step-downs read off, :func:`analysis.engine.narrow.pairs_sql`), then **engine rerun after them**: the app's order
+  for a server-side source (``ui.compute.warm_engine`` does both in the background before the first session; the
+  rerun reads the whole cohort's collapses and those next admissions);
 * **next filter change (memo)**: a value added (detox), through ``ui.raw_memo`` (the neighbours' added episodes
   seen in the previous rerun are not computed again);
 * **pandas rerun** (sizes up to ``--pandas-up-to``): the same on the cohort's rows held in memory
@@ -103,7 +105,10 @@ def main() -> None:
         show(f"unfiltered page ({queries[0]} q)", time.perf_counter() - t)
         store = RawStore(max_entries=16)
         memo = sharing(store, str(path))
-        rerun("engine rerun after it", memo=memo)
+        t = time.perf_counter()  # what ui.compute.warm_engine does next, in the background before the first session
+        engine.counts(FilterSpec(levels=("detox",))).step_downs()
+        show("warm-up: next admissions for level filters", time.perf_counter() - t)
+        rerun("engine rerun after them", memo=memo)
         rerun("next filter change (memo)", FilterSpec(levels=("iop", "residential", "op", "detox")), memo)
         if n <= args.pandas_up_to:
             cohort = engine.frame()
