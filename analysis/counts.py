@@ -400,10 +400,13 @@ class EngineCounts:
         from analysis.engine.backends import DuckDBBackend
         from analysis.retention import step_downs_from_transitions
 
-        if self._narrowed({"level_of_care": "level_of_care"}) and isinstance(self.engine.backend, DuckDBBackend) and \
+        whole, key = self.engine.counts(), ("_pairs", float(window_days))
+        # a level filter, or the whole cohort once they are held (an app's warm-up, ui.compute.warm_engine, makes
+        # them first): off the whole cohort's next admissions (analysis.engine.narrow; one window query for all)
+        off_pairs = self._narrowed({"level_of_care": "level_of_care"}) or (
+            self is whole and self.engine.share and key in whole._cache)
+        if off_pairs and isinstance(self.engine.backend, DuckDBBackend) and \
                 {"client_id", "admission_date", "discharge_date", "level_of_care"} <= set(self.columns):
-            whole = self.engine.counts()  # a level filter: off the whole cohort's next admissions (narrow)
-            key = ("_pairs", float(window_days))
             if key not in whole._cache:
                 whole._cache[key] = self.engine.backend.query(pairs_sql(self.engine, window_days))
             found = transitions_off_pairs(whole._cache[key], self.spec, self.minus)

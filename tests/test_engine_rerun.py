@@ -195,7 +195,7 @@ def test_step_downs_of_a_level_filter_read_off_the_whole_cohort(engine, spec):
     from analysis.engine.narrow import pairs_sql, transitions_off_pairs
 
     pairs = engine.backend.query(pairs_sql(engine, 30))
-    cohorts = [(spec, None)] + [(nb.added.spec, spec) for nb in engine_wider_settings(engine, spec)]
+    cohorts = [(None, None), (spec, None)] + [(nb.added.spec, spec) for nb in engine_wider_settings(engine, spec)]
     for wider, minus in cohorts:
         where = None if minus is None else f"NOT COALESCE(({engine.where(minus)}), FALSE)"
         own = engine.transitions(30, wider, where=where)
@@ -203,6 +203,24 @@ def test_step_downs_of_a_level_filter_read_off_the_whole_cohort(engine, spec):
         assert got is not None
         pd.testing.assert_frame_equal(got, own, check_dtype=False)
         assert own["next_level"].notna().sum() > 0 or minus is not None
+
+
+def test_whole_cohort_step_downs_read_off_held_next_admissions(engine, monkeypatch):
+    """Once a level filter has made the next admissions (an app's warm-up makes them first), the whole cohort's
+    step-downs read off them with no query of their own, equal to its window query's (the command line's, made
+    when nothing is held)."""
+    whole, key = engine.counts(), ("_pairs", 30.0)
+    monkeypatch.delitem(whole._cache, key, raising=False)
+    own = whole.step_downs()
+    assert key not in whole._cache  # nothing held: the whole cohort's own window query, no next admissions
+    engine.counts(FilterSpec(levels=("iop",))).step_downs()
+    assert key in whole._cache
+    counter = Counter(engine, monkeypatch)
+    got = whole.step_downs()
+    assert counter.n == 0
+    assert own[0]["n_step_down"].sum() == 1025 and own[1]["n"].sum() == 4846  # (the sample: real step-downs)
+    for a, b in zip(got, own, strict=True):
+        pd.testing.assert_frame_equal(a, b)
 
 
 def test_step_downs_off_the_whole_cohort_on_crowded_clients():
@@ -232,7 +250,7 @@ def test_step_downs_off_the_whole_cohort_on_crowded_clients():
         for spec in (FilterSpec(levels=("iop",)), FilterSpec(levels=("iop", "op", "php")),
                      FilterSpec(levels=("detox", "residential"))):
             options = {"levels": [v for v in levels if v is not None]}
-            for wider, minus in [(spec, None)] + [(w, spec) for _, w in wider_specs(spec, options)]:
+            for wider, minus in [(None, None), (spec, None)] + [(w, spec) for _, w in wider_specs(spec, options)]:
                 where = None if minus is None else f"NOT COALESCE(({eng.where(minus)}), FALSE)"
                 own = eng.transitions(30, wider, where=where)
                 got = transitions_off_pairs(pairs, wider, minus)
@@ -242,3 +260,5 @@ def test_step_downs_off_the_whole_cohort_on_crowded_clients():
                 found += 1
                 pd.testing.assert_frame_equal(got, own, check_dtype=False)
         assert found >= 10 and fallback >= 1, (found, fallback)
+        whole = transitions_off_pairs(pairs, None, None)  # the whole cohort: never a fallback
+        pd.testing.assert_frame_equal(whole, eng.transitions(30), check_dtype=False)

@@ -266,19 +266,19 @@ def benchmarks_table(extra: bytes | None = None):
 
 def warm_engine(ds) -> None:
     """A server-side source's whole-cohort results, before anyone asks (:func:`ui.data_source.warm_server_source`):
-    the unfiltered cohort's raw results and ledger in the shared store (the first page's publication then only
-    plans), the filter columns' values (the wider settings of every filter change) and the engine's
-    next-admissions query that every level filter's step-downs read off."""
+    the filter columns' values (the wider settings of every filter change), the engine's next-admissions query
+    that every level filter's step-downs read off (and the whole cohort's, made first), then the unfiltered
+    cohort's raw results and ledger in the shared store (the first page's publication then only plans)."""
     from analysis.disclosure.publication import DEFAULT_HORIZONS
     from analysis.filters import FilterSpec
 
     memo = sharing(_SERVER_RAWS, ds.key)
     with engine_lock(ds):
+        levels = engine_filter_options(ds.engine).get("levels", [])  # (every filter change's wider settings)
+        if levels:  # first: the whole cohort's step-downs then read off them too (no window query of its own)
+            ds.engine.counts(FilterSpec(levels=(levels[0],))).step_downs()
         counts = ds.engine.counts()
         memo.build_ledger(memo.compute_raw(counts, "level_of_care", horizons=DEFAULT_HORIZONS, days=None))
-        levels = engine_filter_options(ds.engine).get("levels", [])  # (every filter change's wider settings)
-        if levels:
-            ds.engine.counts(FilterSpec(levels=(levels[0],))).step_downs()
 
 
 _STOP = threading.Event()
