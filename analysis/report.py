@@ -125,7 +125,9 @@ class OutcomesReport:
             lines += ["", f"Log-rank test: chi-square {lr['statistic']:.2f} on {lr['df']} df, p = {lr['p']:.3g}"]
         if d["cox"]:
             ref = ", ".join(f"{k} = {v}" for k, v in d["cox"]["reference"].items())
-            lines += ["", f"Cox model (Efron ties), reference {ref}; concordance {d['cox']['concordance']:.3f}:"]
+            fitted_on = f"{_c(d['cox']['n'])} episodes, {_c(d['cox']['events'])} relapses"
+            lines += ["", f"Cox model (Efron ties), reference {ref}; {fitted_on}; "
+                          f"concordance {d['cox']['concordance']:.3f}:"]
             for t in d["cox"]["terms"]:
                 lines.append(f"  {t['term']:<36} HR {_fmt_ci(t['hr'], [t['lower'], t['upper']], '{:.2f}')}"
                              f"  p = {_fmt(t['p'], '{:.3g}')}")

@@ -172,6 +172,32 @@ def test_uis_names_and_types(capsys):
     assert payload["cox"]["reference"] == {"TREAT": "0", "SITE": "0", "IVHX": "3", "RACE": "0"}
 
 
+def test_uis_cox_counts_the_episodes_left_out_for_a_missing_covariate(capsys):
+    """R: ``coxph(Surv(TIME, CENSOR) ~ factor(TREAT) + AGE + BECK + relevel(factor(IVHX), ref = "3"), uis)`` fits
+    591 of the 628 episodes, 475 relapses; ``colSums(is.na(uis[, c("AGE", "BECK", "IVHX")]))`` is 5, 33, 18 and
+    37 rows are incomplete, 33 of them relapsed. Said in the JSON and the text, AGE's 5 not shown."""
+    args = ["--by", "TREAT", "--adjust", "AGE,BECK,IVHX", "--type", "IVHX=categorical"]
+    cox = outcomes_json(capsys, "uis.csv", args)["cox"]
+    assert (cox["n"], cox["events"], cox["left_out_missing"]) == (591, 475, 37)
+    note = ("37 episodes (33 relapses among them) are left out of the Cox model because a covariate is missing "
+            "(missing: AGE fewer than 11, BECK 33, IVHX 18); the groups' numbers above include them.")
+    assert cox["notes"][0] == note
+    assert main(["outcomes", str(DATA / "uis.csv"), *args]) == 0
+    text = capsys.readouterr().out
+    assert "reference TREAT = 0, IVHX = 3; 591 episodes, 475 relapses;" in text and f"Note: {note}" in text
+
+
+def test_a_few_episodes_left_out_of_the_cox_model_hide_its_counts(capsys):
+    """With AGE alone, 5 episodes are left out: the model's n and events (beside the groups' 320 + 308 followed)
+    would give them by subtraction, so neither is shown, nor the number left out."""
+    payload = outcomes_json(capsys, "uis.csv", ["--by", "TREAT", "--adjust", "AGE"])
+    cox = payload["cox"]
+    assert [g["n"] for g in payload["groups"]] == [320, 308]
+    assert cox["n"] is None and cox["events"] is None and cox["left_out_missing"] is None
+    assert cox["notes"][0].startswith("Fewer than 11 episodes (fewer than 11 relapses among them) are left out")
+    assert "AGE fewer than 11" in cox["notes"][0] and cox["terms"][0]["hr"] is not None
+
+
 def test_whas500_excel_defaults_to_discharge_because_it_records_a_length_of_stay(capsys):
     payload = outcomes_json(capsys, "whas500.xlsx", ["--by", "gender"])
     assert payload["columns"]["los"]["used_as"] == "los_days"

@@ -154,16 +154,49 @@ def _cox(pub: Publication, report, visible: list, adjust: list) -> tuple[dict | 
     ph_hidden = [any(h for t, h in zip(cox.terms["term"], hidden, strict=True) if t.split("[")[0] == term)
                  for term in cox.ph_test["term"]]
     cox = _rename_group_terms(cox, report.by, report.labels)
-    n_ok = all(pub.shown(cell_id("followed", report.by, g, origin=report.origin)) for g in visible)
-    ev_ok = all(pub.shown(cell_id("relapses_total", report.by, g, origin=report.origin)) for g in visible)
+    left_out, left_out_events, note = _left_out(frame, list(adjust), pub.min_cell, report.labels)
+    # the model's n and events beside the groups' followed and relapses give the episodes left out by subtraction
+    n_ok = all(pub.shown(cell_id("followed", report.by, g, origin=report.origin)) for g in visible) and \
+        not 1 <= left_out < pub.min_cell
+    ev_ok = all(pub.shown(cell_id("relapses_total", report.by, g, origin=report.origin)) for g in visible) and \
+        not 1 <= left_out_events < pub.min_cell
     return {"reference": {k: str(v) for k, v in cox.reference.items()},
             "n": cox.n if n_ok else None, "events": cox.n_events if ev_ok else None,
+            "left_out_missing": left_out if left_out == 0 or left_out >= pub.min_cell else None,
             "concordance": _num(cox.concordance),
             "terms": [{"term": r.term, **{k: None if h else _num(getattr(r, k)) for k in ("hr", "lower", "upper", "p")}}
                       for r, h in zip(cox.terms.itertuples(), hidden, strict=True)],
             "ph_test": [{"term": r.term, **{k: None if h else _num(getattr(r, k)) for k in ("chisq", "df", "p")}}
                         for r, h in zip(cox.ph_test.itertuples(), ph_hidden, strict=True)],
-            "ph_note": cox.summary_sentence(), "notes": list(cox.notes), "converged": bool(cox.converged)}, None
+            "ph_note": cox.summary_sentence(), "notes": [*([note] if note else []), *cox.notes],
+            "converged": bool(cox.converged)}, None
+
+
+def _left_out(rows: pd.DataFrame, adjust: list, min_cell: int,
+              labels: dict | None = None) -> tuple[int, int, str | None]:
+    """(episodes, relapses among them) of the model's ``rows`` (collapsed: ``n``) left out of the Cox model because
+    a covariate is missing, and the sentence saying so: each covariate's own count where it is not 1 to
+    ``min_cell - 1`` (a count of few people is never shown; R's ``coxph`` leaves the same rows out). ``labels``:
+    the covariates' names as the file has them."""
+    import numpy as np
+
+    if not adjust:
+        return 0, 0, None
+    w = rows["n"].to_numpy(dtype="int64") if "n" in rows.columns else np.ones(len(rows), dtype="int64")
+    missing = rows[adjust].isna()
+    out = missing.any(axis=1).to_numpy()
+    n, events = int(w[out].sum()), int(w[out & (rows["event"] == 1).to_numpy()].sum())
+    if n == 0:
+        return 0, 0, None
+
+    def count(k: int) -> str:
+        return f"{k:,}" if k >= min_cell else f"fewer than {min_cell}"
+
+    each = ", ".join(f"{(labels or {}).get(c, c)} {count(int(w[missing[c].to_numpy()].sum()))}"
+                     for c in adjust if missing[c].any())
+    sentence = (f"{count(n)} episodes ({count(events) if events else 'no'} relapses among them) are left out of the "
+                f"Cox model because a covariate is missing (missing: {each}); the groups' numbers above include them.")
+    return n, events, sentence[0].upper() + sentence[1:]
 
 
 def _term_hidden_codes(rows: pd.DataFrame, event_col: str, term: str, by: str, min_cell: int) -> bool:
