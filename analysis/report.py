@@ -122,7 +122,7 @@ class OutcomesReport:
             lines.append(f"  {g['group']:<12} " + "; ".join(cells))
         if d["logrank"]:
             lr = d["logrank"]
-            lines += ["", f"Log-rank test: chi-square {lr['statistic']:.2f} on {lr['df']} df, p = {lr['p']:.3g}"]
+            lines += ["", f"Log-rank test: chi-square {lr['statistic']:.2f} on {lr['df']} df, p {_p(lr['p'])}"]
         if d["cox"]:
             ref = ", ".join(f"{k} = {v}" for k, v in d["cox"]["reference"].items())
             fitted_on = f"{_c(d['cox']['n'])} episodes, {_c(d['cox']['events'])} relapses"
@@ -130,7 +130,7 @@ class OutcomesReport:
                           f"concordance {d['cox']['concordance']:.3f}:"]
             for t in d["cox"]["terms"]:
                 lines.append(f"  {t['term']:<36} HR {_fmt_ci(t['hr'], [t['lower'], t['upper']], '{:.2f}')}"
-                             f"  p = {_fmt(t['p'], '{:.3g}')}")
+                             f"  p {_p(t['p'])}")
             lines.append(f"  {d['cox']['ph_note']}")
             lines += [f"  Note: {n}" for n in d["cox"].get("notes", [])]
         relapse_bench = [b for b in d["benchmarks"] if b["metric"] == "relapse"]
@@ -161,6 +161,13 @@ def _num(x) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _p(p: float | None) -> str:
+    """``= 0.0223``; a p-value below what a double holds (it underflows to 0) as ``< 1e-300``, never ``= 0``."""
+    if p is None:
+        return "= -"
+    return "< 1e-300" if p < 1e-300 else f"= {p:.3g}"
 
 
 def _whole(x: float | None):

@@ -141,3 +141,11 @@ def test_cli_never_tracebacks(argv, capsys):
     assert main(argv) == 2
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err
+
+
+def test_text_p_values_never_read_zero():
+    """A p-value that underflows to 0 (flchain's age in a Cox model: R prints < 2e-16) reads as below a bound."""
+    from analysis.report import _p
+
+    assert (_p(0.0), _p(5e-324), _p(2.05e-05), _p(0.0223), _p(None)) == (
+        "< 1e-300", "< 1e-300", "= 2.05e-05", "= 0.0223", "= -")
