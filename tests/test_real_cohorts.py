@@ -198,6 +198,31 @@ def test_a_few_episodes_left_out_of_the_cox_model_hide_its_counts(capsys):
     assert "AGE fewer than 11" in cox["notes"][0] and cox["terms"][0]["hr"] is not None
 
 
+def test_a_curve_that_reached_zero_stays_zero(capsys, tmp_path):
+    """lifelines' leukemia (Freireich et al. 1963, 6-MP against placebo; weeks): all 21 of Rx = 1 relapsed by
+    week 23. R: ``summary(survfit(Surv(t, status) ~ Rx, d, conf.type = "log-log"), times = c(20, 30),
+    extend = TRUE)``: Rx = 1 at 30 weeks surv 0, n.risk 0, CI NA (at 20: 0.0952380952381, 0.0162592602122 to
+    0.261249981969); Rx = 0 at 30: 0.4481792717087 (0.1880520059592-0.680142628495). The zero is shown, not
+    left blank as a day after follow-up; a curve still above zero stays blank after its last time."""
+    from lifelines.datasets import load_leukemia
+
+    path = tmp_path / "leukemia.csv"
+    load_leukemia().to_csv(path, index=False)
+    payload = outcomes_json(capsys, str(path), ["--by", "Rx", "--map", "days_to_relapse=t", "--time-unit", "weeks",
+                                                "--horizons", "20,30,40", "--tau", "30", "--min-cell", "1"])
+    arms = {g["group"]: {s["time"]: s for s in g["survival"]} for g in payload["groups"]}
+    one, zero = arms["1"], arms["0"]
+    assert one[20]["estimate"] == pytest.approx(0.0952380952381, abs=1e-12)
+    assert one[20]["lower"] == pytest.approx(0.0162592602122, abs=1e-12)
+    assert (one[30]["estimate"], one[30]["lower"], one[30]["upper"]) == (0.0, None, None)
+    assert (one[30]["at_risk"], one[30]["events"], one[30]["censored"]) == (0, 21, 0)
+    assert zero[30]["estimate"] == pytest.approx(0.4481792717087, abs=1e-12)
+    assert zero[30]["upper"] == pytest.approx(0.680142628495, abs=1e-12)
+    assert zero[40]["estimate"] is None  # after Rx = 0's last time (35 weeks, censored): not extended
+    relapse = {r["horizon"]: r["km_relapse"] for r in payload["groups"][1]["relapse"]}
+    assert payload["groups"][1]["group"] == "1" and relapse[30] == 1.0 and relapse[40] == 1.0
+
+
 def test_whas500_excel_defaults_to_discharge_because_it_records_a_length_of_stay(capsys):
     payload = outcomes_json(capsys, "whas500.xlsx", ["--by", "gender"])
     assert payload["columns"]["los"]["used_as"] == "los_days"

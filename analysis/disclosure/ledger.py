@@ -92,7 +92,8 @@ def forced_counts(km: pd.DataFrame, days=FORCED_DAYS) -> pd.DataFrame:
 
     From a :func:`analysis.survival.km_by_group` frame (deaths count as censored, as in Kaplan-Meier).
     ``at_risk = followed - relapsed - censored`` (people with time > day). Days after a group's last
-    follow-up time are left out (they would repeat its totals).
+    follow-up time are left out (they would repeat its totals), unless its curve reached zero (everyone still
+    followed relapsed): then nobody is at risk and the totals hold, as R's ``summary(fit, times, extend = TRUE)``.
     """
     rows = []
     for g, k in km.groupby("group", observed=True, sort=False):
@@ -100,7 +101,8 @@ def forced_counts(km: pd.DataFrame, days=FORCED_DAYS) -> pd.DataFrame:
         ev = np.cumsum(k["n_event"].to_numpy(dtype="float64"))
         ce = np.cumsum(k["n_censor"].to_numpy(dtype="float64"))
         n = float(k["n_at_risk"].iloc[0])
-        kept = [d for d in days if d <= t[-1]]
+        reached_zero = float(k["survival"].iloc[-1]) == 0.0
+        kept = [d for d in days if d <= t[-1] or reached_zero]
         last = np.searchsorted(t, np.asarray(kept, dtype="float64"), side="right") - 1
         for d, i in zip(kept, last, strict=True):
             r = ev[i] if i >= 0 else 0.0

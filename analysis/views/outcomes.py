@@ -43,13 +43,14 @@ class _Reader:
     def shown(self, measure: str, group, **q) -> bool:
         return self.count(measure, group, **q) is not None
 
-    def km_ok(self, group, day) -> bool:
+    def km_ok(self, group, day, *, zero: bool = False) -> bool:
         """The estimate at a day rests on the group's size and the relapses by the day, and needs at least
-        ``min_cell`` at risk at the day (R's ``n.risk``; computed, not shown)."""
+        ``min_cell`` at risk at the day (R's ``n.risk``; computed, not shown), unless it is ``zero``: a curve that
+        reached 0 (everyone followed relapsed) is 0 from then on, with nobody at risk."""
         o = self.origin
         at = self.pub.at_risk_at(PROGRAM if group == PROGRAM else self.by, o, group, day)
         return (self.shown("relapsed", group, origin=o, day=day) and self.shown("followed", group, origin=o)
-                and at >= self.pub.min_cell)
+                and (at >= self.pub.min_cell or (zero and at == 0)))
 
 
 def _int(x: float | None) -> int | None:
@@ -79,7 +80,7 @@ def _group_entry(rd: _Reader, report, g) -> dict:
     entry["survival"] = []
     for r in surv.itertuples():
         d = _day(r.day)
-        show = rd.km_ok(g, d)
+        show = rd.km_ok(g, d, zero=r.survival == 0)
         entry["survival"].append({
             "time": u(r.day), "day": d, "estimate": _num(r.survival) if show else None,
             "lower": _num(r.ci_lower) if show else None, "upper": _num(r.ci_upper) if show else None,
@@ -104,7 +105,7 @@ def _group_entry(rd: _Reader, report, g) -> dict:
         el = rd.count("eligible", g, origin=o, horizon=h)
         re = rd.count("reached", g, origin=o, horizon=h)
         rl = rd.count("relapsed_eligible", g, origin=o, horizon=h)
-        km = rd.km_ok(g, h)
+        km = rd.km_ok(g, h, zero=r.km_relapse == 1)
         entry["relapse"].append({
             "horizon": u(r.horizon_days), "horizon_days": h, "km_relapse": _num(r.km_relapse) if km else None,
             "km_lower": _num(r.km_lower) if km else None, "km_upper": _num(r.km_upper) if km else None,
