@@ -13,13 +13,17 @@ columns.
 Guess rules (content of the non-empty values):
 
 * a date field only if at least half the values read as dates;
-* ``relapsed`` for a column named like relapse/relapsed/event/status/censor/fstat whose values are
-  yes/no-like (0/1, yes/no, true/false): 1/yes/true means the relapse (as R's ``Surv(time, x)``),
-  except for a column named ``censored``/``cens``/``is_censored``, where 1 means censored; a
-  status coded 1/2 takes 2 as the event (R's convention);
-* ``days_to_relapse`` for a numeric column named like time/ttr/futime/days/weeks/months/duration/
-  follow_up/lenfol (when the file has no admission date); its name sets the time unit (weeks,
-  months, years) unless the user states one;
+* ``relapsed`` for a column named like relapse/relapsed/event/status/censor/cens/fstat/death whose
+  values are yes/no-like (0/1, yes/no, true/false): 1/yes/true means the relapse (as R's
+  ``Surv(time, x)``; ``cens``/``censor`` are R's censoring indicators, 1 = event), except for a
+  column named ``censored``/``is_censored``/``*_censored``, where 1 means censored; a status coded
+  1/2 takes 2 as the event (R's convention); a death flag (``death``/``deaths``) of a file of dates is
+  not its relapse, and a ``death`` column of dates is ``death_date``;
+* ``days_to_relapse`` for a numeric column named like time/ttr/futime/survival/days/weeks/months/
+  duration/follow_up/lenfol (when the file has no admission date), never an age (``Age_in_years`` is
+  ``age``); a time-to-event name (``time``, ``futime``, ``Survival_in_days``) wins over one that only
+  holds a unit (``Months_from_Diagnosis``); its name sets the time unit (weeks, months, years) unless
+  the user states one;
 * numeric fields (length of stay, age, counts, hours) only if at least 90% of the values are numbers;
 * ``level_of_care`` and ``discharge_reason`` only if at least half the values can be placed;
 * ``co_occurring`` only if the values are yes/no-like.
@@ -123,9 +127,14 @@ for _canonical, _names in SYNONYMS.items():
         _LOOKUP.setdefault(normalize_name(_n), []).append(_canonical)
 _TIME_WORDS = {"time", "ttr", "futime", "days", "day", "weeks", "week", "wk", "wks", "months", "month", "years",
                "year", "duration", "follow", "followup", "fu", "lenfol", "survtime", "stime"}
+_SURE_TIME_WORDS = {"time", "ttr", "futime", "survival", "duration", "follow", "followup", "fu", "lenfol",
+                    "survtime", "stime", "tte"}
 _EVENT_WORDS = {"relapse", "relapsed", "event", "status", "censor", "censored", "cens", "fstat", "fail",
-                "failure", "dead", "died", "arrest", "arrested", "recid"}
-_LITERAL_CENSOR = re.compile(r"^(is_)?(censored|cens)$|_censored$")
+                "failure", "dead", "died", "death", "deaths", "arrest", "arrested", "recid"}
+_DEATH_WORDS = {"death", "deaths", "dead", "died", "deceased"}
+_LITERAL_CENSOR = re.compile(r"^(is_)?censored$|_censored$")
+"""Names that say "censored": their 1 means censored (``cens``/``censor`` are R's censoring indicators, 1 = event)."""
+_CENSORING_INDICATOR = re.compile(r"(^|_)(cens|censor)(_|$)")
 _UNIT_WORDS = {"weeks": ("week", "weeks", "wk", "wks", "weekly"), "months": ("month", "months", "mo", "mos"),
                "years": ("year", "years", "yr", "yrs")}
 _ABBREVIATIONS = {"disch": "discharge", "dschg": "discharge", "dc": "discharge", "dis": "discharge",
@@ -135,6 +144,18 @@ _ABBREVIATIONS = {"disch": "discharge", "dschg": "discharge", "dc": "discharge",
 _DATE_SHARE = 0.5
 _NUMBER_SHARE = 0.9
 _LABEL_SHARE = 0.5
+
+
+def _time_rank(column: str) -> int:
+    """How surely a column named so is the follow-up time: 2 for a time-to-event name (``time``,
+    ``futime``, ``Survival_in_days``, a synonym of ``days_to_relapse``), 1 for a name that only
+    holds a unit (``Months_from_Diagnosis``), 0 if the name does not suggest a duration."""
+    if "days_to_relapse" not in _candidates(column):
+        return 0
+    key = normalize_name(column)
+    if key in _LOOKUP or set(key.split("_")) & _SURE_TIME_WORDS:
+        return 2
+    return 1
 
 
 def _candidates(column: str) -> list[str]:
@@ -151,10 +172,15 @@ def _candidates(column: str) -> list[str]:
     for v in variants:
         out += _LOOKUP.get(v, [])
     words = set(key.split("_"))
-    if words & _TIME_WORDS and not words & {"los", "stay", "admission", "discharge", "date", "dt"}:
+    if "age" in words and not words & {"group", "grp", "cat", "category", "band", "range", "class", "date", "dt"}:
+        out = [f for f in out if f != "days_to_relapse"] + ["age"]  # "Age_in_years" is an age, not a duration
+    elif (words & _TIME_WORDS or ("survival" in words and not words & _EVENT_WORDS)) \
+            and not words & {"los", "stay", "admission", "discharge", "date", "dt"}:
         out.append("days_to_relapse")
     if words & _EVENT_WORDS and not words & {"date", "dt", "time", "days"}:
         out.append("relapsed")
+        if words & _DEATH_WORDS:
+            out.append("death_date")  # a column "death" of dates is the date of death, of 0/1 the event
     return list(dict.fromkeys(out))
 
 
@@ -219,13 +245,19 @@ def _check(field_name: str, column: str, values: pd.Series) -> tuple[bool, str, 
                            f"not a date ({share:.0%} read as dates); map it with {how} if it is one"), None
         return True, f"name {column!r}; {share:.0%} of the values read as dates", None
     if field_name == "relapsed":
-        labels = sorted({str(v).strip().lower() for v in pd.unique(present.astype(str))})
+        written = {str(v).strip().lower(): str(v).strip() for v in pd.unique(present.astype(str))}
+        labels = sorted(written)
         if len(labels) <= 2 and all(parse_boolean(v) is not None for v in labels):
-            literal = bool(_LITERAL_CENSOR.search(normalize_name(column)))
-            event = "0" if literal else None
-            meaning = ("1 means censored, so 0 is the relapse (flip with --event-value 1)" if literal else
-                       "1/yes/true is the relapse (flip with --event-value 0 if 1 means censored)")
-            return True, f"name {column!r}; values {'/'.join(labels)}: {meaning}", event
+            yes, no = _yes_no_labels(written)
+            key = normalize_name(column)
+            if _LITERAL_CENSOR.search(key):
+                return True, (f"name {column!r}; values {'/'.join(labels)}: 1 means censored, so {no} is the "
+                              f"relapse (flip with --event-value {yes})"), no
+            meaning = f"1/yes/true is the relapse (flip with --event-value {no} if {yes} means censored)"
+            if _CENSORING_INDICATOR.search(key):
+                meaning = (f"1/yes/true is the relapse: read as R's censoring indicator (Surv(time, {column}): "
+                           f"{yes} = event, {no} = censored; flip with --event-value {no} if {yes} means censored)")
+            return True, f"name {column!r}; values {'/'.join(labels)}: {meaning}", None
         if labels in (["1", "2"], ["1.0", "2.0"]):
             return True, (f"name {column!r}; values 1/2: 2 is the relapse, as in R's Surv "
                           "(flip with --event-value 1)"), "2"
@@ -253,6 +285,16 @@ def _check(field_name: str, column: str, values: pd.Series) -> tuple[bool, str, 
             return False, (f"{column!r} is named like {field_name} but looks like {_looks_like(values)}, "
                            f"not yes/no; map it with {how} if it is"), None
     return True, f"name {column!r}", None
+
+
+def _yes_no_labels(written: Mapping[str, str]) -> tuple[str, str]:
+    """The values of a yes/no column meaning 1 and 0, as an event value names them: ``("1", "0")`` for
+    numbers, else the column's own labels (``("True", "False")``, ``("yes", "no")``)."""
+    yes = next((w for k, w in written.items() if parse_boolean(k)), None)
+    no = next((w for k, w in written.items() if parse_boolean(k) is False), None)
+    if yes is None or no is None or all(k.replace(".0", "") in ("0", "1") for k in written):
+        return "1", "0"
+    return yes, no
 
 
 def event_value_for(column: str, values: pd.Series) -> str | None:
@@ -289,6 +331,15 @@ def guess_details(raw: pd.DataFrame | Iterable[object]) -> MappingGuess:
                 continue
             if field_name == "days_to_relapse" and "admission_date" in mapping:
                 continue
+            if field_name == "days_to_relapse":
+                rank = _time_rank(col)
+                better = next((c for c in columns if c != col and c not in mapping.values() and _time_rank(c) > rank
+                               and (frame is None or _check(field_name, c, frame[c])[0])), None)
+                if better is not None:  # "Months_from_Diagnosis" is not the follow-up of "Survival_in_days"
+                    guesses.append(Guess(field_name, col, f"{col!r} is named like a time but {better!r} is named "
+                                         f"more like the follow-up time; map it with --map {field_name}={col} if "
+                                         "it is the time to the event", made=False))
+                    continue
             ok, reason, ev = (True, f"name {col!r}", None) if frame is None else _check(field_name, col, frame[col])
             if not ok:
                 guesses.append(Guess(field_name, col, reason, made=False))
@@ -301,6 +352,12 @@ def guess_details(raw: pd.DataFrame | Iterable[object]) -> MappingGuess:
     if "admission_date" in mapping:  # a date-shaped file: durations and flags are not the end point
         for f in ("days_to_relapse",):
             mapping.pop(f, None)
+        if "relapsed" in mapping and set(normalize_name(mapping["relapsed"]).split("_")) & {"death", "deaths"}:
+            column = mapping.pop("relapsed")  # a death flag of an episode file is not its relapse
+            guesses = [g for g in guesses if not (g.field == "relapsed" and g.column == column)]
+            guesses.append(Guess("relapsed", column, f"{column!r} is a death flag of a file of dates, not the "
+                                 f"relapse; map it with --map relapsed={column} if it is the event", made=False))
+            event_value = None
     unit = unit_from_name(mapping["days_to_relapse"]) if "days_to_relapse" in mapping else None
     if unit:
         guesses.append(Guess("time_unit", mapping["days_to_relapse"],

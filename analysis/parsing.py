@@ -133,6 +133,8 @@ def parse_booleans(values: pd.Series, event_value: object = None) -> tuple[pd.Se
 
     ``event_value``: the label that means True (e.g. ``"2"`` for a status coded 1/2, or ``"0"`` for a
     column where 1 means censored); then the one other label means False and any third label is bad.
+    When the event value and every value of the column are yes/no-like (1/0, true/false, yes/no, y/n,
+    t/f), they are compared by meaning: ``"1"`` picks ``True`` of a true/false column, ``"no"`` picks ``0``.
     """
     if event_value is None:
         if pd.api.types.is_bool_dtype(values):
@@ -143,7 +145,14 @@ def parse_booleans(values: pd.Series, event_value: object = None) -> tuple[pd.Se
     text = as_text(values)
     lowered = text.str.lower() if text.notna().any() else text
     wanted = _label(event_value).lower()
-    others = [v for v in pd.unique(lowered.dropna()) if v != wanted]
+    labels = pd.unique(lowered.dropna())
+    meant = parse_boolean(wanted)
+    if meant is not None and len(labels) and all(parse_boolean(v) is not None for v in labels):
+        # a yes/no column and a yes/no event value: compared as yes/no, so "1" (or "yes") is True of a
+        # true/false column and "0" its False, whatever the column's own spelling
+        read = lowered.map({v: parse_boolean(v) == meant for v in labels})
+        return read.astype("boolean"), np.zeros(len(values), dtype=bool)
+    others = [v for v in labels if v != wanted]
     flags = pd.Series(pd.NA, index=values.index, dtype="boolean")
     flags[(lowered == wanted).fillna(False).to_numpy()] = True
     if len(others) == 1:

@@ -73,6 +73,7 @@ class EpisodesSQL:
     today: pd.Timestamp | None = None
     extra_types: dict | None = None  # type of each extra (unmapped) column: numeric, binary, date, ...
     sources: dict | None = None  # column -> the source column it is read from
+    time_unit: str = "days"  # the unit the durations were read in (the report says it)
 
 
 #: The days a date can be on the pandas path (its nanosecond range): typed dates outside are date_out_of_range.
@@ -488,7 +489,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     names = ", ".join(quote(c) for c in ["_row"] * has_row_numbers + list(sel) + ["_excluded"])
     backend.execute(f"CREATE OR REPLACE {temp}VIEW episodes AS SELECT {names} FROM episodes_view")
     return EpisodesSQL(shape, tuple(data_cols), tuple(b.flags), tuple(notes), today=b.today,
-                       extra_types=dict(b.extra_types), sources=dict(b.src))
+                       extra_types=dict(b.extra_types), sources=dict(b.src), time_unit=time_unit)
 
 
 #: The table of the episode ids used more than once (id, first_row), made by :class:`_DuplicateIds`.
@@ -738,4 +739,4 @@ def validation_report(backend: Backend, built: EpisodesSQL, *, max_problems: int
         fatal = f"No valid row is left: all {n_rows:,} rows have errors (most often: {top.replace('_', ' ')})."
     return ValidationReport(n_rows_read=n_rows, n_rows_accepted=0 if fatal else n_rows - n_excluded,
                             problems=problems, fatal=fatal, shape=built.shape, notes=tuple(notes),
-                            unknown_labels=unknown, excluded_index=excluded)
+                            unknown_labels=unknown, excluded_index=excluded, time_unit=built.time_unit)
