@@ -22,6 +22,7 @@ from analysis.mapping import (
     apply_mapping,
     event_value_for,
     guess_details,
+    is_censoring_indicator,
     resolve_mapping,
     unit_from_name,
 )
@@ -126,6 +127,10 @@ def time_unit_and_event_value(raw: pd.DataFrame, resolved: Mapping[str, str], ti
                              f"in {guessed} (state the unit with --time-unit if not).")
     if event_value is None and "relapsed" in resolved:
         event_value = event_value_for(resolved["relapsed"], raw[resolved["relapsed"]])
+        if event_value is None and is_censoring_indicator(resolved["relapsed"]):
+            notes.append(f"{resolved['relapsed']!r} is read as R's censoring indicator, Surv(time, "
+                         f"{resolved['relapsed']}): 1 is the relapse, 0 censored (state --event-value 0 if 1 means "
+                         "censored).")
     event_value = None if event_value is None else str(event_value)
     if event_value is not None:
         notes.append(f"In {resolved['relapsed']!r}, the value {event_value!r} is the relapse; the other value is "

@@ -297,6 +297,12 @@ def _yes_no_labels(written: Mapping[str, str]) -> tuple[str, str]:
     return yes, no
 
 
+def is_censoring_indicator(column: str) -> bool:
+    """Whether a column is named as R's censoring indicator (``cens``, ``censor``: 1 = event), not "censored"."""
+    key = normalize_name(column)
+    return bool(_CENSORING_INDICATOR.search(key)) and not _LITERAL_CENSOR.search(key)
+
+
 def event_value_for(column: str, values: pd.Series) -> str | None:
     """The relapse value a column's name and content suggest (None: 1/yes/true), as in the guess rules."""
     return _check("relapsed", column, values)[2]

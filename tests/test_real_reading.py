@@ -264,3 +264,13 @@ def test_death_dates_still_map_to_death_date():
                                             "death_date": dates}))
     assert durations.mapping["relapsed"] == "deaths" and durations.mapping["death_date"] == "death_date"
     assert np.array_equal(pd.read_csv(DATA / "larynx.csv")["death"].unique(), [1, 0])
+
+
+def test_outcomes_says_cens_was_read_as_the_censoring_indicator(capsys):
+    """``outcomes`` (not only ``check``) says how ``cens`` was read and how to flip it; a stated value says nothing."""
+    notes = outcomes(capsys, DATA / "gbsg2.csv", "--by", "horTh")["load_notes"]
+    said = [n for n in notes if "censoring indicator" in n]
+    assert said == ["'cens' is read as R's censoring indicator, Surv(time, cens): 1 is the relapse, 0 censored "
+                    "(state --event-value 0 if 1 means censored)."]
+    stated = outcomes(capsys, DATA / "gbsg2.csv", "--by", "horTh", "--event-value", "1")["load_notes"]
+    assert not [n for n in stated if "censoring indicator" in n]
