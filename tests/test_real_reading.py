@@ -274,3 +274,18 @@ def test_outcomes_says_cens_was_read_as_the_censoring_indicator(capsys):
                     "(state --event-value 0 if 1 means censored)."]
     stated = outcomes(capsys, DATA / "gbsg2.csv", "--by", "horTh", "--event-value", "1")["load_notes"]
     assert not [n for n in stated if "censoring indicator" in n]
+
+
+def test_lifelines_t_and_e_columns_are_guessed(capsys, tmp_path):
+    """lifelines' own names, ``T`` (duration) and ``E`` (event observed), as its datasets and its users write them:
+    waltons (163 flies, miR-137 against control) read with no --map. R: ``survdiff(Surv(T, E) ~ group, d)``
+    chisq 122.249125573, observed 122 (control) and 34; ``survfit`` medians 58 and 26."""
+    from lifelines.datasets import load_waltons
+
+    path = tmp_path / "waltons.csv"
+    load_waltons().to_csv(path, index=False)
+    payload = outcomes(capsys, path, "--by", "group")
+    assert payload["columns"]["T"]["used_as"] == "days_to_relapse" and payload["columns"]["E"]["used_as"] == "relapsed"
+    assert payload["logrank"]["statistic"] == pytest.approx(122.249125573, abs=1e-8)
+    assert {g: (a["events"], a["median"]) for g, a in arms(payload).items()} == {"control": (122, 58),
+                                                                                 "miR-137": (34, 26)}
