@@ -20,8 +20,8 @@ from functools import lru_cache
 import duckdb
 import pandas as pd
 
-__all__ = ["Backend", "DuckDBBackend", "PostgresBackend", "connect_duckdb", "to_dialect", "quote", "literal",
-           "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["Backend", "DuckDBBackend", "PostgresBackend", "connect_duckdb", "to_dialect", "quote", "quote_table",
+           "table_parts", "literal", "DEFAULT_MEMORY_LIMIT"]
 
 #: DuckDB's memory limit when none is given: 60% of the machine's memory (DuckDB's default is 80%).
 DEFAULT_MEMORY_LIMIT: str = f"{int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') * 0.6 / 2**20)}MB"
@@ -43,8 +43,44 @@ def literal(text: object) -> str:
 
 
 def quote(name: str) -> str:
-    """A column or table name as a quoted SQL identifier (``schema.table`` keeps its dot)."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+    """One SQL identifier (a column, alias or table name), quoted: never split, so a column named ``flc.grp``
+    (R's exports), or with quotes, spaces or any other character, is that one column. A table name a user
+    gives (``--table schema.table``) goes through :func:`quote_table`."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def table_parts(name: str) -> list[str]:
+    """The parts of a table name a user gives: ``schema.table`` (or ``db.schema.table``) split on its dots, a part
+    in double quotes taken as written (``"my.schema"."t"``, ``""`` for a quote inside it); read by SQLGlot's
+    parser (DuckDB's and PostgreSQL's identifier rules).
+
+    Raises
+    ------
+    ValueError
+        An empty name or part, an unclosed quote, or anything else than a table name.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    text = str(name).strip()
+    problem = ValueError(f"{text!r} is not a table name (schema.table, with double quotes around a part that has "
+                         "dots or spaces).")
+    if not text or text.startswith(".") or text.endswith(".") or (".." in text and '"' not in text):
+        raise problem  # (the parser would read ".a" and "a..b" as a and a.b)
+    try:
+        table = sqlglot.parse_one(text, into=exp.Table, dialect="duckdb")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        raise problem from None
+    parts = [p.name for p in table.parts]
+    if table.alias or not parts or any(not p.strip() for p in parts):
+        raise problem
+    return parts
+
+
+def quote_table(name: str) -> str:
+    """A table name a user gives (``--table``) as a qualified SQL name: ``schema.table`` keeps its dot
+    (:func:`table_parts`); every part one quoted identifier (:func:`quote`)."""
+    return ".".join(quote(part) for part in table_parts(name))
 
 
 def connect_duckdb(*, memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote
+from analysis.engine.backends import Backend, DuckDBBackend, PostgresBackend, quote, quote_table, table_parts
 from analysis.engine.backends import literal as _literal
 from analysis.engine.progress import ProgressHook, poll_duckdb, report
 from analysis.io import MISSING_MARKERS, DataFileError, detect_format
@@ -82,8 +82,12 @@ def open_source(backend: Backend, source: bytes | str | Path, *, table: str | No
     if isinstance(backend, PostgresBackend):
         if not table:
             raise DataFileError("Name the table to analyse (--table episodes).")
-        columns = _checked_columns(backend, quote(table), f"table {table!r}")
-        _clean_view(backend, quote(table), columns, row_col=None)
+        try:
+            relation = quote_table(table)  # (schema.table keeps its dot; a column name never does: quote)
+        except ValueError as exc:
+            raise DataFileError(str(exc)) from None
+        columns = _checked_columns(backend, relation, f"table {table!r}")
+        _clean_view(backend, relation, columns, row_col=None)
         return SourceInfo("postgres", table, columns, False, {"table": table})
     if not isinstance(backend, DuckDBBackend):
         raise TypeError("Files are read by the DuckDB backend.")
@@ -536,22 +540,45 @@ def _open_parquet(backend: DuckDBBackend, files: list[str], name: str, progress:
     return SourceInfo("parquet", name, columns, True, {"files": len(files)})
 
 
+def _duckdb_table(found: list[tuple[str, str]], table: str) -> tuple[str, str] | None:
+    """The (schema, table) of ``found`` that ``table`` names: a table of that exact name (of the main schema
+    first: a dot in a table's own name is kept), else ``schema.table`` (:func:`table_parts`); None when none."""
+    exact = sorted(found, key=lambda st: st[0] != "main")
+    for schema, name in exact:
+        if name == table:
+            return schema, name
+    try:
+        parts = table_parts(table)
+    except ValueError:
+        return None
+    if len(parts) == 1:
+        return next(((s, t) for s, t in exact if t == parts[0]), None)
+    if len(parts) == 3 and parts[0] == "source_db":  # (the attached database's own name)
+        parts = parts[1:]
+    if len(parts) == 2 and tuple(parts) in found:
+        return parts[0], parts[1]
+    return None
+
+
 def _open_duckdb_file(backend: DuckDBBackend, path: Path, table: str | None) -> SourceInfo:
     try:
         backend.execute(f"ATTACH {_literal(str(path))} AS source_db (READ_ONLY)")
     except Exception as exc:
         raise DataFileError(f"'{path.name}' could not be opened as a DuckDB database "
                             f"({str(exc).strip().splitlines()[0]}).") from None
-    tables = [r[0] for r in backend.con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'source_db' ORDER BY 1").fetchall()]
+    found = backend.con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                "WHERE database_name = 'source_db' ORDER BY 1, 2").fetchall()
+    # a table of the main schema is named by itself, one of another schema as schema.table
+    tables = {(t if s == "main" else f"{s}.{t}"): (s, t) for s, t in found}
     if table is None:
         if len(tables) != 1:
             listed = ", ".join(tables) if tables else "none"
             raise DataFileError(f"'{path.name}' holds {len(tables)} tables ({listed}); name one with --table.")
-        table = tables[0]
-    if table not in tables:
+        table = next(iter(tables))
+    where = _duckdb_table(found, table)
+    if where is None:
         raise DataFileError(f"'{path.name}' has no table {table!r} (it has {', '.join(tables) or 'none'}).")
-    relation = f"source_db.{quote(table)}"
+    relation = f"source_db.{quote(where[0])}.{quote(where[1])}"
     columns = _checked_columns(backend, relation, f"table {table!r}")
     backend.execute(f"CREATE OR REPLACE VIEW {_RAW} AS SELECT rowid AS _rowid, * FROM {relation}")
     _clean_view(backend, _RAW, columns, row_col="_rowid")
