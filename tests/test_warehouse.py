@@ -183,3 +183,47 @@ def test_publication_from_postgres_equals_the_files(table):
     assert len(quarters) > 500
     assert {c.text(): s for c, s in pg.plan.status.items()} == {c.text(): s for c, s in file.plan.status.items()}
     assert pg.plan.notes == file.plan.notes
+
+
+def test_a_real_cohort_in_typed_columns_equals_the_file():
+    """A warehouse table types its columns: UIS (tests/data/real_cohorts/uis.csv) as INTEGER (the CENSOR flag, the
+    TREAT arm, TIME) and DOUBLE PRECISION (AGE, BECK, IVHX with blanks). The relapse flag's lookup once joined an
+    integer to text, which PostgreSQL refuses ("operator does not exist: integer = text"); now the same JSON as
+    the CSV (Cox on 591 episodes, as R's coxph)."""
+    import contextlib
+    import io
+    import json
+
+    import psycopg
+    from test_engine_cli import assert_same_json
+
+    from analysis.cli import main
+
+    frame = pd.read_csv(ROOT / "tests" / "data" / "real_cohorts" / "uis.csv")
+    columns = ", ".join(f'"{c}" {"DOUBLE PRECISION" if frame[c].dtype.kind == "f" else "INTEGER"}' for c in frame)
+    with psycopg.connect(URL, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS uis_typed")
+        con.execute(f"CREATE TABLE uis_typed ({columns})")
+        with con.cursor().copy("COPY uis_typed FROM STDIN") as copy:
+            for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+                copy.write_row(row)
+
+    def run(source, *extra):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["outcomes", source, *extra, "--by", "TREAT", "--adjust", "AGE,BECK,IVHX",
+                         "--type", "IVHX=categorical", "--json"])
+        assert code == 0, err.getvalue()
+        payload = json.loads(out.getvalue())
+        payload.pop("source")
+        payload.pop("columns")
+        return payload
+
+    try:
+        got = run(URL, "--table", "uis_typed")
+    finally:
+        with psycopg.connect(URL, autocommit=True) as con:
+            con.execute("DROP TABLE IF EXISTS uis_typed")
+    want = run(str(ROOT / "tests" / "data" / "real_cohorts" / "uis.csv"))
+    assert got["cox"]["n"] == 591 and [g["n"] for g in got["groups"]] == [320, 308]
+    assert_same_json(got, want)

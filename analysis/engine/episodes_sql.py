@@ -191,7 +191,10 @@ class _Builder:
                 out[name] = f"CAST((CASE {raw} {cases} END) AS {sql_type})"
             return out
         table = f"_lookup_{len(self.joins)}"
-        self.backend.register_frame(table, pd.DataFrame({"v": values.to_numpy(dtype=object), **parsed}))
+        # the key keeps a number's or a flag's own type: PostgreSQL has no integer = text (a warehouse's INTEGER
+        # relapse flag failed the join); text and mixed values stay Python objects
+        key = values.to_numpy() if values.dtype.kind in "biuf" else values.to_numpy(dtype=object)
+        self.backend.register_frame(table, pd.DataFrame({"v": key, **parsed}))
         alias = f"lk_{len(self.joins)}"
         self.joins.append(f"LEFT JOIN {table} AS {alias} ON {raw} = {alias}.v")
         if _is(self.sql_type(canonical), _TEXT_TYPES):
