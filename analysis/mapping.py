@@ -39,12 +39,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+import numpy as np
 import pandas as pd
 
 from analysis.parsing import parse_dates, parse_numbers
 from analysis.schema import FIELD_BY_NAME, normalize_discharge_reason, normalize_level_of_care, parse_boolean
 
-__all__ = ["SYNONYMS", "normalize_name", "guess_mapping", "guess_details", "Guess", "MappingGuess",
+__all__ = ["SYNONYMS", "normalize_name", "guess_mapping", "guess_grouping", "guess_details", "Guess", "MappingGuess",
            "resolve_mapping", "apply_mapping", "MappingSpec", "spec_to_json", "spec_from_json",
            "mapping_to_json", "mapping_from_json", "parse_map_args", "FIELD_LABELS", "event_value_for",
            "unit_from_name"]
@@ -371,6 +372,32 @@ def guess_details(raw: pd.DataFrame | Iterable[object]) -> MappingGuess:
                              f"the time column {mapping['days_to_relapse']!r} is named in {unit}: times read as "
                              f"{unit} (state --time-unit days if not)"))
     return MappingGuess(mapping, tuple(guesses), event_value, unit)
+
+
+#: Words of a column name that say "study arm" (a trial's file has no level of care; it is grouped by its arm).
+_ARM_WORDS = {"arm", "arms", "treatment", "treat", "trt", "tx", "rx", "allocation", "randomisation", "randomization",
+              "randomised", "randomized", "intervention"}
+_GROUP_WORDS = {"group", "grp", "cohort", "condition", "therapy"}  # (weaker: "Prior_therapy" is a covariate)
+#: An arm has at least two and at most this many distinct values.
+MAX_ARMS = 10
+
+
+def guess_grouping(raw: pd.DataFrame, mapping: Mapping[str, str]) -> tuple[str, str] | None:
+    """A grouping column for a file without a level of care (a trial's: its arm), with the reason: the first
+    column not mapped to a field whose name says arm/treatment (TREAT, Treatment, tx, Rx, arm), else group, and
+    that holds 2 to :data:`MAX_ARMS` distinct values; None when the file has a level of care or no such column."""
+    if "level_of_care" in mapping:
+        return None
+    used = set(mapping.values())
+    for words in (_ARM_WORDS, _GROUP_WORDS):  # an arm's name first (veterans: Treatment, not Prior_therapy)
+        for col in raw.columns:
+            if col in used or not set(normalize_name(col).split("_")) & words:
+                continue
+            n = raw[col].dropna().astype(str).str.strip().replace("", np.nan).dropna().nunique()
+            if 2 <= n <= MAX_ARMS:
+                return str(col), (f"the file has no level of care, and {col!r} is named like a study arm or "
+                                  f"group ({n} values)")
+    return None
 
 
 def guess_mapping(columns: pd.DataFrame | Iterable[object]) -> dict[str, str]:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.columns import TYPES, columns_frame
 from analysis.export import to_csv_bytes
-from analysis.mapping import FIELD_LABELS, MappingSpec, spec_from_json, spec_to_json
+from analysis.mapping import FIELD_LABELS, MappingSpec, guess_grouping, spec_from_json, spec_to_json
 from analysis.schema import FIELDS
 from analysis.validation import TIME_UNITS
 from ui.data_source import render_source, source_labels
@@ -54,6 +54,11 @@ def _new_upload(data: bytes, name: str) -> None:
         ss["_remembered"] = name
         _reload(upload, remembered)
     ss.pop("_remembered", None)
+    raw = first.result.raw
+    grouping = None if first.result.ok or raw is None else guess_grouping(raw, first.result.mapping)
+    if grouping is not None:  # a trial's file has no level of care: grouped by its arm at once (another can be chosen)
+        ss["_guessed_by"] = (name, *grouping)
+        _reload(upload, MappingSpec(columns={}, by=grouping[0]))
     set_dataset(first)
     st.rerun()
 
@@ -118,6 +123,10 @@ with page_guard("The data page"):
         st.iframe(_LEAVE_WARNING, height=1)  # the browser asks before a reload loses the upload
         if ss.get("_remembered") and ss.get("_remembered") == ss.get("upload", {}).get("name"):
             st.caption("The mapping chosen earlier in this session for a file with the same columns was applied.")
+        guessed = ss.get("_guessed_by")
+        if guessed and guessed[0] == ss.get("upload", {}).get("name") and ds.result.by == guessed[1]:
+            st.info(f"Grouped by **{md(guessed[1])}**: {md(guessed[2])}. Choose another column under "
+                    "*Group episodes by* below.")
 
     result = ds.result
     rep = result.report
@@ -178,7 +187,7 @@ with page_guard("The data page"):
             prev_by = result.by or "level_of_care"
             group_by = c3.selectbox(
                 "Group episodes by", group_opts, index=group_opts.index(prev_by) if prev_by in group_opts else 0,
-                key="map_group_by",
+                key=f"map_group_by_{token}",
                 help="Level of care by default. A file without a level of care can be analysed by another "
                      "column instead, such as a study arm or a site.")
             st.markdown("**How each column is read** (change a type to override what its content suggests)")

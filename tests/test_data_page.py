@@ -45,7 +45,7 @@ def test_uis_roles_types_and_grouping_by_its_own_arm_equal_the_cli(capsys):
     assert at.selectbox(key=f"map_days_to_relapse_{token}").value == "TIME"
     assert at.selectbox(key=f"map_relapsed_{token}").value == "CENSOR"
     assert at.selectbox(key=f"map_time_unit_{token}").value == "days"
-    at.selectbox(key="map_group_by").set_value("TREAT")
+    at.selectbox(key=f"map_group_by_{at.session_state['_map_token']}").set_value("TREAT")
     at.button[0].click().run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Rows accepted"] == "628"
@@ -65,7 +65,7 @@ def test_the_mapping_is_remembered_for_a_file_with_the_same_columns():
     at = _upload("uis.csv", raw.to_csv(index=False).encode())
     token = at.session_state["_map_token"]
     at.selectbox(key=f"map_time_unit_{token}").set_value("weeks")
-    at.selectbox(key="map_group_by").set_value("TREAT")
+    at.selectbox(key=f"map_group_by_{at.session_state['_map_token']}").set_value("TREAT")
     at.button[0].click().run()
     assert at.session_state["dataset"].result.time_unit == "weeks"
     buf = io.BytesIO()
@@ -89,7 +89,7 @@ def test_a_rejected_file_reads_as_a_rejection():
 def test_a_type_override_is_saved_with_the_mapping():
     at = _upload("uis.csv", UIS.read_bytes())
     token = at.session_state["_map_token"]
-    at.selectbox(key="map_group_by").set_value("TREAT")
+    at.selectbox(key=f"map_group_by_{at.session_state['_map_token']}").set_value("TREAT")
     # what the column editor returns when the user sets IVHX (row 4) to categorical
     at.session_state[f"types_{token}"] = {"edited_rows": {4: {"type": "categorical"}}, "added_rows": [],
                                            "deleted_rows": []}
@@ -110,3 +110,22 @@ def test_a_second_upload_gets_its_own_guesses_without_stale_widget_warnings():
     assert at.selectbox(key=f"map_days_to_relapse_{token}").value == "week"
     assert at.selectbox(key=f"map_time_unit_{token}").value == "weeks"
     assert not [w.value for w in at.warning if "Session State" in str(w.value)]
+
+
+def test_a_trial_file_without_a_level_of_care_is_grouped_by_its_arm():
+    """A researcher's trial (scikit-survival's veterans: Treatment standard/test, and Prior_therapy, a covariate)
+    has no level of care: grouped by its arm at once, said in one line, instead of "File rejected"; every page
+    then runs. A file with a level of care (the sample) is not regrouped."""
+    at = _upload("veterans.csv", (ROOT / "tests" / "data" / "real_cohorts" / "veterans.csv").read_bytes())
+    ds = at.session_state["dataset"]
+    assert ds.result.ok and ds.result.by == "Treatment" and ds.result.report.n_rows_accepted == 137
+    assert any("Grouped by **Treatment**" in i.value for i in at.info)
+    assert not [e.value for e in at.error]
+    assert at.selectbox(key=f"map_group_by_{at.session_state['_map_token']}").value == "Treatment"
+    for page in ("overview", "time_to_relapse", "relapse"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception and not [e.value for e in at.error], page
+    sample = (ROOT / "sample_data" / "episodes.csv").read_bytes()
+    at = _upload("mine.csv", sample)
+    assert at.session_state["dataset"].result.by in (None, "level_of_care")
+    assert not any("Grouped by" in i.value for i in at.info)

@@ -1,6 +1,8 @@
 """Column mapping: guesses, explicit overrides, JSON round trip, command-line pairs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -165,3 +167,21 @@ def test_spec_json_roundtrip_and_old_format():
         spec_from_json('{"format": "continuum-mapping", "columns": {}, "time_unit": "fortnights"}')
     with pytest.raises(ValueError, match="types"):
         spec_from_json('{"format": "continuum-mapping", "columns": {}, "types": {"x": "float"}}')
+
+
+def test_a_trial_arm_is_guessed_as_the_grouping_only_without_a_level_of_care():
+    from analysis.mapping import guess_grouping
+
+    real = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_cohorts"
+    found = {}
+    for name in ("veterans.csv", "uis.csv", "aids.csv", "gbsg2.csv", "rossi.csv"):
+        raw = pd.read_csv(real / name)
+        grouping = guess_grouping(raw, guess_mapping(raw))
+        found[name] = grouping[0] if grouping else None
+    # an arm's name wins over a weaker group word (Prior_therapy); GBSG2's horTh and Rossi's fin name no arm
+    assert found == {"veterans.csv": "Treatment", "uis.csv": "TREAT", "aids.csv": "tx", "gbsg2.csv": None,
+                     "rossi.csv": None}
+    raw = pd.DataFrame({"level_of_care": ["iop", "op"], "arm": ["a", "b"]})
+    assert guess_grouping(raw, {"level_of_care": "level_of_care"}) is None
+    many = pd.DataFrame({"group": [str(i) for i in range(20)]})
+    assert guess_grouping(many, {}) is None  # 20 values: not an arm
