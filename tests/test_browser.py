@@ -233,6 +233,31 @@ def test_upload_shows_its_own_guesses_and_warns_before_reload(server, browser, t
     page.close()
 
 
+def test_a_trial_upload_is_grouped_by_its_arm_and_drawn(server, browser):
+    """A researcher's trial (veterans, no level of care) uploaded in the browser: grouped by its arm at once, said
+    on the Data page, and Time to relapse draws both arms (interactive: an upload's charts); screenshots saved."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/data")
+    _settle(page)
+    page.get_by_text("Upload a file").click()
+    _settle(page)
+    page.locator("input[type=file]").first.set_input_files(str(ROOT / "tests" / "data" / "real_cohorts" /
+                                                                "veterans.csv"))
+    page.wait_for_timeout(2000)
+    _settle(page)
+    assert page.get_by_text("Grouped by Treatment").count() == 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _screenshot(page, ARTIFACTS / "data_trial_upload_1400.png")
+    page.get_by_role("link", name="Time to relapse").first.click()
+    _settle(page)
+    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
+    legend = page.locator("[data-testid=stPlotlyChart] .legend").first.text_content()
+    assert "standard" in legend and "test" in legend, legend
+    _screenshot(page, ARTIFACTS / "time_to_relapse_trial_upload_1400.png")
+    page.close()
+
+
 def test_review_and_figure_downloads(server, browser, tmp_path):
     """The Overview's "Download review (HTML)" gives one self-contained page; a chart's SVG button an SVG."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)

@@ -173,6 +173,10 @@ def test_km_at_risk_table_text_matches_at_risk_table():
     assert not any(s.type == "rect" for s in fig.layout.shapes) and any(s.type == "line" for s in fig.layout.shapes)
     # the x ticks of the chart are the table's days, so columns line up
     assert list(fig.layout.xaxis.tickvals) == days
+    # a table of day 0 alone (a small trial's curves cut before its first table day) leaves Plotly's own ticks:
+    # one "0" under the whole axis told nothing (veterans, uploaded)
+    lone = F.km_figure(km, at_risk=at_risk_table(km, [0]), origin="admission")
+    assert lone.layout.xaxis.tickvals is None and lone.layout.xaxis.range[1] > 20
 
 
 def test_km_figure_escapes_uploaded_labels_and_handles_ten_groups():

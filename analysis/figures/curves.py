@@ -203,7 +203,9 @@ def km_figure(km: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, origin: 
         add_risk_table(fig, at_risk, groups, colors, min_cell, style=risk_table, compact=compact)
         days = np.unique(at_risk["day"].to_numpy(dtype="float64"))
         x_max = max(x_max, float(days.max()))
-        fig.update_xaxes(tickvals=days, row=1, col=1)
+        if len(days) >= 3:  # the table's days as the ticks, so its columns line up with the curves' grid
+            fig.update_xaxes(tickvals=days, row=1, col=1)
+        # (else Plotly's own ticks: a small trial's curves, cut where few remain, may reach no table day but 0)
         fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=2, col=1)
         fig.update_xaxes(showticklabels=True, title_text=f"Days since {_esc(origin)}", row=1, col=1)
     else:
