@@ -16,6 +16,7 @@ import sys
 from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS
 from analysis.comparison.bootstrap import DEFAULT_SEED
+from analysis.provenance import published_rows
 from analysis.suppression import DEFAULT_MIN_CELL
 from analysis.views.comparison import comparison_payload, publish_comparison
 
@@ -120,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     payload = comparison_payload(view, labels=result.display_names)
     payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
-                         "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
-                         "rows_excluded": result.report.n_rows_excluded}
+                         **published_rows(result.report.n_rows_read, result.report.n_rows_accepted,
+                                          result.report.n_rows_excluded, args.min_cell)}
     payload["load_notes"] = list(result.report.notes)
     print(json.dumps(payload, indent=2) if args.json else _text(payload, args.min_cell))
     return 0

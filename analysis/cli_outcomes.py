@@ -8,6 +8,7 @@ import threading
 
 from analysis.cli import add_file_arguments, load_from_args
 from analysis.cohort import ORIGINS
+from analysis.provenance import published_rows
 from analysis.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["add_parser", "run", "outcomes_columns"]
@@ -128,14 +129,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = report.to_dict(min_cell=args.min_cell)
         payload["source"] = {"file": result.source_name, "sha256_12": result.content_hash,
-                             "rows_read": result.report.n_rows_read, "rows_accepted": result.report.n_rows_accepted,
-                             "rows_excluded": result.report.n_rows_excluded}
+                             **published_rows(result.report.n_rows_read, result.report.n_rows_accepted,
+                                              result.report.n_rows_excluded, args.min_cell)}
         payload["columns"] = {i.source: {"used_as": i.name, "role": i.role, "type": i.type} for i in result.columns}
         payload["load_notes"] = list(result.report.notes)
         print(json.dumps(payload, indent=2))
     else:
-        print(f"File: {result.source_name} (sha256 {result.content_hash}); rows read {result.report.n_rows_read:,}, "
-              f"accepted {result.report.n_rows_accepted:,}, excluded {result.report.n_rows_excluded:,}")
+        rows = {k: "suppressed" if v is None else f"{v:,}" for k, v in published_rows(
+            result.report.n_rows_read, result.report.n_rows_accepted, result.report.n_rows_excluded,
+            args.min_cell).items()}
+        print(f"File: {result.source_name} (sha256 {result.content_hash}); rows read {rows['rows_read']}, "
+              f"accepted {rows['rows_accepted']}, excluded {rows['rows_excluded']}")
         for note in result.report.notes:
             print(f"Note: {note}")
         print(report.to_text(min_cell=args.min_cell))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from analysis import __version__
 
-__all__ = ["Provenance"]
+__all__ = ["Provenance", "published_rows"]
 
 
 def _now() -> str:
@@ -99,3 +99,19 @@ class Provenance:
     def lines(self) -> list[str]:
         """``"key: value"`` lines (for the comment header of a CSV download)."""
         return [f"{k}: {v}" for k, v in self._items()]
+
+
+def published_rows(read: int, accepted: int, excluded: int, min_cell: int) -> dict[str, int | None]:
+    """The file's rows read, accepted and excluded as an output may show them (``rows_read`` = accepted +
+    excluded): a count from 1 to ``min_cell - 1`` is None, and so is one more of the three where the one hidden
+    would follow by subtraction (rows read, else rows accepted): a file of 5,000 rows with 3 excluded shows 4,997
+    accepted and neither 3 nor 5,000."""
+    out: dict[str, int | None] = {"rows_read": int(read), "rows_accepted": int(accepted),
+                                  "rows_excluded": int(excluded)}
+    for key, n in list(out.items()):
+        if n is not None and 1 <= n < min_cell:
+            out[key] = None
+    if sum(v is None for v in out.values()) == 1:
+        out["rows_read" if out["rows_read"] is not None else "rows_accepted"] = None
+    return out
+

@@ -149,3 +149,24 @@ def test_text_p_values_never_read_zero():
 
     assert (_p(0.0), _p(5e-324), _p(2.05e-05), _p(0.0223), _p(None)) == (
         "< 1e-300", "< 1e-300", "= 2.05e-05", "= 0.0223", "= -")
+
+
+def test_the_source_block_shows_no_small_count(capsys, tmp_path):
+    """``outcomes``' source block (rows read, accepted, excluded): 3 rows excluded of 5,000 would show a count of 3
+    directly and by subtraction; a one-row file its 1. Hidden, with one more of the three where needed."""
+    from analysis.provenance import published_rows
+
+    assert published_rows(5000, 4997, 3, 11) == {"rows_read": None, "rows_accepted": 4997, "rows_excluded": None}
+    assert published_rows(5000, 5000, 0, 11) == {"rows_read": 5000, "rows_accepted": 5000, "rows_excluded": 0}
+    assert published_rows(5000, 4950, 50, 11) == {"rows_read": 5000, "rows_accepted": 4950, "rows_excluded": 50}
+    assert published_rows(1, 1, 0, 11) == {"rows_read": None, "rows_accepted": None, "rows_excluded": 0}
+    assert published_rows(20, 5, 15, 11) == {"rows_read": None, "rows_accepted": None, "rows_excluded": 15}
+    raw = pd.read_csv(Path(__file__).resolve().parents[1] / "sample_data" / "episodes.csv")
+    raw.loc[[10, 20, 30], "admission_date"] = "not a date"
+    path = tmp_path / "three_bad.csv"
+    raw.to_csv(path, index=False)
+    assert main(["outcomes", str(path), "--json"]) in (0, 1)
+    source = json.loads(capsys.readouterr().out)["source"]
+    assert (source["rows_read"], source["rows_accepted"], source["rows_excluded"]) == (None, 4997, None)
+    assert main(["outcomes", str(path)]) in (0, 1)
+    assert "rows read suppressed, accepted 4,997, excluded suppressed" in capsys.readouterr().out
