@@ -36,6 +36,10 @@ def add_file_arguments(parser: argparse.ArgumentParser, *, by_default: str | Non
     parser.add_argument("--event-value", default=None, metavar="VALUE",
                         help="the value of the relapse column that means a relapse, when it is not 1/yes/true "
                              "(e.g. 0 when 1 means censored, 2 for a status coded 1/2)")
+    parser.add_argument("--date-order", choices=("dmy", "mdy"), default=None,
+                        help="day/month order of dates written with slashes, dots or dashes (03/04/2023): dmy or "
+                             "mdy for the whole file (default: told from the values, e.g. 14/03/2023 is dmy; the "
+                             "report says which was used)")
     parser.add_argument("--by", default=by_default,
                         help="grouping column, the file's own name or a canonical one (default level_of_care)")
     parser.add_argument("--drop", action="append", default=[], metavar="COLUMN",
@@ -82,7 +86,8 @@ def load_from_args(args: argparse.Namespace, **kwargs):
     result = open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
                          time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
                          drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
-                         progress=TerminalProgress(sys.stderr), **kwargs)
+                         progress=TerminalProgress(sys.stderr), date_order=getattr(args, "date_order", None),
+                         **kwargs)
     args.opened = result  # closed by main() when the command is done
     return result
 

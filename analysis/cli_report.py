@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     result = open_engine(args.file, table=args.table, mapping=mapping, by=args.by,
-                         progress=TerminalProgress(sys.stderr))
+                         progress=TerminalProgress(sys.stderr), date_order=args.date_order)
     args.opened = result
     if not result.ok:
         print(f"error: {result.report.fatal}", file=sys.stderr)

@@ -142,14 +142,15 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
                as_of: object = None, today: object = None, source_name: str = "data frame",
                digest: str = "", column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
                event_value: object = None, drop_columns: Iterable[str] = (),
-               keep_columns: Iterable[str] = ()) -> LoadResult:
+               keep_columns: Iterable[str] = (), date_order: str | None = None) -> LoadResult:
     """Identifier guard, mapping, column typing and validation of an already-read table (e.g. from a notebook).
 
     ``column_types`` ``{column: type}`` overrides the inferred types (file or canonical names);
     ``time_unit`` the unit of the durations (default: guessed from the time column's name, else
     days); ``event_value`` the value of the relapse column meaning a relapse (default: guessed);
     ``drop_columns`` columns left out before the identifier guard (e.g. one it refused);
-    ``keep_columns`` unmapped free-text columns to keep (left out by default).
+    ``keep_columns`` unmapped free-text columns to keep (left out by default); ``date_order`` the day/month
+    order of numeric dates (``"dmy"`` or ``"mdy"``; default: told from the values, a note says which).
     """
     if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0 and raw.index.step == 1):
         raw = raw.reset_index(drop=True)
@@ -183,7 +184,7 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
     if by and by not in canonical.columns:
         by = {i.source: i.name for i in infos}.get(by, by)
     episodes, report = validate_episodes(canonical, by=by, as_of=as_of, today=today, time_unit=time_unit,
-                                         event_value=event_value,
+                                         event_value=event_value, date_order=date_order,
                                          column_types={i.name: i.type for i in infos if i.role != "canonical"})
     extra = tuple(c for c in canonical.columns if c not in resolved)
     return LoadResult(episodes, _with_notes(report, notes), resolved, source_name, digest, raw, (), extra, infos,
@@ -194,7 +195,7 @@ def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = N
                   mapping: Mapping[str, str] | None = None, by: str | None = None, as_of: object = None,
                   today: object = None, max_bytes: int = MAX_BYTES, column_types: Mapping[str, str] | None = None,
                   time_unit: str | None = None, event_value: object = None, drop_columns: Iterable[str] = (),
-                  keep_columns: Iterable[str] = ()) -> LoadResult:
+                  keep_columns: Iterable[str] = (), date_order: str | None = None) -> LoadResult:
     """Read, guard, map, type and validate an episode file (CSV, Excel .xlsx or Parquet).
 
     Parameters
@@ -209,7 +210,7 @@ def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = N
         Grouping column (canonical name or the file's own column name); default ``level_of_care``.
     as_of, today : date-like, optional
         Data extraction date and the date after which dates count as "in the future".
-    column_types, time_unit, event_value, drop_columns, keep_columns : optional
+    column_types, time_unit, event_value, drop_columns, keep_columns, date_order : optional
         See :func:`load_frame`.
     """
     if name is None and isinstance(source, (str, Path)):
@@ -223,4 +224,4 @@ def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = N
         return LoadResult(None, _empty_report(0, str(exc)), {}, label, "")
     return load_frame(raw, mapping=mapping, by=by, as_of=as_of, today=today, source_name=label, digest=digest,
                       column_types=column_types, time_unit=time_unit, event_value=event_value,
-                      drop_columns=drop_columns, keep_columns=keep_columns)
+                      drop_columns=drop_columns, keep_columns=keep_columns, date_order=date_order)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +26,28 @@ import pandas as pd
 from analysis.schema import parse_boolean
 
 __all__ = ["DATE_FORMATS", "NumberParse", "parse_dates", "parse_numbers", "parse_booleans", "as_text",
-           "map_unique", "dates_out_of_range", "DATE_RANGE"]
+           "map_unique", "dates_out_of_range", "DATE_RANGE", "DATE_ORDERS", "DateOrder", "decide_date_order"]
 
 #: Date formats tried, most common first; per column the best-fitting ones are tried in turn.
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y",
                                  "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M",
                                  "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%Y%m%d")
+
+#: The day/month orders a file's numeric dates can be read in (``date_order``): day first or month first.
+DATE_ORDERS: dict[str, str] = {"dmy": "day first (DD/MM/YYYY)", "mdy": "month first (MM/DD/YYYY)"}
+#: Formats that read a numeric date month first / day first: a file-wide order leaves out the others.
+_MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%Y %H:%M", "%m/%d/%y", "%m.%d.%Y")
+_DAY_FIRST = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y %H:%M", "%d/%m/%y")
+_FORMATS_BY_ORDER: dict[str | None, tuple[str, ...]] = {
+    None: DATE_FORMATS,
+    "dmy": tuple(f for f in DATE_FORMATS if f not in _MONTH_FIRST) + ("%d/%m/%Y %H:%M", "%d/%m/%y"),
+    "mdy": tuple(f for f in DATE_FORMATS if f not in _DAY_FIRST) + ("%m.%d.%Y",),
+}
+#: A numeric date with the year last (``14/03/2023``, ``3.14.23``, ``03-14-2023 10:00``): day and month in some order.
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(?:\d{4}|\d{2})(?:[ T].*)?$")
+#: An ISO date-time with fractional seconds or a time zone (``2022-01-01T23:30:00-05:00``, ``...Z``): its date part.
+_ISO_ZONED = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*"
+                        r"(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*$", re.IGNORECASE)
 
 #: The days a date can be (pandas' nanosecond range, whole days): outside them a value is unread, not a crash.
 _FIRST_DAY = pd.Timestamp.min.ceil("D")
@@ -161,14 +178,17 @@ def parse_booleans(values: pd.Series, event_value: object = None) -> tuple[pd.Se
     return flags, bad
 
 
-def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.ndarray]:
+def parse_dates(values: pd.Series, clean: bool = False, order: str | None = None) -> tuple[pd.Series, np.ndarray]:
     """Parse a column of dates written in one or several formats.
 
     Formats of :data:`DATE_FORMATS` are ranked by how many of a sample they read, then tried in
     turn on what is still unread; Excel serial day numbers (e.g. ``45292``) and date objects from
-    Excel or Parquet are accepted. Ambiguous day/month orders resolve to the format that reads
-    most of the column (US month-first on a tie). Times of day are dropped. Empty or blank text is
-    missing, not unreadable.
+    Excel or Parquet are accepted. ``order`` (``"dmy"`` or ``"mdy"``, the file's day/month order
+    as :func:`decide_date_order` tells it) reads every numeric date in that order; without it an
+    ambiguous order resolves to the format that reads most of the column (US month-first on a tie).
+    Times of day are dropped; an ISO date-time with a time zone (``2022-01-01T23:30:00-05:00``,
+    ``...Z``) is the calendar date written, not converted to UTC. Empty or blank text is missing,
+    not unreadable.
 
     Returns
     -------
@@ -202,8 +222,9 @@ def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.n
     remaining = text
     if len(text):
         sample = text.iloc[:: max(1, len(text) // 2000)]
+        formats = _FORMATS_BY_ORDER[order] if order in _FORMATS_BY_ORDER else DATE_FORMATS
         scores = [(pd.to_datetime(sample, format=f, errors="coerce").notna().sum(), -i, f)
-                  for i, f in enumerate(DATE_FORMATS)]
+                  for i, f in enumerate(formats)]
         for score, _, fmt in sorted(scores, reverse=True):
             if remaining.empty:
                 break
@@ -217,6 +238,13 @@ def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.n
             if ok.any():
                 parsed[got.index[ok]] = got[ok]
                 remaining = remaining[~ok]
+        if len(remaining):  # ISO date-times with fractional seconds or a zone: the date written
+            zoned = map_unique(remaining.astype(object), _iso_date_part)
+            got = pd.to_datetime(zoned, format="%Y-%m-%d", errors="coerce")
+            ok = got.notna()
+            if ok.any():
+                parsed[got.index[ok]] = got[ok]
+                remaining = remaining[~ok]
         serial = pd.to_numeric(remaining, errors="coerce")
         serial = serial[(serial >= 18264) & (serial <= 73051) & (serial == np.floor(serial))]  # 1950..2100
         if len(serial):
@@ -224,6 +252,88 @@ def parse_dates(values: pd.Series, clean: bool = False) -> tuple[pd.Series, np.n
     parsed = parsed.dt.normalize()
     bad = present & parsed.isna().to_numpy()
     return parsed, bad
+
+
+def _iso_date_part(value: object) -> str | None:
+    match = _ISO_ZONED.match(value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """The day/month order of a file's numeric dates (:func:`decide_date_order`): ``order`` ``"dmy"``,
+    ``"mdy"`` or None (columns that disagree: each read as its values show), and the ``note`` saying so
+    (None when the file has no numeric dates)."""
+
+    order: str | None
+    note: str | None = None
+
+
+def _order_evidence(values: pd.Series) -> tuple[str | None, str | None, bool]:
+    """(a value read only day first, a value read only month first, any numeric date) of a column."""
+    day_first = month_first = None
+    numeric = False
+    cells = values.dropna()
+    if not len(cells):
+        return None, None, False
+    for v in pd.unique(cells.to_numpy(dtype=object)):
+        match = _NUMERIC_DATE.match(v) if isinstance(v, str) else None
+        if not match:
+            continue
+        numeric = True
+        first, second = int(match.group(1)), int(match.group(3))
+        if day_first is None and 12 < first <= 31 and 1 <= second <= 12:
+            day_first = v.strip()
+        elif month_first is None and 12 < second <= 31 and 1 <= first <= 12:
+            month_first = v.strip()
+        if day_first is not None and month_first is not None:
+            break
+    return day_first, month_first, numeric
+
+
+def decide_date_order(columns: Mapping[str, pd.Series], stated: str | None = None) -> DateOrder:
+    """One day/month order for every date column of a file, from all its numeric dates together.
+
+    A value whose first field is above 12 (``14/03/2023``) means day first, one whose second field is
+    above 12 (``03/14/2023``) month first. ``stated`` (``"dmy"``/``"mdy"``, the user's word) wins.
+    When nothing decides it (every field 12 or less) the dates are read month first and the note says
+    the order could not be told; when columns disagree, each column is read as its values show and the
+    note names them."""
+    if stated is not None and stated not in DATE_ORDERS:
+        raise ValueError(f"Unknown date order {stated!r}; use one of {', '.join(DATE_ORDERS)}.")
+    day_cols: list[tuple[str, str]] = []
+    month_cols: list[tuple[str, str]] = []
+    undecided: list[tuple[str, str]] = []
+    for name, values in columns.items():
+        if values is None or pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            continue
+        day, month, numeric = _order_evidence(values)
+        if day is not None:
+            day_cols.append((name, day))
+        if month is not None:
+            month_cols.append((name, month))
+        if numeric and day is None and month is None:
+            first = next(v for v in values.dropna() if isinstance(v, str) and _NUMERIC_DATE.match(v))
+            undecided.append((name, first.strip()))
+    if not (day_cols or month_cols or undecided):
+        return DateOrder(stated)
+    if stated is not None:
+        return DateOrder(stated, f"Dates read {DATE_ORDERS[stated]}, as stated (--date-order {stated}).")
+    if day_cols and month_cols:
+        said = "; ".join([f"{v} in {c} is day first" for c, v in day_cols] + [f"{v} in {c} is month first"
+                                                                             for c, v in month_cols])
+        return DateOrder(None, f"The date columns disagree on the day/month order ({said}): each column is read "
+                         "in the order its own values show. Check the dates, or state the order (--date-order "
+                         "dmy or mdy).")
+    if day_cols or month_cols:
+        order = "dmy" if day_cols else "mdy"
+        column, value = (day_cols or month_cols)[0]
+        return DateOrder(order, f"Dates read {DATE_ORDERS[order]}: {value} in {column} can only be read that way; "
+                         "every date column of the file is read in this order.")
+    column, value = undecided[0]
+    return DateOrder("mdy", f"The day/month order of the dates could not be told from the values (every day is 12 "
+                     f"or less, e.g. {value} in {column}): dates read {DATE_ORDERS['mdy']}. If they are day first, "
+                     "state the order (--date-order dmy).")
 
 
 #: The first and last year a date can fall in (whole years of pandas' nanosecond range).

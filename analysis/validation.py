@@ -27,6 +27,7 @@ from analysis.parsing import (
     DATE_RANGE,
     as_text,
     dates_out_of_range,
+    decide_date_order,
     map_unique,
     parse_booleans,
     parse_dates,
@@ -232,7 +233,8 @@ def _numbers(problems: _Problems, rule: str, column: str, values: pd.Series, cle
 
 
 def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Problems, *, by: str, clean: bool,
-                        column_types: Mapping[str, str] | None) -> dict[str, pd.Series]:
+                        column_types: Mapping[str, str] | None, date_order: str | None = None
+                        ) -> dict[str, pd.Series]:
     """Extra (unmapped) columns typed by content (or as the user said); the grouping column as labels.
 
     Returns the typed columns (the caller adds them to the table at once: 10,000 columns one by one
@@ -255,7 +257,7 @@ def _type_extra_columns(frame: pd.DataFrame, out: pd.DataFrame, problems: _Probl
             problems.add("unparseable_boolean", col, bad, values)
             extra[col] = flags
         elif type_ == "date":
-            parsed, bad = parse_dates(values, clean)
+            parsed, bad = parse_dates(values, clean, order=date_order)
             problems.add("unparseable_extra_date", col, bad, values)
             extra[col] = parsed
         else:
@@ -325,7 +327,7 @@ def _empty_report(n: int, fatal: str) -> ValidationReport:
 
 def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: object = None,
                       today: object = None, time_unit: str = "days", event_value: object = None,
-                      column_types: Mapping[str, str] | None = None
+                      column_types: Mapping[str, str] | None = None, date_order: str | None = None
                       ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Check every row of a canonically named episode frame.
 
@@ -350,6 +352,9 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
         Type of each extra (unmapped) column (:mod:`analysis.columns`); inferred from content when
         not given. Numeric columns become ``float64``, binary ``boolean``, dates ``datetime64``,
         the rest text; values that do not fit the type are set missing with a warning.
+    date_order : {"dmy", "mdy"}, optional
+        The day/month order of numeric dates, as the user states it; otherwise told from every date
+        column together (:func:`analysis.parsing.decide_date_order`), and a note says which was used.
 
     Returns
     -------
@@ -388,11 +393,17 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     notes: list[str] = []
     unknown_labels: list[pd.DataFrame] = []
 
-    # dates
+    # dates: one day/month order for the whole file
+    try:
+        decided = decide_date_order({c: frame[c] for c in _DATE_COLUMNS if c in cols}, date_order)
+    except ValueError as exc:
+        return None, _empty_report(n, str(exc))
+    if decided.note:
+        notes.append(decided.note)
     for col in _DATE_COLUMNS:
         if col not in cols:
             continue
-        parsed, bad = parse_dates(frame[col], clean)
+        parsed, bad = parse_dates(frame[col], clean, order=decided.order)
         outside = dates_out_of_range(frame[col], bad)
         problems.add("unparseable_date", col, bad & ~outside, frame[col])
         problems.add("date_out_of_range", col, outside, frame[col])
@@ -526,7 +537,8 @@ def validate_episodes(frame: pd.DataFrame, *, by: str | None = None, as_of: obje
     for name in ("sex", "race_ethnicity", "primary_substance", "payer", "site"):
         if name in cols:
             out[name] = _text(frame[name], clean)
-    extra = _type_extra_columns(frame, out, problems, by=by, clean=clean, column_types=column_types)
+    extra = _type_extra_columns(frame, out, problems, by=by, clean=clean, column_types=column_types,
+                                date_order=decided.order)
     if extra:
         out = pd.concat([out, pd.DataFrame(extra, index=frame.index)], axis=1)
     if by not in ("level_of_care",) and by in out:

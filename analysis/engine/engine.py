@@ -208,9 +208,11 @@ class Engine:
     def check(self, mapping: Mapping[str, str], *, by: str = "level_of_care", as_of: object = None,
               today: object = None, progress: ProgressHook | None = None, materialize: bool = True,
               time_unit: str = "days", event_value: object = None,
-              column_types: Mapping[str, str] | None = None, exclude: Sequence[str] = ()) -> None:
+              column_types: Mapping[str, str] | None = None, exclude: Sequence[str] = (),
+              date_order: str | None = None) -> None:
         """Type and check the source with ``mapping`` ({canonical: source column}, resolved) and derive the
-        cohort; ``exclude``: source columns left out (dropped by the user, free text).
+        cohort; ``exclude``: source columns left out (dropped by the user, free text); ``date_order``: the file's
+        day/month order as stated ("dmy"/"mdy"; None: told from the values, :func:`analysis.parsing.decide_date_order`).
 
         Raises
         ------
@@ -226,7 +228,8 @@ class Engine:
         source_columns = {c: t for c, t in info.columns.items() if c not in set(exclude)}
         built = build_episodes(backend, source_columns, dict(mapping), by=by, today=today,
                                has_row_numbers=info.has_row_numbers, time_unit=time_unit,
-                               event_value=event_value, column_types=dict(column_types or {}))
+                               event_value=event_value, column_types=dict(column_types or {}),
+                               date_order=date_order)
         if built.fatal:
             raise EngineError(built.fatal)
         relation, labels = "episodes", set()

@@ -24,7 +24,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.backends import Backend, literal, quote
-from analysis.parsing import as_text, dates_out_of_range, parse_booleans, parse_dates, parse_numbers
+from analysis.parsing import (
+    as_text,
+    dates_out_of_range,
+    decide_date_order,
+    parse_booleans,
+    parse_dates,
+    parse_numbers,
+)
 from analysis.schema import (
     FIELD_BY_NAME,
     level_label_issue,
@@ -132,8 +139,11 @@ def _is(sql_type: str, kinds: tuple[str, ...]) -> bool:
 
 
 class _Builder:
-    def __init__(self, backend: Backend, types: dict[str, str], mapping: dict[str, str], today: pd.Timestamp) -> None:
+    def __init__(self, backend: Backend, types: dict[str, str], mapping: dict[str, str], today: pd.Timestamp,
+                 date_order: str | None = None) -> None:
         self.backend = backend
+        self.date_order_stated = date_order  # "dmy"/"mdy" as the user stated it, or None: told from the values
+        self._date_order = None  # the order decided (analysis.parsing.DateOrder), once asked for
         self.types = types
         self.src = {canonical: source for canonical, source in mapping.items() if source in types}
         self.today = today
@@ -224,6 +234,32 @@ class _Builder:
         """The column as dates; dates outside :data:`analysis.parsing.DATE_RANGE` NULL (see :meth:`date_outside`)."""
         return self.dates(canonical)[0]
 
+    def date_order(self) -> str | None:
+        """The file's one day/month order, told from the distinct values of every text date column together
+        (:func:`analysis.parsing.decide_date_order`, as validation tells it), or as the user stated it
+        (``date_order`` of :func:`build_episodes`)."""
+        decided = self._date_order
+        if decided is None:
+            columns = {}
+            for col in _DATE_COLUMNS:
+                if col not in self.src or not _is(self.sql_type(col), _TEXT_TYPES):
+                    continue
+                source = self.src[col]
+                values = self.distinct.get(source)
+                if values is None and self.backend.dialect == "duckdb":
+                    from analysis.engine.sources import distinct_values
+
+                    values = distinct_values(self.backend, source)
+                if values is None:
+                    values = self.backend.query(f"SELECT DISTINCT {quote(source)} AS v FROM source_rows "
+                                                f"WHERE {quote(source)} IS NOT NULL")["v"]
+                values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+                self.distinct[source] = values  # (the lookup uses them, not asked twice)
+                columns[col] = values
+            decided = decide_date_order(columns, self.date_order_stated)
+            self._date_order = decided
+        return decided.order
+
     def dates(self, canonical: str) -> tuple[str, str]:
         """(the column as dates with those outside pandas' range NULL, the condition of being outside it)."""
         if _is(self.sql_type(canonical), _DATE_TYPES):
@@ -232,9 +268,10 @@ class _Builder:
                        f"{value} > DATE '{_LAST_DAY.date().isoformat()}')")
             return f"CASE WHEN {outside} THEN NULL ELSE {value} END", outside
         clean = _is(self.sql_type(canonical), _TEXT_TYPES)
+        order = self.date_order()
 
         def parse(v: pd.Series) -> dict:
-            parsed, bad = parse_dates(v, clean=clean)
+            parsed, bad = parse_dates(v, clean=clean, order=order)
             return {"x": parsed.to_numpy(), "out": dates_out_of_range(v, bad)}
 
         lk = self.lookup(canonical, parse)
@@ -326,7 +363,7 @@ class _Builder:
 def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: dict[str, str], *,
                    by: str = "level_of_care", today: object = None, has_row_numbers: bool = True,
                    time_unit: str = "days", event_value: object = None,
-                   column_types: dict[str, str] | None = None) -> EpisodesSQL:
+                   column_types: dict[str, str] | None = None, date_order: str | None = None) -> EpisodesSQL:
     """Create the view ``episodes`` over ``source_rows`` (module docstring); returns what it holds.
 
     ``time_unit``, ``event_value`` and ``column_types`` as :func:`analysis.validation.validate_episodes`.
@@ -334,7 +371,7 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
     if time_unit not in TIME_UNITS:
         return EpisodesSQL(None, (), (), fatal=f"Unknown time unit {time_unit!r}; use one of {', '.join(TIME_UNITS)}.")
     b = _Builder(backend, source_columns, mapping,
-                 pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize())
+                 pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize(), date_order)
     for col in source_columns:  # an unmapped column named as a field that nothing else maps is that field,
         if col in FIELD_BY_NAME and col not in b.src and col not in set(b.src.values()):  # as apply_mapping
             b.src[col] = col
@@ -373,6 +410,9 @@ def build_episodes(backend: Backend, source_columns: dict[str, str], mapping: di
         b.flag("implausible_date", col, f"{parsed} < {earliest}")
         b.flag("future_date", col, f"{parsed} > {latest}")
         sel[col] = f"CASE WHEN {parsed} < {earliest} OR {parsed} > {latest} THEN NULL ELSE {parsed} END"
+    decided = b._date_order  # the file's one day/month order (_Builder.date_order), said as validation says it
+    if decided is not None and decided.note:
+        notes.append(decided.note)
     if shape == "dates":
         b.flag("missing_admission_date", "admission_date", f"{b.raw('admission_date')} IS NULL")
         for col, rule in _AFTER_ADMISSION.items():

@@ -27,6 +27,7 @@ from analysis.engine.engine import Engine, EngineError
 from analysis.engine.progress import ProgressHook
 from analysis.engine.sources import is_database_url
 from analysis.loading import LoadResult, time_unit_and_event_value
+from analysis.parsing import DATE_ORDERS
 from analysis.validation import _empty_report
 
 __all__ = ["EngineLoad", "open_engine", "WHOLE_FILE_ROWS", "source_hash"]
@@ -148,11 +149,12 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
                 today: object = None, column_types: Mapping[str, str] | None = None, time_unit: str | None = None,
                 event_value: object = None, drop_columns: Iterable[str] = (), keep_columns: Iterable[str] = (),
                 progress: ProgressHook | None = None, memory_limit: str | None = None,
-                threads: int | None = None) -> EngineLoad:
+                threads: int | None = None, date_order: str | None = None) -> EngineLoad:
     """Open, guard, map, type and check a source in the engine; never raises for bad input.
 
     Arguments as :func:`analysis.loading.load_episodes` (``table``: the table of a ``.duckdb`` file or a
-    PostgreSQL database). A source that cannot be used comes back with ``report.fatal`` set.
+    PostgreSQL database). A source that cannot be used comes back with ``report.fatal`` set. ``date_order``
+    (``"dmy"``/``"mdy"``) as :func:`analysis.validation.validate_episodes`: one day/month order for the file.
     """
     if is_database_url(source):
         label = f"{table or 'table'} ({_redacted(str(source))})"
@@ -227,9 +229,12 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     fields = dict(guesses=tuple(guesses), time_unit=time_unit, event_value=event_value, column_types=overrides,
                   by=by_user, screen=screen, columns=infos)
     try:
+        if date_order is not None and date_order not in DATE_ORDERS:
+            raise ValueError(f"Unknown date order {date_order!r}; use one of {', '.join(DATE_ORDERS)}.")
         engine.check(resolved, by=by or "level_of_care", as_of=as_of, today=today, progress=progress,
                      time_unit=time_unit, event_value=event_value, exclude=exclude,
-                     column_types={i.source: i.type for i in infos if i.role != "canonical"})
+                     column_types={i.source: i.type for i in infos if i.role != "canonical"},
+                     date_order=date_order)  # (None: told from every date column together, with a note)
         engine.time_unit = time_unit
         report = engine.validation_report()
     except (EngineError, ValueError) as exc:
