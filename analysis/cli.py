@@ -86,7 +86,7 @@ def load_from_args(args: argparse.Namespace, **kwargs):
     result = open_engine(args.file, table=getattr(args, "table", None), mapping=mapping, by=by, column_types=types,
                          time_unit=args.time_unit or spec.time_unit, event_value=args.event_value or spec.event_value,
                          drop_columns=getattr(args, "drop", ()), keep_columns=getattr(args, "keep", ()),
-                         progress=TerminalProgress(sys.stderr), date_order=getattr(args, "date_order", None),
+                         progress=TerminalProgress(sys.stderr), date_order=getattr(args, "date_order", None) or spec.date_order,
                          **kwargs)
     args.opened = result  # closed by main() when the command is done
     return result

@@ -59,6 +59,7 @@ class LoadResult:
     column_types: dict[str, str] = field(default_factory=dict)
     by: str | None = None
     screen: ColumnScreen | None = None  # columns dropped by the user or left out as free text (identifiers.py)
+    date_order: str | None = None  # the day/month order the user stated ("dmy"/"mdy"; None: told from the values)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +95,8 @@ class LoadResult:
     def spec(self) -> MappingSpec:
         """What the user decided about this file, to save as JSON (:func:`analysis.mapping.spec_to_json`)."""
         return MappingSpec(dict(self.mapping), dict(self.column_types),
-                           None if self.time_unit == "days" else self.time_unit, self.event_value, self.by)
+                           None if self.time_unit == "days" else self.time_unit, self.event_value, self.by,
+                           self.date_order)
 
     def problem_rows(self) -> pd.DataFrame:
         """The excluded rows as they were in the file, with their problems listed in a column."""
@@ -188,7 +190,7 @@ def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, str] | None = None, b
                                          column_types={i.name: i.type for i in infos if i.role != "canonical"})
     extra = tuple(c for c in canonical.columns if c not in resolved)
     return LoadResult(episodes, _with_notes(report, notes), resolved, source_name, digest, raw, (), extra, infos,
-                      tuple(guesses), time_unit, event_value, overrides, by_user, screen)
+                      tuple(guesses), time_unit, event_value, overrides, by_user, screen, date_order)
 
 
 def load_episodes(source: bytes | str | Path | BinaryIO, *, name: str | None = None,

@@ -463,7 +463,8 @@ class MappingSpec:
     ``columns`` ``{canonical: source}`` (an empty source unmaps a field); ``types`` ``{column:
     type}`` overrides of :mod:`analysis.columns`; ``time_unit`` of the durations (None: guessed or
     days); ``event_value`` the value of the relapse column that means a relapse (None: 1/yes/true);
-    ``by`` the grouping column (None: level of care).
+    ``by`` the grouping column (None: level of care); ``date_order`` the day/month order of the file's dates
+    (``"dmy"``/``"mdy"``; None: told from the values).
     """
 
     columns: dict[str, str]
@@ -471,6 +472,7 @@ class MappingSpec:
     time_unit: str | None = None
     event_value: str | None = None
     by: str | None = None
+    date_order: str | None = None
 
 
 def spec_to_json(spec: MappingSpec) -> str:
@@ -478,7 +480,7 @@ def spec_to_json(spec: MappingSpec) -> str:
     payload = {"format": "continuum-mapping", "version": 2, "columns": dict(sorted(spec.columns.items()))}
     if spec.types:
         payload["types"] = dict(sorted(spec.types.items()))
-    for key in ("time_unit", "event_value", "by"):
+    for key in ("time_unit", "event_value", "by", "date_order"):
         if getattr(spec, key) is not None:
             payload[key] = getattr(spec, key)
     return json.dumps(payload, indent=2)
@@ -502,8 +504,11 @@ def spec_from_json(text: str | bytes) -> MappingSpec:
         raise ValueError(f"The mapping file's time_unit must be one of {', '.join(_TIME_UNITS)}.")
     event = data.get("event_value")
     by = data.get("by")
+    order = data.get("date_order")
+    if order is not None and order not in ("dmy", "mdy"):
+        raise ValueError("The mapping file's date_order must be dmy or mdy.")
     return MappingSpec(_columns(data.get("columns") or {}), {str(k): str(v) for k, v in types.items()}, unit,
-                       None if event is None else str(event), None if by is None else str(by))
+                       None if event is None else str(event), None if by is None else str(by), order)
 
 
 def _columns(data: dict) -> dict[str, str]:

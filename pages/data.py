@@ -19,6 +19,7 @@ ss = st.session_state
 
 NOT_MAPPED = "(not in file)"
 GUESSED = "(as guessed: 1 / yes / true)"
+DATE_ORDER_LABELS = {None: "(told from the values)", "dmy": "day first (DD/MM/YYYY)", "mdy": "month first (MM/DD/YYYY)"}
 FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "parquet": "application/octet-stream"}
 _LEAVE_WARNING = """<script>
@@ -28,7 +29,8 @@ window.parent.addEventListener("beforeunload", function (e) { e.preventDefault()
 
 def _reload(upload: dict | None, spec: MappingSpec) -> None:
     """Load the session's upload (or the sample) again with a new mapping spec, then redraw."""
-    options = dict(column_types=spec.types or None, time_unit=spec.time_unit, event_value=spec.event_value)
+    options = dict(column_types=spec.types or None, time_unit=spec.time_unit, event_value=spec.event_value,
+                   date_order=spec.date_order)
     if upload is not None:
         upload["spec"] = spec
         ss.setdefault("_specs_by_columns", {})[upload["columns"]] = spec  # reused for a file with these columns
@@ -190,6 +192,12 @@ with page_guard("The data page"):
                 key=f"map_group_by_{token}",
                 help="Level of care by default. A file without a level of care can be analysed by another "
                      "column instead, such as a study arm or a site.")
+            orders = list(DATE_ORDER_LABELS)
+            date_order = c1.selectbox(
+                "Dates written as", orders, format_func=DATE_ORDER_LABELS.get,
+                index=orders.index(result.date_order), key=f"map_date_order_{token}",
+                help="For dates like 03/04/2023. Told from the values by default (14/03/2023 can only be day "
+                     "first); the validation report says which order was used.")
             st.markdown("**How each column is read** (change a type to override what its content suggests)")
             table = columns_frame(result.columns)
             table["used_as"] = table["used_as"].map(lambda v: FIELD_LABELS.get(v, v) if isinstance(v, str) else v)
@@ -210,7 +218,7 @@ with page_guard("The data page"):
                     types[r.column] = r.type
             src = ss.get("upload") if not ds.is_sample else None
             _reload(src, MappingSpec(mapping, types, unit, None if event == GUESSED else event,
-                                     None if group_by == "level_of_care" else group_by))
+                                     None if group_by == "level_of_care" else group_by, date_order))
         with st.expander("Why each column was guessed (and guesses not made)"):
             for g in result.guesses:
                 st.markdown(("- " if g.made else "- *not guessed:* ") + f"**{g.field}** ← `{g.column}`: {g.reason}")

@@ -129,3 +129,32 @@ def test_a_trial_file_without_a_level_of_care_is_grouped_by_its_arm():
     at = _upload("mine.csv", sample)
     assert at.session_state["dataset"].result.by in (None, "level_of_care")
     assert not any("Grouped by" in i.value for i in at.info)
+
+
+def test_the_date_order_is_stated_on_the_data_page_and_saved_with_the_mapping():
+    """A DD/MM file whose days are all 12 or less cannot tell its order: read month first, and the page lets the
+    user say "day first"; then the episodes equal the ISO file's, and the saved mapping keeps the order."""
+    raw = pd.read_csv(ROOT / "sample_data" / "episodes.csv")
+    dates = ["admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date"]
+    for col in dates:
+        raw[col] = pd.to_datetime(raw[col])
+    keep = pd.Series(True, index=raw.index)
+    for col in dates:
+        keep &= raw[col].isna() | (raw[col].dt.day <= 12)
+    rows = raw[keep].copy()
+    iso = rows.copy()
+    for col in dates:
+        rows[col] = rows[col].dt.strftime("%d/%m/%Y")
+        iso[col] = iso[col].dt.strftime("%Y-%m-%d")
+    at = _upload("dmy.csv", rows.to_csv(index=False).encode())
+    assert any("could not be told from the values" in i.value.replace("\\", "") for i in at.info)
+    token = at.session_state["_map_token"]
+    at.selectbox(key=f"map_date_order_{token}").set_value("dmy")
+    at.button[0].click().run()
+    assert not at.exception
+    result = at.session_state["dataset"].result
+    want = _upload("iso.csv", iso.to_csv(index=False).encode()).session_state["dataset"].result
+    assert result.date_order == "dmy" and len(result.episodes) == len(want.episodes) > 20
+    pd.testing.assert_series_equal(result.episodes["discharge_date"].reset_index(drop=True),
+                                   want.episodes["discharge_date"].reset_index(drop=True))
+    assert json.loads(at.session_state["dataset"].mapping_json)["date_order"] == "dmy"

@@ -185,3 +185,13 @@ def test_a_trial_arm_is_guessed_as_the_grouping_only_without_a_level_of_care():
     assert guess_grouping(raw, {"level_of_care": "level_of_care"}) is None
     many = pd.DataFrame({"group": [str(i) for i in range(20)]})
     assert guess_grouping(many, {}) is None  # 20 values: not an arm
+
+
+def test_the_date_order_round_trips_in_the_saved_mapping():
+    from analysis.mapping import MappingSpec, spec_from_json, spec_to_json
+
+    spec = MappingSpec({"admission_date": "Admit"}, date_order="dmy")
+    assert spec_from_json(spec_to_json(spec)) == spec
+    assert spec_from_json(spec_to_json(MappingSpec({}))).date_order is None
+    with pytest.raises(ValueError, match="date_order"):
+        spec_from_json('{"format": "continuum-mapping", "version": 2, "columns": {}, "date_order": "ymd"}')

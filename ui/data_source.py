@@ -230,7 +230,7 @@ def load_source(source: ServerSource, progress=None):
         if source.mapping_json:
             spec = spec_from_json(source.mapping_json)
             kwargs = dict(mapping=spec.columns, by=spec.by, column_types=spec.types or None,
-                          time_unit=spec.time_unit, event_value=spec.event_value)
+                          time_unit=spec.time_unit, event_value=spec.event_value, date_order=spec.date_order)
         result = open_engine(source.location, table=source.table, progress=hook, **kwargs)
         if progress is not None:
             progress(0.95, "Handing the cohort to the pages ...")

@@ -69,7 +69,7 @@ class Dataset:
 def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: bool,
                  by: str | None = None, column_types: dict | None = None, time_unit: str | None = None,
                  event_value: str | None = None, drop_columns: tuple[str, ...] = (),
-                 keep_columns: tuple[str, ...] = ()) -> Dataset:
+                 keep_columns: tuple[str, ...] = (), date_order: str | None = None) -> Dataset:
     """Load bytes (identifier guard, mapping, column types, validation) and derive the cohort table.
 
     ``by``: the grouping column when it is not ``level_of_care`` (a study arm, a site); a file
@@ -79,7 +79,7 @@ def load_dataset(data: bytes, name: str, mapping: dict | None, *, is_sample: boo
     """
     result = load_episodes(data, name=name, mapping=mapping, by=by, column_types=column_types,
                            time_unit=time_unit, event_value=event_value, drop_columns=drop_columns,
-                           keep_columns=keep_columns)
+                           keep_columns=keep_columns, date_order=date_order)
     cohort = derive_cohort(result.episodes) if result.ok else None
     mapping_json = spec_to_json(result.spec()) if result.mapping else "{}"
     label = f"sample cohort ({name})" if is_sample else name

@@ -227,6 +227,7 @@ def open_engine(source: bytes | str | Path, *, table: str | None = None, name: s
     kept = set(map(str, raw.columns))
     exclude = [c for c in engine.source.columns if c not in kept]
     fields = dict(guesses=tuple(guesses), time_unit=time_unit, event_value=event_value, column_types=overrides,
+                  date_order=date_order,
                   by=by_user, screen=screen, columns=infos)
     try:
         if date_order is not None and date_order not in DATE_ORDERS:
