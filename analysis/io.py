@@ -545,30 +545,137 @@ def clean_blanks(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_xlsx(data: bytes, label: str) -> pd.DataFrame:
-    """First sheet with the types Excel stored (numbers, dates), text cells cleaned as CSV cells are."""
+    """First sheet with the types Excel stored (numbers, dates), text cells cleaned as CSV cells are.
+
+    The header is found as :func:`_layout` finds a CSV header: blank rows and title rows holding one cell above
+    it are skipped (and said). A column without a header is left out when it is wholly empty, and kept under a
+    made-up name (``column T``, its sheet letter) when it holds cells (a stray cell beside the table), said in a
+    note either way."""
     from analysis.safety import workbook_problem  # zip bombs and sheets spanning billions of cells (h12a)
 
     if problem := workbook_problem(data, label):
         raise DataFileError(problem)
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine=_EXCEL_ENGINE)
+        header_at, above = 0, ([], [])
+        if any(_unnamed(c) for c in frame.columns):  # a title or blank row above the header, or header-less columns
+            probe = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, nrows=_MAX_PREAMBLE + 5,
+                                  engine=_EXCEL_ENGINE)
+            header_at, above = _sheet_header(probe)
+            if header_at:
+                frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=header_at, engine=_EXCEL_ENGINE)
+    except DataFileError:
+        raise
     except Exception as exc:  # zip but not a workbook, corrupt, encrypted
         raise DataFileError(f"{label} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
-    frame.columns = ["" if str(c).startswith("Unnamed:") else str(c) for c in frame.columns]
-    frame = clean_blanks(frame)
+    try:
+        frame = clean_blanks(frame)  # (pandas' names are unique here: "Unnamed: 19")
+        frame, column_notes = _headerless_columns(frame, label)
+    except DataFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a sheet laid out in a way not foreseen: a sentence, not a traceback
+        raise DataFileError(f"{label} could not be read as a table: its first sheet is laid out in a way "
+                            f"Continuum does not understand ({type(exc).__name__}).") from None
+    header_row = header_at + 1
+    notes = []
+    before = _listing([(above[0], "blank row", "blank rows"),
+                       (above[1], "title row holding one cell", "title rows holding one cell")])
+    if header_at:
+        notes.append(f"The header of {label} is row {header_row}; skipped above it: {before or 'nothing'}.")
+    notes.extend(column_notes)
     empty = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
-    rows = np.arange(2, len(frame) + 2)  # the sheet's rows: the header is row 1
+    rows = np.arange(header_row + 1, header_row + 1 + len(frame))  # the sheet's rows
     if empty.any():
-        last = rows[~empty].max() if (~empty).any() else 1
+        last = rows[~empty].max() if (~empty).any() else header_row
         frame = frame[~empty]
         between = rows[empty & (rows < last)]
         if len(between):
-            frame.attrs["read_notes"] = (f"Skipped between the data rows of {label}: "
-                                         f"{_listing([(between, 'empty row', 'empty rows')])}; rows are numbered "
-                                         "as in the sheet.",)
+            notes.append(f"Skipped between the data rows of {label}: "
+                         f"{_listing([(between, 'empty row', 'empty rows')])}; rows are numbered as in the sheet.")
     frame = frame.reset_index(drop=True)
-    _set_rows(frame, rows[~empty])
+    if notes:
+        frame.attrs["read_notes"] = tuple(notes)
+    _set_rows(frame, rows[~empty], header_row)
     return frame
+
+
+def _unnamed(name: object) -> bool:
+    """pandas' name for a column whose header cell is empty (``Unnamed: 19``)."""
+    return str(name).startswith("Unnamed:")
+
+
+def _filled(value: object) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _sheet_header(probe: pd.DataFrame) -> tuple[int, tuple[list[int], list[int]]]:
+    """The 0-based row of ``probe`` (a sheet's first rows, read without a header) holding the header, and the
+    sheet rows skipped above it (blank rows, title rows holding one cell), as :func:`_layout` does for CSV: the
+    first row with two or more distinct filled cells, past blank rows and up to three one-cell title rows."""
+    blank: list[int] = []
+    titles: list[int] = []
+    rows = [[v.strip() if isinstance(v, str) else v for v in r if _filled(v)]
+            for r in probe.itertuples(index=False, name=None)]
+    for i, cells in enumerate(rows):
+        if not cells:
+            blank.append(i + 1)
+            continue
+        texts = [str(v) for v in cells]
+        if len(cells) >= 2:
+            if len(set(texts)) != len(texts) and i:  # (not a header: as CSV, keep the first row then)
+                break
+            return i, (blank, titles)
+        if len(titles) >= 3 or not any(len(r) >= 2 for r in rows[i + 1:]):
+            break
+        titles.append(i + 1)
+    return 0, ([], [])
+
+
+def _column_letter(index: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _headerless_columns(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """Columns without a header (pandas' ``Unnamed: k``): left out when wholly empty, else kept as ``column T``."""
+    unnamed = [k for k, c in enumerate(frame.columns) if _unnamed(c)]
+    if not unnamed:
+        return frame, []
+    names = [str(c) for c in frame.columns]
+    taken = {n.lower() for k, n in enumerate(names) if k not in set(unnamed)}
+    drop, kept, notes = [], [], []
+    for k in unnamed:
+        filled = int(frame.iloc[:, k].notna().sum())
+        if not filled:
+            drop.append(k)
+            continue
+        base = f"column {_column_letter(k)}"
+        name, n = base, 2
+        while name.lower() in taken:
+            name, n = f"{base} ({n})", n + 1
+        taken.add(name.lower())
+        names[k] = name
+        kept.append((name, filled))
+    out = frame.copy(deep=False)
+    out.columns = names
+    if drop:
+        out = out.iloc[:, [k for k in range(len(names)) if k not in set(drop)]]
+        notes.append(f"{len(drop):,} empty column{'s' if len(drop) != 1 else ''} without a header in {label} "
+                     f"{'were' if len(drop) != 1 else 'was'} left out.")
+    for name, filled in kept:
+        notes.append(f"A column of {label} has no header but holds {filled:,} cell{'s' if filled != 1 else ''}: "
+                     f"kept as '{name}' (not used unless you map it).")
+    return out, notes
 
 
 def _excel_engine() -> str:

@@ -23,11 +23,13 @@ view ``source_rows``, whatever the reader.
 from __future__ import annotations
 
 import codecs
+import datetime
 import glob as _glob
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -412,8 +414,10 @@ def finish_cleaning(backend: Backend) -> bool:
 
 
 def _register_arrow(backend: DuckDBBackend, table: pa.Table, kind: str, name: str, details: dict,
-                    clean: bool = True) -> SourceInfo:
-    table = table.append_column("_row", pa.array(range(table.num_rows), type=pa.int64()))
+                    clean: bool = True, rows=None) -> SourceInfo:
+    """``rows``: the ``_row`` of each row (spreadsheet row - 2) when it is not its position."""
+    numbers = range(table.num_rows) if rows is None else [int(r) for r in rows]
+    table = table.append_column("_row", pa.array(numbers, type=pa.int64()))
     backend.con.register(_RAW, table)
     columns = _checked_columns(backend, _RAW, f"'{name}'")
     _clean_view(backend, _RAW, columns, row_col="_row", clean=clean)
@@ -432,13 +436,116 @@ def _open_bytes(backend: DuckDBBackend, data: bytes, name: str, progress: Progre
             raise DataFileError(f"{label} could not be read as Parquet ({type(exc).__name__}).") from None
         return _register_arrow(backend, table, "parquet", name, {})
     if fmt == "csv":
-        table, details = _csv_arrow(data, label, progress)
+        if not _plain_csv(_decode_head(data), label):
+            return _open_app_csv(backend, data, name)
+        try:
+            table, details = _csv_arrow(data, label, progress)
+        except DataFileError:  # (pyarrow's raw error): the app's reader reads it or says why not, as an upload
+            return _open_app_csv(backend, data, name)
         return _register_arrow(backend, table, "csv", name, details, clean=False)  # cleaned by _csv_arrow
-    from analysis.io import read_table  # Excel (and old .xls, which read_table refuses with a sentence)
+    from analysis.io import read_table, spreadsheet_rows  # Excel (and old .xls, which read_table refuses)
 
     frame = read_table(data, name=name)
-    table = pa.Table.from_pandas(frame.astype(object).where(frame.notna(), None), preserve_index=False)
-    return _register_arrow(backend, table, fmt, name, {})
+    rows = spreadsheet_rows(frame) - 2
+    frame = _unique_names(frame)
+    frame.attrs = {}
+    columns = {}
+    for col in frame.columns:
+        values = frame[col].astype(object)
+        values = values.where(values.notna(), None)
+        try:
+            columns[col] = pa.array(values.to_numpy(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # numbers and text (or dates) in one column, which Arrow refuses: each cell's text, as the app reads
+            # it (an id 12345 as "12345", a count 2 as "2", "unknown" as it is)
+            text = values.map(_cell_text, na_action="ignore")
+            columns[col] = pa.array(text.to_numpy(), type=pa.string(), from_pandas=True)
+    table = pa.table(columns) if columns else pa.table({})
+    return _register_arrow(backend, table, fmt, name, {}, rows=rows)
+
+
+def _cell_text(value: object) -> str:
+    """A cell of a mixed Excel column as text: integral numbers without ``.0``, dates as ISO (no midnight time)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, (pd.Timestamp, datetime.datetime, datetime.date)):
+        stamp = pd.Timestamp(value)
+        return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat(sep=" ")
+    return str(value)
+
+
+def _unique_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names DuckDB can hold: a blank name (a wholly empty column is left out, one with cells becomes
+    ``column N``) and names equal but for case (``Age`` and ``age``: DuckDB's names ignore case; the later one
+    becomes ``age_1``, as DuckDB would name it)."""
+    names, keep, taken = [], [], set()
+    for k, col in enumerate(frame.columns):
+        name = str(col)
+        if not name.strip():
+            if not frame.iloc[:, k].notna().any():
+                continue
+            name = f"column {k + 1}"
+        base, n = name, 1
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        names.append(name)
+        keep.append(k)
+    if keep == list(range(frame.shape[1])) and names == [str(c) for c in frame.columns]:
+        return frame
+    out = frame.iloc[:, keep].copy(deep=False)
+    out.columns = names
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _decode_head(data: bytes) -> str:
+    """The first 64 KiB of a CSV's bytes as text (as :func:`analysis.io._decode` decodes, BOM dropped)."""
+    head = data[:1 << 16]
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+    return head.decode("latin-1")
+
+
+def _plain_csv(text: str, label: str) -> bool:
+    """True when the CSV starts with its header and its names suit DuckDB's reader (and :func:`_csv_arrow`): no
+    ``sep=`` line, blank, comment or title line above it, no blank name, no two names equal but for case.
+    Other layouts are read by the app's reader (:func:`_open_app_csv`), which finds the header."""
+    from analysis.io import _layout
+
+    if not text.strip():
+        return True  # (refused with a sentence by the caller)
+    layout = _layout(text, label)
+    if layout.sep_line or layout.blank_before or layout.comments_before or layout.title_rows:
+        return False
+    names = layout.names
+    return all(n for n in names) and len({n.lower() for n in names}) == len(names)
+
+
+def _open_app_csv(backend: DuckDBBackend, data: bytes, name: str) -> SourceInfo:
+    """A CSV whose layout DuckDB's reader cannot take (:func:`_plain_csv`) read by the app's own reader
+    (:func:`analysis.io.read_table`: the same header, rows and row numbers as an upload), then registered as
+    Arrow. Slower than DuckDB's reader on a large file, but such files are the exception."""
+    from analysis.io import read_table, spreadsheet_rows
+
+    frame = read_table(data, name=name, max_bytes=max(len(data), 1))
+    rows = spreadsheet_rows(frame) - 2
+    frame = _unique_names(frame)
+    details = {"encoding": frame.attrs.get("encoding", "utf-8"), "delimiter": frame.attrs.get("delimiter", ","),
+               "read_notes": tuple(frame.attrs.get("read_notes", ()))}
+    frame.attrs = {}
+    table = pa.Table.from_pandas(frame.astype(object).where(frame.notna(), None), preserve_index=False,
+                                 schema=pa.schema([(c, pa.string()) for c in frame.columns]))
+    return _register_arrow(backend, table, "csv", name, details, clean=False, rows=rows)  # cleaned by read_table
 
 
 def _csv_arrow(data: bytes, label: str, progress: ProgressHook | None) -> tuple[pa.Table, dict]:
@@ -485,6 +592,8 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
 
     text = head.decode("utf-8", errors="ignore")
     text = text[1:] if text.startswith("\ufeff") else text
+    if not _plain_csv(text, f"'{path.name}'"):  # a title, sep= or blank line above the header, odd names
+        return _open_app_csv(backend, path.read_bytes(), path.name)
     delimiter = _sniff_delimiter(text)
     names = [h.strip() for h in _header(text, delimiter)]
     label = f"'{path.name}'"
@@ -506,9 +615,13 @@ def _open_csv_path(backend: DuckDBBackend, path: Path, head: bytes, progress: Pr
         message = str(exc)
         if "unicode" in message.lower() or "utf" in message.lower():
             raise _NotUtf8() from None
-        detail = message.strip().splitlines()[0]
-        raise DataFileError(f"{label} could not be read as a table ({detail}). "
-                            "Check that every row has the same number of fields as the header.") from None
+        if "interrupt" in message.lower():  # (stopped, not refused: said as before)
+            detail = message.strip().splitlines()[0]
+            raise DataFileError(f"{label} could not be read as a table ({detail}).") from None
+        # DuckDB's reader refuses the layout (a ragged row, a title it could not see): the app's reader either
+        # reads the file or refuses it with its own sentence (naming the row), never DuckDB's raw error
+        backend.con.execute(f"DROP TABLE IF EXISTS {_RAW}")
+        return _open_app_csv(backend, path.read_bytes(), path.name)
     columns = _checked_columns(backend, _RAW, label)
     _clean_view(backend, _RAW, columns, row_col="rowid", clean=False)
     rows = backend.con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()[0]

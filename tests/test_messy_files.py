@@ -1,0 +1,239 @@
+"""Messy files as colleagues send them: the app's loader and the command line (the DuckDB engine) read them alike.
+
+Small versions (300 episodes of sample_data/episodes.csv) of workbooks with title rows above the header, a title
+cell, stray cells beside the table, columns mixing numbers and text, a Total row, and of CSVs with Excel's
+``sep=`` line, a trailing comma, a blank header over an empty column, a title row, blank lines above the header
+and two names equal but for case. Each is read by the app (``load_episodes``) and by ``outcomes --json``, through
+the engine and through the pandas path; the rows accepted and the ``groups`` / ``logrank`` JSON must equal the
+clean file's. A file that cannot be read is refused with a sentence, never a traceback or a raw DuckDB error.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import analysis.cli as cli
+import analysis.cli_outcomes as cli_outcomes
+from analysis.cohort import derive_cohort
+from analysis.loading import load_episodes
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "episodes.csv"
+N = 300
+DATES = ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+class _RowsEngine:
+    """What ``outcomes`` asks of an engine, answered by the app's (pandas) cohort."""
+
+    def __init__(self, cohort):
+        self.cohort = cohort
+        self.columns = tuple(cohort.columns)
+
+    def frame(self, columns=None):
+        return self.cohort if columns is None else self.cohort[list(columns)]
+
+    def counts(self, spec=None):
+        from analysis.counts import FrameCounts
+
+        return FrameCounts(self.cohort)
+
+
+def _app_loader(args, **kwargs):
+    result = load_episodes(args.file, by=args.by, time_unit=args.time_unit, event_value=args.event_value,
+                           drop_columns=args.drop, keep_columns=args.keep, **kwargs)
+    if result.ok:
+        object.__setattr__(result, "engine", _RowsEngine(derive_cohort(result.episodes)))
+    return result
+
+
+def _outcomes(path: Path, monkeypatch, app: bool = False) -> tuple[int, str, str]:
+    argv = ["outcomes", str(path), "--json", "--min-cell", "1"]
+    if not app:
+        return _run(argv)
+    with monkeypatch.context() as m:
+        m.setattr(cli_outcomes, "load_from_args", _app_loader)
+        return _run(argv)
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE, nrows=N, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, sample) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("messy")
+    made: dict[str, Path] = {}
+    header = list(sample.columns)
+    text_rows = sample.values.tolist()
+
+    def csv(name: str, lines: list[str]) -> None:
+        made[name] = folder / name
+        made[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    body = [",".join(header)] + [",".join(r) for r in text_rows]
+    csv("clean.csv", body)
+    csv("sepline.csv", ["sep=;"] + [";".join(header)] + [";".join(r) for r in text_rows])
+    csv("one_trailing.csv", [line + "," for line in body])
+    csv("blank_header_empty_col.csv", [",".join(header[:3] + [""] + header[3:])]
+        + [",".join(r[:3] + [""] + r[3:]) for r in text_rows])
+    csv("title.csv", ["Episode export 2024"] + body)
+    csv("blank_above.csv", ["", "", *body])
+    age = header.index("age")
+    csv("dup_case.csv", [",".join(header[:5] + ["Age"] + header[5:])]
+        + [",".join(r[:5] + [r[age]] + r[5:]) for r in text_rows])
+
+    def typed(row: list[str]) -> list[object]:
+        out: list[object] = []
+        for col, value in zip(header, row, strict=True):
+            if value == "":
+                out.append(None)
+            elif col in DATES:
+                out.append(datetime.datetime.fromisoformat(value))
+            elif col in ("age", "prior_treatments"):
+                out.append(int(value))
+            elif col in ("hours_attended", "hours_scheduled"):
+                out.append(float(value))
+            else:
+                out.append(value)
+        return out
+
+    rows = [typed(r) for r in text_rows]
+
+    def xlsx(name: str, sheet_rows: list[list[object]], extra=None) -> None:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        for r in sheet_rows:
+            sheet.append(r)
+        if extra:
+            extra(sheet)
+        made[name] = folder / name
+        book.save(made[name])
+
+    xlsx("clean.xlsx", [header, *rows])
+    xlsx("header_row4.xlsx", [["Episode export 2024"], ["Generated by the EHR"], [], header, *rows])
+    xlsx("title_one_cell.xlsx", [["Episodes"], header, *rows])
+    width = len(header)
+
+    def stray(sheet):
+        sheet.cell(row=3, column=width + 2, value="checked")  # one empty column between table and cell
+
+    def two_stray(sheet):
+        sheet.cell(row=2, column=width + 2, value="x")
+        sheet.cell(row=5, column=width + 3, value="y")
+
+    xlsx("stray_cell.xlsx", [header, *rows], stray)
+    xlsx("two_stray.xlsx", [header, *rows], two_stray)
+    cid, prior = header.index("client_id"), header.index("prior_treatments")
+    mixed_ids = [list(r) for r in rows]
+    for k, r in enumerate(mixed_ids):
+        if k % 7 == 0:
+            r[cid] = 90000 + k  # a numeric id among text ids
+    xlsx("mixed_ids.xlsx", [header, *mixed_ids])
+    mixed_numbers = [list(r) for r in rows]
+    for k, r in enumerate(mixed_numbers):
+        if k % 11 == 0:
+            r[prior] = "unknown"
+    xlsx("mixed_numbers.xlsx", [header, *mixed_numbers])
+    total = [None] * width
+    total[0], total[header.index("hours_attended")] = "Total", 12345.5
+    xlsx("total.xlsx", [header, *rows, total])
+    # refused: nothing but a title; a sheet holding one cell
+    csv("only_title.csv", ["# exported 2024", "", "# nothing below"])
+    csv("short_total.csv", [*body, "Total,300"])  # a row of 2 fields: DuckDB's reader refuses, so does the app
+    xlsx("one_cell.xlsx", [["Episode export 2024"]])
+    return made
+
+
+@pytest.fixture(scope="module")
+def clean(files) -> dict:
+    code, out, err = _run(["outcomes", str(files["clean.csv"]), "--json", "--min-cell", "1"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["groups"] and doc["n_episodes"] == N
+    return doc
+
+
+READ = ["clean.xlsx", "header_row4.xlsx", "title_one_cell.xlsx", "stray_cell.xlsx", "two_stray.xlsx",
+        "mixed_ids.xlsx", "mixed_numbers.xlsx", "total.xlsx", "sepline.csv", "one_trailing.csv",
+        "blank_header_empty_col.csv", "title.csv", "blank_above.csv", "dup_case.csv"]
+
+
+@pytest.mark.parametrize("name", READ)
+def test_app_and_command_line_read_the_clean_numbers(files, clean, monkeypatch, name):
+    path = files[name]
+    result = load_episodes(path.read_bytes(), name=name)
+    assert result.report.fatal is None, result.report.fatal
+    assert result.report.n_rows_accepted == N
+    if name == "total.xlsx":  # the Total row is read and excluded, with a reason
+        assert result.report.n_rows_read == N + 1
+    for app in (False, True):
+        code, out, err = _outcomes(path, monkeypatch, app=app)
+        assert code == 0, (app, err)
+        doc = json.loads(out)
+        assert doc["n_episodes"] == clean["n_episodes"], app
+        assert doc["n_used"] == clean["n_used"], app
+        assert doc["groups"] == clean["groups"], app
+        assert doc["logrank"] == clean["logrank"], app
+
+
+def test_check_reports_the_total_row_at_its_sheet_row(files):
+    code, out, err = _run(["check", str(files["total.xlsx"])])
+    assert code in (0, 1), err  # (1: some rows were excluded)
+    assert "Rows read:     301" in out and "Rows accepted: 300" in out
+    assert f"row {N + 2}:" in out  # the Total row: header row 1, then 300 episodes
+
+
+@pytest.mark.parametrize("name", ["title.csv", "header_row4.xlsx"])
+def test_command_line_numbers_rows_as_the_file(files, name):
+    """Problem rows are reported at the rows of the file, past the lines above the header."""
+    from analysis.engine.backends import DuckDBBackend
+    from analysis.engine.sources import open_source
+
+    backend = DuckDBBackend()
+    try:
+        open_source(backend, files[name])
+        first = backend.con.execute("SELECT min(_row), max(_row) FROM source_rows").fetchone()
+    finally:
+        backend.close()
+    above = {"title.csv": 1, "header_row4.xlsx": 3}[name]
+    assert first == (above, above + N - 1)  # spreadsheet row = _row + 2
+
+
+def test_stray_cells_are_said_not_silently_dropped(files):
+    for name in ("stray_cell.xlsx", "two_stray.xlsx", "header_row4.xlsx"):
+        notes = " ".join(load_episodes(files[name].read_bytes(), name=name).report.notes)
+        if name == "header_row4.xlsx":
+            assert "The header of 'header_row4.xlsx' is row 4" in notes
+        else:
+            assert "has no header but holds 1 cell" in notes, notes
+            assert "empty column" in notes and "left out" in notes, notes
+
+
+@pytest.mark.parametrize("name", ["only_title.csv", "one_cell.xlsx", "short_total.csv"])
+def test_unreadable_files_are_refused_with_a_sentence(files, name):
+    path = files[name]
+    fatal = load_episodes(path.read_bytes(), name=name).report.fatal
+    code, out, err = _run(["outcomes", str(path), "--json", "--min-cell", "1"])
+    assert code != 0
+    if name == "short_total.csv":  # the command line says what the app says, naming the row
+        assert f"row {N + 2} has 2 fields where the header has" in fatal
+        assert fatal in err
+    for message in (fatal, err):
+        assert message and message.strip().endswith("."), message
+        assert "Binder Error" not in message and "Traceback" not in message and "Error:" not in message, message
