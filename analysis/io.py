@@ -46,7 +46,10 @@ __all__ = ["DataFileError", "MAX_BYTES", "MISSING_MARKERS", "read_table", "read_
            "content_hash", "clean_blanks", "RowNumbers", "spreadsheet_rows"]
 
 MAX_BYTES: int = 200 * 1024 * 1024
-MISSING_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "None", "#N/A")
+MISSING_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "None", "#N/A",
+                                    "-", "--", ".", "missing", "Missing", "MISSING")
+"""Cells read as missing: the spreadsheets' and statistics packages' ways of writing it (SAS and Stata write
+``.``, exports ``-``); a file that wrote "-" for a missing date had every such row excluded as unparseable."""
 _DELIMITERS = (",", ";", "\t", "|")
 _LINE_END = re.compile(r"[\r\n]")
 _SEP_LINE = re.compile(r'^\s*"?sep=(.)"?\s*$', re.IGNORECASE)

@@ -237,3 +237,18 @@ def test_unreadable_files_are_refused_with_a_sentence(files, name):
     for message in (fatal, err):
         assert message and message.strip().endswith("."), message
         assert "Binder Error" not in message and "Traceback" not in message and "Error:" not in message, message
+
+
+@pytest.mark.parametrize("marker", ["-", ".", "missing"])
+def test_dash_dot_and_missing_written_for_blank_cells_read_as_missing(sample, clean, tmp_path, monkeypatch, marker):
+    """Exports write a missing cell as "-" (spreadsheets) or "." (SAS, Stata): read as blank, the clean numbers (a
+    "-" file had 4,950 of 5,000 rows excluded as unparseable dates, and its discharge reasons counted as other)."""
+    path = tmp_path / "marked.csv"
+    sample.replace("", marker).to_csv(path, index=False)
+    assert (sample == "").to_numpy().sum() > 100  # (the sample's blanks: open stays, no relapse, no death)
+    for app in (False, True):
+        code, out, err = _outcomes(path, monkeypatch, app=app)
+        assert code == 0, (app, err)
+        doc = json.loads(out)
+        assert (doc["n_episodes"], doc["groups"], doc["logrank"]) == (clean["n_episodes"], clean["groups"],
+                                                                    clean["logrank"]), app
