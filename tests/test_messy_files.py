@@ -9,19 +9,16 @@ clean file's. A file that cannot be read is refused with a sentence, never a tra
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
-import io
 import json
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from test_engine_cli import _pandas_loader, _run
 
-import analysis.cli as cli
 import analysis.cli_outcomes as cli_outcomes
-from analysis.cohort import derive_cohort
 from analysis.loading import load_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,43 +27,12 @@ N = 300
 DATES = ("admission_date", "discharge_date", "relapse_date", "last_contact_date", "death_date")
 
 
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-class _RowsEngine:
-    """What ``outcomes`` asks of an engine, answered by the app's (pandas) cohort."""
-
-    def __init__(self, cohort):
-        self.cohort = cohort
-        self.columns = tuple(cohort.columns)
-
-    def frame(self, columns=None):
-        return self.cohort if columns is None else self.cohort[list(columns)]
-
-    def counts(self, spec=None):
-        from analysis.counts import FrameCounts
-
-        return FrameCounts(self.cohort)
-
-
-def _app_loader(args, **kwargs):
-    result = load_episodes(args.file, by=args.by, time_unit=args.time_unit, event_value=args.event_value,
-                           drop_columns=args.drop, keep_columns=args.keep, **kwargs)
-    if result.ok:
-        object.__setattr__(result, "engine", _RowsEngine(derive_cohort(result.episodes)))
-    return result
-
-
 def _outcomes(path: Path, monkeypatch, app: bool = False) -> tuple[int, str, str]:
     argv = ["outcomes", str(path), "--json", "--min-cell", "1"]
     if not app:
         return _run(argv)
     with monkeypatch.context() as m:
-        m.setattr(cli_outcomes, "load_from_args", _app_loader)
+        m.setattr(cli_outcomes, "load_from_args", _pandas_loader)
         return _run(argv)
 
 
