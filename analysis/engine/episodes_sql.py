@@ -167,13 +167,10 @@ class _Builder:
         self.select[name] = f"COALESCE({condition}, FALSE)"
         self.flags.append(RuleFlag(name, rule, column, message))
 
-    def lookup(self, canonical: str, parse) -> dict[str, str]:
-        """Join a lookup of the column's distinct values -> ``parse(values)`` (a dict of arrays, ``x`` the
-        value); returns the SQL expression of each answer. A text column with few distinct values gets its
-        answers inline (``CASE value WHEN ...``), not a join: a wide file has thousands of such columns."""
-        raw = self.raw(canonical)
-        source = self.src[canonical]
-        values = self.distinct.pop(source, None)
+    def distinct_of(self, source: str, *, keep: bool) -> pd.Series:
+        """The distinct non-null values of a source column: prefetched, else found when the source was opened
+        (DuckDB), else queried; ``keep``: held for the next caller (else taken, as a lookup takes them)."""
+        values = self.distinct.get(source) if keep else self.distinct.pop(source, None)
         if values is None and self.backend.dialect == "duckdb":
             from analysis.engine.sources import distinct_values
 
@@ -182,6 +179,16 @@ class _Builder:
             values = self.backend.query(f"SELECT DISTINCT {quote(source)} AS v FROM source_rows "
                                         f"WHERE {quote(source)} IS NOT NULL")["v"]
         values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        if keep:
+            self.distinct[source] = values
+        return values
+
+    def lookup(self, canonical: str, parse) -> dict[str, str]:
+        """Join a lookup of the column's distinct values -> ``parse(values)`` (a dict of arrays, ``x`` the
+        value); returns the SQL expression of each answer. A text column with few distinct values gets its
+        answers inline (``CASE value WHEN ...``), not a join: a wide file has thousands of such columns."""
+        raw = self.raw(canonical)
+        values = self.distinct_of(self.src[canonical], keep=False)
         parsed = parse(values.reset_index(drop=True))
         if (len(values) <= _INLINE and len(self.types) > _WIDE and _is(self.sql_type(canonical), _TEXT_TYPES)
                 and all(isinstance(v, str) for v in values)):
@@ -244,18 +251,7 @@ class _Builder:
             for col in _DATE_COLUMNS:
                 if col not in self.src or not _is(self.sql_type(col), _TEXT_TYPES):
                     continue
-                source = self.src[col]
-                values = self.distinct.get(source)
-                if values is None and self.backend.dialect == "duckdb":
-                    from analysis.engine.sources import distinct_values
-
-                    values = distinct_values(self.backend, source)
-                if values is None:
-                    values = self.backend.query(f"SELECT DISTINCT {quote(source)} AS v FROM source_rows "
-                                                f"WHERE {quote(source)} IS NOT NULL")["v"]
-                values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-                self.distinct[source] = values  # (the lookup uses them, not asked twice)
-                columns[col] = values
+                columns[col] = self.distinct_of(self.src[col], keep=True)  # (kept: the lookup reads them)
             decided = decide_date_order(columns, self.date_order_stated)
             self._date_order = decided
         return decided.order
